@@ -1,0 +1,1 @@
+"""nngraph.nn.modules: the layer catalogue."""

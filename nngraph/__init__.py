@@ -3,8 +3,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import nn  # noqa: E402
+from . import nn, ops  # noqa: E402
+from .ir import Graph, Interpreter  # noqa: E402
+from .trace import trace  # noqa: E402
 from ._random import manual_seed  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
-__all__ = ["__version__", "nn", "manual_seed", "save", "load"]
+__all__ = ["__version__", "nn", "ops", "manual_seed", "save", "load", "trace", "Graph", "Interpreter"]

@@ -249,15 +249,19 @@ def _softmax_input(x: np.ndarray, dtype: str | None) -> tuple[np.ndarray, np.dty
     return work, out_dtype
 
 
+def _softmax_np(w: np.ndarray, axis: int) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # a row of all -inf gives NaN, as in torch
+        e = np.exp(w - np.max(w, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
 @defop("softmax", fusion=Fusion.REDUCTION, shape=_softmax_shape)
 def softmax(x: np.ndarray, *, axis: int, dtype: str | None) -> np.ndarray:
     """exp(x - max) / sum(exp(x - max)) along ``axis`` (non-negative); ``dtype`` casts the input first."""
     w, out_dtype = _softmax_input(x, dtype)
     if w.shape[axis] == 0:
         return np.array(w, dtype=out_dtype)
-    with np.errstate(invalid="ignore"):  # a row of all -inf gives NaN, as in torch
-        e = np.exp(w - np.max(w, axis=axis, keepdims=True))
-    return (e / np.sum(e, axis=axis, keepdims=True)).astype(out_dtype, copy=False)
+    return _softmax_np(w, axis).astype(out_dtype, copy=False)
 
 
 @defop("log_softmax", fusion=Fusion.REDUCTION, shape=_softmax_shape)
@@ -269,3 +273,18 @@ def log_softmax(x: np.ndarray, *, axis: int, dtype: str | None) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         shifted = w - np.max(w, axis=axis, keepdims=True)
     return (shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))).astype(out_dtype, copy=False)
+
+
+@defop("gumbel_softmax", fusion=Fusion.OPAQUE, shape=same_as_first)  # random
+def gumbel_softmax(x: np.ndarray, *, tau: float, hard: bool, axis: int) -> np.ndarray:
+    """softmax((x + g) / tau) along ``axis`` with g ~ Gumbel(0, 1); with ``hard`` the one-hot of its argmax."""
+    w = _work(x)
+    if w.shape[axis] == 0:
+        return x.copy()
+    gumbel = -np.log(default_generator().exponential(size=w.shape)).astype(w.dtype)
+    y = _softmax_np((w + gumbel) / tau, axis)
+    if hard:
+        one_hot = np.zeros_like(y)
+        np.put_along_axis(one_hot, np.argmax(y, axis=axis, keepdims=True), 1, axis=axis)
+        y = one_hot
+    return _out(y, x)

@@ -4,11 +4,10 @@ Both take a batched channels-first input ``(N, C, *spatial)``; the number of spa
 per-dim attributes. ``F`` normalizes every argument (tuples, explicit padding, batched input) before calling them.
 
 * ``conv``: zero padding ``((before, after), ...)`` per spatial dim (asymmetric for ``padding='same'``), then
-  im2col through a strided view and one GEMM batched over samples and groups. Depthwise convolutions (one input
-  channel per group) skip im2col and accumulate one multiply per kernel tap.
+  im2col through a strided view and one GEMM batched over samples and groups.
 * ``conv_transpose``: one batched GEMM ``weight^T @ input`` gives every kernel tap's contribution, which is then
   scattered into the output by strided slice-adds (col2im), one per tap; the cropping of ``padding`` is folded into
-  the slice bounds.
+  the slice bounds. Depthwise (one input channel per group) skips the GEMM: each tap is one broadcast multiply.
 """
 from __future__ import annotations
 
@@ -58,11 +57,6 @@ def _zero_pad(x: np.ndarray, padding: tuple) -> np.ndarray:
     return out
 
 
-def _tap_slices(taps: tuple, stride: tuple, dilation: tuple, out: tuple) -> tuple:
-    """Slices of the padded input read by kernel tap ``taps`` for every output position."""
-    return tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, s, d, o in zip(taps, stride, dilation, out))
-
-
 def _im2col(xp: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> np.ndarray:
     """Strided view ``(N, C, *kernel, *out)`` of the padded input (no copy)."""
     nd = len(kernel)
@@ -88,22 +82,10 @@ def conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, stride: tuple, p
     out_sp = tuple(conv_output_size(s, k, st, lo, hi, d)
                    for s, k, st, (lo, hi), d in zip(x.shape[2:], kernel, stride, padding, dilation))
     xp = _zero_pad(x, padding)
-    taps = math.prod(kernel)
-    if cg == 1 and (g > 1 or og == 1) and n * o * math.prod(out_sp):
-        # Depthwise: with one input channel per group a GEMM has inner size K only; accumulate per tap instead.
-        xg = xp.reshape(n, g, 1, *xp.shape[2:])
-        wg = w.reshape(g, og, taps)
-        acc = np.zeros((n, g, og) + out_sp, dtype=ct)
-        tmp = np.empty_like(acc)
-        bshape = (g, og) + (1,) * len(out_sp)
-        for t, tap in enumerate(itertools.product(*(range(k) for k in kernel))):
-            src = xg[(slice(None), slice(None), slice(None)) + _tap_slices(tap, stride, dilation, out_sp)]
-            np.multiply(src, wg[:, :, t].reshape(bshape), out=tmp)
-            acc += tmp
-        out = acc.reshape((n, o) + out_sp)
-    else:
-        cols = _im2col(xp, kernel, stride, dilation, out_sp).reshape(n, g, cg * taps, math.prod(out_sp))
-        out = np.matmul(w.reshape(g, og, cg * taps), cols).reshape((n, o) + out_sp)
+    # Grouped and depthwise convolutions are one GEMM too: matmul batches over samples and groups (this beats a
+    # per-tap multiply-add loop even for depthwise).
+    cols = _im2col(xp, kernel, stride, dilation, out_sp).reshape(n, g, cg * math.prod(kernel), math.prod(out_sp))
+    out = np.matmul(w.reshape(g, og, -1), cols).reshape((n, o) + out_sp)
     if b is not None:
         out += b.astype(ct, copy=False).reshape((o,) + (1,) * len(out_sp))
     return out.astype(dtype, copy=False)

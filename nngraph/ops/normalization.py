@@ -109,7 +109,8 @@ def layer_norm(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None
 def group_norm(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, *, num_groups: int,
                eps: float) -> np.ndarray:
     """Normalize each sample of ``x`` (N, C, *) over groups of ``C // num_groups`` channels; (C,) affine on axis 1."""
-    grouped = x.reshape(x.shape[0], num_groups, -1)
+    per_group = (x.shape[1] // num_groups) * int(np.prod(x.shape[2:], dtype=np.int64))
+    grouped = x.reshape(x.shape[0], num_groups, per_group)
     mean, var = _moments(grouped, (2,))
     y = ((grouped.astype(np.float64) - mean) / np.sqrt(var + eps)).reshape(x.shape)
     return _affine(y, weight, bias, _channel_shape(x)).astype(x.dtype)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..errors import InputError
 from .registry import Fusion, TensorSpec, defop
 
 Ints = tuple[int, ...]
@@ -46,11 +47,13 @@ def _windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints
 
 
 def _tap_positions(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding: Ints,
-                   dilation: Ints) -> tuple[np.ndarray, np.ndarray]:
-    """Flat per-plane input index and in-bounds mask of every window tap, shape ``(*out, prod(kernel))``."""
+                   dilation: Ints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat per-plane input index of every window tap, its in-bounds mask and its not-in-left-padding mask, each of
+    shape ``(*out, prod(kernel))``."""
     nd = len(kernel)
     flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
     valid = np.ones((1,) * (2 * nd), dtype=bool)
+    nonneg = np.ones((1,) * (2 * nd), dtype=bool)
     plane_stride = 1
     for i in reversed(range(nd)):
         pos = (np.arange(out[i])[:, None] * stride[i] - padding[i] + np.arange(kernel[i])[None, :] * dilation[i])
@@ -59,20 +62,25 @@ def _tap_positions(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding
         pos = pos.reshape(shape)
         flat = flat + pos * plane_stride
         valid = valid & (pos >= 0) & (pos < spatial[i])
+        nonneg = nonneg & (pos >= 0)
         plane_stride *= spatial[i]
     full = tuple(out) + tuple(kernel)
-    return (np.broadcast_to(flat, full).reshape(*out, -1), np.broadcast_to(valid, full).reshape(*out, -1))
+    k = int(np.prod(kernel))
+    return tuple(np.broadcast_to(a, full).reshape(tuple(out) + (k,)) for a in (flat, valid, nonneg))  # type: ignore
 
 
 def _lowest(dtype: np.dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _torch_argmax(flat: np.ndarray, values: np.ndarray, taps: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    """torch's index of each window maximum: ``flat`` is ``(N, C, *out, K)``, ``taps``/``valid`` are ``(*out, K)``.
+def _torch_argmax(flat: np.ndarray, values: np.ndarray, taps: np.ndarray, valid: np.ndarray | None = None,
+                  nonneg: np.ndarray | None = None) -> np.ndarray:
+    """torch's index of each window maximum: ``flat`` is ``(N, C, *out, K)``, ``taps``/``valid``/``nonneg`` are
+    ``(*out, K)``.
 
     Ties go to the first valid tap in row-major window order; a window holding NaN reports its last NaN (torch scans
-    with ``val > max || isnan(val)``).
+    with ``val > max || isnan(val)``); a window with no tap inside the input reports its first tap past the left
+    padding, as torch does.
     """
     hit = flat == values[..., None]
     is_float = flat.dtype.kind == "f"
@@ -84,6 +92,8 @@ def _torch_argmax(flat: np.ndarray, values: np.ndarray, taps: np.ndarray, valid:
     if is_float:
         last = hit.shape[-1] - 1 - np.argmax(hit[..., ::-1], axis=-1)
         pick = np.where(np.isnan(values), last, pick)
+    if valid is not None and nonneg is not None and not valid.any(axis=-1).all():
+        pick = np.where(valid.any(axis=-1), pick, np.argmax(nonneg, axis=-1))
     return np.take_along_axis(taps[None, None], pick[..., None], axis=-1)[..., 0].astype(np.int64)
 
 
@@ -117,10 +127,10 @@ def max_pool_with_indices(x: np.ndarray, *, kernel_size: Ints, stride: Ints, pad
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     win = _windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
-    flat = win.reshape(win.shape[:2 + nd] + (-1,))
+    flat = win.reshape(win.shape[:2 + nd] + (int(np.prod(kernel_size)),))
     values = flat.max(axis=-1)
-    taps, valid = _tap_positions(spatial, out, kernel_size, stride, padding, dilation)
-    return values, _torch_argmax(flat, values, taps, valid)
+    taps, valid, nonneg = _tap_positions(spatial, out, kernel_size, stride, padding, dilation)
+    return values, _torch_argmax(flat, values, taps, valid, nonneg)
 
 
 # ---------------------------------------------------------------------------------------------------- avg / LP pooling
@@ -254,10 +264,11 @@ def adaptive_max_pool(x: np.ndarray, *, output_size: Ints) -> tuple[np.ndarray, 
     # element, which changes neither the maximum nor the first/last occurrence of it.
     win = x[(slice(None), slice(None)) + tuple(grid)]
     order = (0, 1) + tuple(2 + 2 * i for i in range(nd)) + tuple(3 + 2 * i for i in range(nd))
-    flat = win.transpose(order).reshape(x.shape[:2] + tuple(output_size) + (-1,))
-    taps = np.broadcast_to(taps, win.shape[2:]).transpose([o - 2 for o in order[2:]]).reshape(tuple(output_size) + (-1,))
+    k = int(np.prod(win.shape[3::2]))
+    flat = win.transpose(order).reshape(x.shape[:2] + tuple(output_size) + (k,))
+    taps = np.broadcast_to(taps, win.shape[2:]).transpose([o - 2 for o in order[2:]]).reshape(tuple(output_size) + (k,))
     values = flat.max(axis=-1)
-    return values, _torch_argmax(flat, values, taps, None)
+    return values, _torch_argmax(flat, values, taps)
 
 
 # ---------------------------------------------------------------------------------------------------- max unpooling
@@ -267,9 +278,12 @@ def _max_unpool_shape(x: TensorSpec, indices: TensorSpec, *, output_size: Ints) 
 
 @defop("max_unpool", fusion=Fusion.OPAQUE, shape=_max_unpool_shape)
 def max_unpool(x: np.ndarray, indices: np.ndarray, *, output_size: Ints) -> np.ndarray:
-    """Scatter ``x`` into zeros of spatial shape ``output_size`` at flat per-plane ``indices`` (validated by F)."""
+    """Scatter ``x`` into zeros of spatial shape ``output_size`` at flat per-plane ``indices``."""
     n, c = x.shape[:2]
     plane = int(np.prod(output_size))
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        bad = int(indices.min() if indices.min() < 0 else indices.max())
+        raise InputError("max_unpool", f"indices in [0, {plane}) for output size {tuple(output_size)}", f"index {bad}")
     out = np.zeros((n, c, plane), dtype=x.dtype)
     np.put_along_axis(out, indices.reshape(n, c, -1), x.reshape(n, c, -1), axis=-1)
     return out.reshape((n, c) + tuple(output_size))

@@ -12,7 +12,7 @@ import numpy as np
 
 from .registry import Fusion, TensorSpec, defop
 
-__all__ = ["rnn_layer", "lstm_layer", "gru_layer", "rnn_cell", "lstm_cell", "gru_cell", "concat"]
+__all__ = ["rnn_layer", "lstm_layer", "gru_layer", "rnn_cell", "lstm_cell", "gru_cell"]
 
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
@@ -23,7 +23,8 @@ def _compute_dtype(dtype: np.dtype) -> np.dtype:
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """Overflow-free logistic function: exp only ever sees non-positive arguments."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    r = 1.0 / (1.0 + e)
+    return np.where(x >= 0, r, e * r).astype(x.dtype, copy=False)
 
 
 def _activation(nonlinearity: str):
@@ -193,18 +194,3 @@ def gru_cell(x: np.ndarray, h: np.ndarray | None, w_ih: np.ndarray, w_hh: np.nda
     """One GRU step (gates ``r, z, n``); returns ``h'``."""
     gx, gh, h = _cell_inputs(x, h, w_ih, w_hh, b_ih, b_hh)
     return _gru_step(gx, gh, h).astype(x.dtype, copy=False)
-
-
-# ---------------------------------------------------------------------------------------------------------- concat
-def _concat_shape(*xs: TensorSpec, axis: int) -> TensorSpec:
-    first = xs[0]
-    ax = axis % first.ndim
-    shape = list(first.shape)
-    shape[ax] = sum(x.shape[ax] for x in xs)
-    return TensorSpec(tuple(shape), first.dtype)
-
-
-@defop("concat", fusion=Fusion.INJECTIVE, shape=_concat_shape)
-def concat(*xs: np.ndarray, axis: int) -> np.ndarray:
-    """``np.concatenate(xs, axis)``: joins the directions of a bidirectional layer and the per-layer final states."""
-    return np.concatenate(xs, axis=axis)

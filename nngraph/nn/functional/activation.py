@@ -52,9 +52,12 @@ def threshold(input: Any, threshold: float, value: float, inplace: bool = False)
     return _result(input, P.threshold(input, threshold=float(threshold), value=float(value)), inplace)
 
 
+_threshold = threshold  # reachable where a parameter named ``threshold`` shadows the function
+
+
 def threshold_(input: Any, threshold: float, value: float) -> Any:
     """In-place :func:`threshold`."""
-    return globals()["threshold"](input, threshold, value, inplace=True)
+    return _threshold(input, threshold, value, inplace=True)
 
 
 def relu(input: Any, inplace: bool = False) -> Any:
@@ -109,8 +112,7 @@ def prelu(input: Any, weight: Any) -> Any:
     n = weight.shape[0] if weight.ndim == 1 else 1
     channels = input.shape[1] if input.ndim >= 2 else 1
     if n != 1 and n != channels:
-        raise InputError("prelu", f"1 or {channels} (the channel count) weights for an input of shape "
-                         f"{shape_str(input.shape)}", f"{n} weights")
+        raise InputError("prelu", f"input of shape (N, {n}, ...) to match {n} weights", shape_str(input.shape))
     w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (input.ndim - 2))
     return P.prelu(input, w)
 
@@ -276,7 +278,8 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_like(who: str, op: Any, x: Any, dim: int | None, stacklevel: int, dtype: Any) -> Any:
+def _softmax_like(who: str, op: Any, x: Any, dim: int | None, stacklevel: int, dtype: Any,
+                  negate: bool = False) -> Any:
     if dtype is None:
         check_float(who, x)
         dtype_name = None
@@ -289,6 +292,8 @@ def _softmax_like(who: str, op: Any, x: Any, dim: int | None, stacklevel: int, d
     if dim is None:
         dim = _softmax_dim(who, x.ndim, stacklevel + 1)
     axis = _axis(who, x, dim)
+    if negate:
+        x = -x
     if x.ndim == 0:
         return op(x.reshape(1), axis=0, dtype=dtype_name).reshape(())
     return op(x, axis=axis, dtype=dtype_name)
@@ -306,9 +311,7 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
 
 def softmin(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Any:
     """softmax(-input) along ``dim``."""
-    if dtype is None:
-        check_float("softmin", input)
-    return _softmax_like("softmin", P.softmax, -input, dim, _stacklevel, dtype)
+    return _softmax_like("softmin", P.softmax, input, dim, _stacklevel, dtype, negate=True)
 
 
 def gumbel_softmax(logits: Any, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Any:

@@ -24,7 +24,7 @@ def _broadcastable(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
 
 
-def _attention(who: str, q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: bool, scale: float,
+def _attention(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: bool, scale: float,
                enable_gqa: bool, masked_rows: str = "zero") -> tuple[Any, Any]:
     """Attention core on validated inputs. Returns ``(output, weights)``; ``weights`` is only computed (and not
     None) when it is needed: dropout, or ``masked_rows='nan'`` (MultiheadAttention with ``need_weights``)."""
@@ -74,14 +74,14 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         if is_causal:
             raise InputError(who, "attn_mask=None when is_causal=True", f"attn_mask of shape {shape_str(attn_mask.shape)}")
         _check_mask_dtype(who, attn_mask, "attn_mask", query.dtype)
-        target = tuple(np.broadcast_shapes(query.shape[:-2], key.shape[:-3])) + (heads, query.shape[-2],
+        target = tuple(np.broadcast_shapes(query.shape[:-3], key.shape[:-3])) + (heads, query.shape[-2],
                                                                                  key.shape[-2])
         target = target[-max(query.ndim, key.ndim):]
         if not _broadcastable(tuple(attn_mask.shape), target):
             raise InputError(who, f"attn_mask broadcastable to the attention weights' shape {shape_str(target)}",
                              shape_str(attn_mask.shape))
     scale = 1.0 / math.sqrt(e) if scale is None else float(scale)
-    out, _ = _attention(who, query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale,
+    out, _ = _attention(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale,
                         bool(enable_gqa))
     return out
 
@@ -160,7 +160,7 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise InputError(who, f"embed_dim divisible by num_heads={num_heads}", f"embed_dim={embed_dim}")
-    if key_padding_mask is not None:
+    if key_padding_mask is not None and static_k is None:
         _check_shape(who, key_padding_mask, (bsz, src_len), "key_padding_mask")
 
     key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
@@ -204,7 +204,7 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
             _check_shape(who, attn_mask, (bsz * num_heads, tgt_len, src_len), "3-D attn_mask")
             attn_mask = attn_mask.reshape(bsz, num_heads, tgt_len, src_len)
     if key_padding_mask is not None:
-        key_padding_mask = key_padding_mask.reshape(bsz, 1, 1, src_len)
+        key_padding_mask = key_padding_mask.reshape(bsz, 1, 1, key_padding_mask.shape[-1])
 
     if (bias_k is None) != (bias_v is None):
         raise InputError(who, "bias_k and bias_v both set or both None", f"only {'bias_v' if bias_k is None else 'bias_k'}")
@@ -237,7 +237,7 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
     if not training:
         dropout_p = 0.0
     scale = 1.0 / math.sqrt(head_dim)
-    out, weights = _attention(who, q, k, v, attn_mask, float(dropout_p), bool(is_causal) and not need_weights,
+    out, weights = _attention(q, k, v, attn_mask, float(dropout_p), bool(is_causal) and not need_weights,
                               scale, False, masked_rows="nan" if need_weights else "zero")
     out = out.transpose(2, 0, 1, 3).reshape(tgt_len, bsz, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias)

@@ -22,10 +22,10 @@ def linear(input: Any, weight: Any, bias: Any | None = None) -> Any:
         raise InputError(who, "input of at least 1 dimension", shape_str(input.shape))
     if weight.ndim not in (1, 2):
         raise InputError(who, "weight of shape (out_features, in_features) or (in_features,)", shape_str(weight.shape))
-    _check_same_dtype(who, input, weight, "weight")
     in_features = weight.shape[-1]
     if input.shape[-1] != in_features:
         raise InputError(who, f"input of shape (*, {in_features})", shape_str(input.shape))
+    _check_same_dtype(who, input, weight, "weight")
     if weight.ndim == 1:
         # torch contracts a 1-D weight with the last input dimension, which disappears.
         if bias is not None:
@@ -57,8 +57,6 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any | None = None) -> 
     check_float(who, input2, "input2")
     if weight.ndim != 3:
         raise InputError(who, "weight of shape (out_features, in1_features, in2_features)", shape_str(weight.shape))
-    _check_same_dtype(who, input1, input2, "input2")
-    _check_same_dtype(who, input1, weight, "weight")
     n_out, n_in1, n_in2 = (int(s) for s in weight.shape)
     if input1.ndim < 1 or input1.shape[-1] != n_in1:
         raise InputError(who, f"input1 of shape (*, {n_in1})", shape_str(input1.shape))
@@ -68,8 +66,10 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any | None = None) -> 
         lead = ", ".join(str(int(s)) for s in input1.shape[:-1])
         raise InputError(who, f"input2 of shape ({lead}{', ' if lead else ''}{n_in2}) (same leading dimensions as "
                               f"input1 {shape_str(input1.shape)})", shape_str(input2.shape))
+    if bias is not None and tuple(bias.shape) != (n_out,):
+        raise InputError(who, f"bias of shape ({n_out},)", shape_str(bias.shape))
+    _check_same_dtype(who, input1, input2, "input2")
+    _check_same_dtype(who, input1, weight, "weight")
     if bias is not None:
         _check_same_dtype(who, input1, bias, "bias")
-        if tuple(bias.shape) != (n_out,):
-            raise InputError(who, f"bias of shape ({n_out},)", shape_str(bias.shape))
     return _ops.bilinear(input1, input2, weight, bias)

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nngraph.ops import normalization as prims
 from nngraph.errors import InputError, check_float, shape_str
+from nngraph.ops import normalization as prims
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm"]
 
@@ -25,16 +25,16 @@ def _prod(values: Sequence[int]) -> int:
 
 
 def _check_array(who: str, x: Any, what: str, shape: tuple[int, ...]) -> None:
-    """``x`` (a weight, bias or running statistic) must be a float array of ``shape``, of dtype ``x``'s dtype, or
-    float32 next to float16 input."""
-    if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
-        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+    """``x`` (a weight, bias or running statistic) must be a floating-point array of ``shape``."""
+    if not (hasattr(x, "shape") and getattr(x, "dtype", None) is not None and np.dtype(x.dtype).kind == "f"):
+        got = f"dtype {x.dtype}" if hasattr(x, "dtype") else type(x).__name__
         raise InputError(who, f"{what} as a floating-point array", got)
     if tuple(x.shape) != tuple(shape):
         raise InputError(who, f"{what} of shape {shape_str(shape)}", shape_str(x.shape))
 
 
 def _check_dtypes(who: str, input: np.ndarray, **arrays: np.ndarray | None) -> None:
+    """Weights and statistics share the input's dtype, or are float32 next to float16 input (as torch allows)."""
     allowed = {input.dtype}
     if input.dtype.itemsize < 4:  # torch's mixed precision: half input with float32 parameters
         allowed.add(np.dtype(np.float32))
@@ -90,7 +90,7 @@ def batch_norm(input: np.ndarray, running_mean: np.ndarray | None, running_var: 
         return prims.batch_norm(input, running_mean, running_var, weight, bias, eps=float(eps))
     mean, var = prims.batch_norm_stats(input)
     out = prims.batch_norm(input, mean, var, weight, bias, eps=float(eps))
-    count = input.size // input.shape[1] if input.shape[1] else 0
+    count = _prod(input.shape[:1] + input.shape[2:]) if input.shape[1] else 0
     if running_mean is not None and count > 0:  # torch leaves the running statistics alone for empty batches
         _update_running(running_mean, mean, momentum)
         _update_running(running_var, np.asarray(var, dtype=np.float64) * (count / (count - 1)), momentum)
@@ -122,7 +122,7 @@ def instance_norm(input: np.ndarray, running_mean: np.ndarray | None = None, run
         # torch averages the per-instance statistics over an empty batch: NaN.
         running_mean[...] = np.nan
         running_var[...] = np.nan
-    elif running_mean is not None and input.size > 0:  # empty spatial axes leave the statistics alone
+    elif running_mean is not None and _prod(input.shape) > 0:  # empty spatial axes leave the statistics alone
         n, c = input.shape[:2]
         count = _prod(input.shape[2:])
         # Per-instance statistics: the input seen as one sample of N * C channels.
@@ -182,7 +182,7 @@ def group_norm(input: np.ndarray, num_groups: int, weight: np.ndarray | None = N
     if num_groups <= 0 or c % num_groups:
         raise InputError(who, f"a number of channels divisible by num_groups={num_groups}",
                          f"input of shape {shape_str(input.shape)}")
-    if _prod((n * c // num_groups, num_groups) + input.shape[2:]) == 1:
+    if _prod((n * c // num_groups,) + input.shape[2:]) == 1:  # torch checks the values per group and sample
         raise InputError(who, "more than 1 value per channel", f"input of shape {shape_str(input.shape)}")
     _check_channel_vectors(who, input, weight=weight, bias=bias)
     return prims.group_norm(input, weight, bias, num_groups=num_groups, eps=float(eps))

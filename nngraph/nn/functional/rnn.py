@@ -15,6 +15,8 @@ import numpy as np
 
 from ...errors import InputError, check_float, shape_str
 from ...ops import rnn as _ops
+from ...ops import shape as _shape
+from .dropout import dropout as _dropout
 from .linear import linear as _linear
 
 __all__ = ["rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"]
@@ -51,6 +53,32 @@ def _split_params(who: str, mode: str, params: Sequence[Any], has_biases: bool, 
     return out
 
 
+def _stack(states: list[Any]) -> Any:
+    """Per layer-direction final states ``(N, H)`` -> ``(layers * directions, N, H)``."""
+    return states[0][None] if len(states) == 1 else _shape.stack(*states, axis=0)
+
+
+def _initial_states(who: str, mode: str, hx: Any, lead: tuple[int, ...], out_size: int, hidden: int,
+                    dtype: np.dtype) -> tuple[Any, Any]:
+    """Validate ``hx`` (``h_0``, or ``(h_0, c_0)`` for LSTM) against ``lead + (size,)``; returns batched
+    ``(h_0, c_0)`` of shape ``(layers * directions, N, size)``, None where the state starts at zero."""
+    if hx is None:
+        return None, None
+    if mode == "lstm":
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise InputError(who, "hx as a tuple (h_0, c_0)", type(hx).__name__)
+        h0, c0 = hx
+    else:
+        h0, c0 = hx, None
+    for name, h, size in (("h_0", h0, out_size), ("c_0", c0, hidden)):
+        if h is not None:
+            _check_state(who, name, h, lead + (size,), dtype)
+    if len(lead) == 1:  # unbatched
+        h0 = None if h0 is None else h0[:, None]
+        c0 = None if c0 is None else c0[:, None]
+    return h0, c0
+
+
 def _recurrent(mode: str, input: Any, hx: Any, params: Sequence[Any], has_biases: bool, num_layers: int,
                dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Any, ...]:
     """Shared body of the four layer functions; returns ``(output, h_n)`` or, for ``lstm``, ``(output, h_n, c_n)``."""
@@ -75,25 +103,10 @@ def _recurrent(mode: str, input: Any, hx: Any, params: Sequence[Any], has_biases
         x = input.transpose(1, 0, 2) if batch_first else input
     steps, batch = x.shape[0], x.shape[1]
     if steps == 0:
-        raise InputError(who, "a sequence length > 0 (input of shape " + pattern + ")", shape_str(input.shape))
+        raise InputError(who, f"input of shape {pattern} with L > 0", shape_str(input.shape))
 
-    # Initial states, as (num_layers * dirs, N, size) arrays or None for zeros.
-    h0 = c0 = None
-    if hx is not None:
-        if mode == "lstm":
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise InputError(who, "hx as a tuple (h_0, c_0)", type(hx).__name__)
-            h0, c0 = hx
-        else:
-            h0 = hx
-        for name, h, size in (("h_0", h0, out_size), ("c_0", c0, hidden)):
-            if h is None:
-                continue
-            lead = (num_layers * dirs, batch) if batched else (num_layers * dirs,)
-            _check_state(who, name, h, lead + (size,), dtype)
-        if not batched:
-            h0 = h0[:, None]
-            c0 = None if c0 is None else c0[:, None]
+    h0, c0 = _initial_states(who, mode, hx, (num_layers * dirs, batch) if batched else (num_layers * dirs,),
+                             out_size, hidden, dtype)
 
     layer_in = x
     h_n: list[Any] = []
@@ -108,22 +121,19 @@ def _recurrent(mode: str, input: Any, hx: Any, params: Sequence[Any], has_biases
             if mode == "lstm":
                 c0_k = None if c0 is None else c0[k]
                 out, h, c = _ops.lstm_layer(xw, w_hh, b_hh, w_hr, h0_k, c0_k, reverse=d == 1)
-                c_n.append(c[None])
+                c_n.append(c)
             elif mode == "gru":
                 out, h = _ops.gru_layer(xw, w_hh, b_hh, h0_k, reverse=d == 1)
             else:
-                out, h = _ops.rnn_layer(xw, w_hh, b_hh, h0_k, nonlinearity=mode[4:], reverse=d == 1)
+                out, h = _ops.rnn_layer(xw, w_hh, b_hh, h0_k, nonlinearity=mode.removeprefix("rnn_"), reverse=d == 1)
             outs.append(out)
-            h_n.append(h[None])
-        layer_in = outs[0] if dirs == 1 else _ops.concat(*outs, axis=2)
+            h_n.append(h)
+        layer_in = outs[0] if dirs == 1 else _shape.concat(*outs, axis=2)
         if train and dropout > 0 and layer < num_layers - 1:
-            from .dropout import dropout as _dropout  # TEMP until dropout lands
             layer_in = _dropout(layer_in, dropout, True)
 
     output = layer_in
-    states = [h_n[0] if len(h_n) == 1 else _ops.concat(*h_n, axis=0)]
-    if mode == "lstm":
-        states.append(c_n[0] if len(c_n) == 1 else _ops.concat(*c_n, axis=0))
+    states = [_stack(h_n)] if mode != "lstm" else [_stack(h_n), _stack(c_n)]
     if not batched:
         return (output[:, 0], *(s[:, 0] for s in states))
     if batch_first:
@@ -180,20 +190,20 @@ def _cell_args(who: str, input: Any, states: Sequence[Any], w_ih: Any, w_hh: Any
     return batched, (input if batched else input[None]), out
 
 
-def _rnn_cell(who: str, input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
-    batched, x, (h,) = _cell_args(who, input, [hx], w_ih, w_hh)
-    out = _ops.rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity=who[4:-5])
+def _rnn_cell(nonlinearity: str, input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+    batched, x, (h,) = _cell_args(f"rnn_{nonlinearity}_cell", input, [hx], w_ih, w_hh)
+    out = _ops.rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
     return out if batched else out[0]
 
 
 def rnn_tanh_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Any:
     """One tanh RNN step (``torch.rnn_tanh_cell``); ``hx=None`` means zeros."""
-    return _rnn_cell("rnn_tanh_cell", input, hx, w_ih, w_hh, b_ih, b_hh)
+    return _rnn_cell("tanh", input, hx, w_ih, w_hh, b_ih, b_hh)
 
 
 def rnn_relu_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Any:
     """One ReLU RNN step (``torch.rnn_relu_cell``); ``hx=None`` means zeros."""
-    return _rnn_cell("rnn_relu_cell", input, hx, w_ih, w_hh, b_ih, b_hh)
+    return _rnn_cell("relu", input, hx, w_ih, w_hh, b_ih, b_hh)
 
 
 def lstm_cell(input: Any, hx: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> tuple[Any, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ...errors import InputError
+from ...ops.registry import _ACTIVE_TRACER
 from ..parameter import Buffer, Parameter
 from . import hooks as _hooks
 from .hooks import RemovableHandle, add_hook, no_backward_hooks
@@ -61,6 +62,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _ACTIVE_TRACER:
+            return _ACTIVE_TRACER[-1].call_module(self, args, kwargs)
         try:
             if not (self._forward_pre_hooks or self._forward_hooks or _hooks.any_global_hooks()):
                 return self.forward(*args, **kwargs)
@@ -216,6 +219,10 @@ class Module:
             self._remove_name(name)
             self.register_buffer(name, value.data, value.persistent)
         elif d.get("_buffers") is not None and name in self._buffers:
+            if _ACTIVE_TRACER and not isinstance(value, np.ndarray) and value is not None:
+                from ...trace.proxy import GraphBreak
+
+                raise GraphBreak(f"forward assigns a traced value to buffer '{name}'")
             if value is not None and not isinstance(value, np.ndarray):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(numpy.ndarray or None expected)")
@@ -233,7 +240,10 @@ class Module:
         d = self.__dict__
         for store in ("_parameters", "_buffers", "_modules"):
             if store in d and name in d[store]:
-                return d[store][name]
+                value = d[store][name]
+                if _ACTIVE_TRACER and store != "_modules":
+                    return _ACTIVE_TRACER[-1].module_attribute(self, name, value)
+                return value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:

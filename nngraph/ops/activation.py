@@ -6,7 +6,9 @@ computed in float32 and cast back. Every formulation avoids overflow (no ``exp``
 """
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,8 +31,19 @@ def _out(y: np.ndarray, like: np.ndarray) -> np.ndarray:
     return np.asarray(y).astype(like.dtype, copy=False)
 
 
-def _elementwise(name: str):
-    return defop(name, fusion=Fusion.ELEMENTWISE, shape=same_as_first)
+def _quiet(impl: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Run ``impl`` without "invalid value" warnings: NaN from inf * 0 or inf - inf is the answer, as in torch."""
+
+    @functools.wraps(impl)
+    def run(*args: Any, **attrs: Any) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return impl(*args, **attrs)
+
+    return run
+
+
+def _elementwise(name: str) -> Callable[[Callable[..., np.ndarray]], Any]:
+    return lambda impl: defop(name, fusion=Fusion.ELEMENTWISE, shape=same_as_first)(_quiet(impl))
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
@@ -119,6 +132,7 @@ def selu(x: np.ndarray) -> np.ndarray:
 
 
 @defop("rrelu", fusion=Fusion.OPAQUE, shape=same_as_first)  # random: never fused or deduplicated
+@_quiet
 def rrelu(x: np.ndarray, *, lower: float, upper: float) -> np.ndarray:
     """Training-mode RReLU: x if x > 0 else a * x with a ~ U(lower, upper) drawn per element."""
     w = _work(x)
@@ -131,6 +145,7 @@ def _prelu_shape(x: TensorSpec, w: TensorSpec) -> TensorSpec:
 
 
 @defop("prelu", fusion=Fusion.BROADCAST, shape=_prelu_shape)
+@_quiet
 def prelu(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x if x > 0 else w * x; ``w`` already broadcasts against ``x`` (F puts it on the channel axis)."""
     xw = _work(x)

@@ -61,6 +61,7 @@ class OpDef:
     shape: Callable[..., Any]
     fusion: Fusion
     n_outputs: int = 1
+    random: bool = False  # draws from the RNG: never folded, deduplicated or removed as dead code in train mode
     lowerings: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     def __call__(self, *args: Any, **attrs: Any) -> Any:
@@ -81,13 +82,14 @@ class OpDef:
 REGISTRY: dict[str, OpDef] = {}
 
 
-def defop(name: str, *, fusion: Fusion, shape: Callable[..., Any], n_outputs: int = 1) -> Callable[[Callable[..., Any]], OpDef]:
+def defop(name: str, *, fusion: Fusion, shape: Callable[..., Any], n_outputs: int = 1,
+          random: bool = False) -> Callable[[Callable[..., Any]], OpDef]:
     """Decorator: register ``impl`` as the numpy reference of op ``name``."""
 
     def wrap(impl: Callable[..., Any]) -> OpDef:
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is already registered")
-        op = OpDef(name=name, impl=impl, shape=shape, fusion=fusion, n_outputs=n_outputs)
+        op = OpDef(name=name, impl=impl, shape=shape, fusion=fusion, n_outputs=n_outputs, random=random)
         op.__doc__ = impl.__doc__
         REGISTRY[name] = op
         return op

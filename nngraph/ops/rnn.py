@@ -8,6 +8,8 @@ Gate layouts follow torch: LSTM ``i, f, g, o``; GRU ``r, z, n`` with ``n = tanh(
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .registry import Fusion, TensorSpec, defop
@@ -27,7 +29,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, e * r).astype(x.dtype, copy=False)
 
 
-def _activation(nonlinearity: str):
+def _activation(nonlinearity: str) -> Callable[[np.ndarray], np.ndarray]:
     if nonlinearity == "tanh":
         return np.tanh
     if nonlinearity == "relu":
@@ -47,7 +49,7 @@ def _time_steps(t: int, reverse: bool) -> range:
     return range(t - 1, -1, -1) if reverse else range(t)
 
 
-# Single steps, shared by the layer and cell ops. ``gx``: input contribution, ``gh``: hidden contribution (no b_ih).
+# Single steps, shared by the layer and cell ops: ``gx = x W_ih^T + b_ih`` and ``gh = h W_hh^T + b_hh``.
 def _lstm_step(gx: np.ndarray, gh: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     i, f, g, o = np.split(gx + gh, 4, axis=-1)
     c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)

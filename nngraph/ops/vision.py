@@ -94,12 +94,16 @@ def _source_coords(n_in: int, n_out: int, align_corners: bool, scale: float | No
     return src if cubic else np.maximum(src, dt(0))
 
 
-def nearest_indices(n_in: int, n_out: int, scale: float | None, exact: bool) -> np.ndarray:
-    """torch's nearest source index per output position (float32 index arithmetic, as in its kernels)."""
+def nearest_indices(n_in: int, n_out: int, scale: float | None, exact: bool, shortcuts: bool) -> np.ndarray:
+    """torch's nearest source index per output position (float32 index arithmetic, as in its kernels).
+
+    ``shortcuts``: torch's 2-d ``nearest`` kernel maps a dim kept at its size (or doubled) to ``o`` (``o // 2``)
+    whatever the scale factor says.
+    """
     dst = np.arange(n_out)
-    if not exact and n_out == n_in:
+    if shortcuts and n_out == n_in:
         return dst
-    if not exact and n_out == 2 * n_in:
+    if shortcuts and n_out == 2 * n_in:
         return dst >> 1
     ratio = _inverse_scale(n_in, n_out, scale, np.float32)
     if exact:  # (dst + 0.5) is double in torch; the product is rounded to float by floorf
@@ -180,18 +184,23 @@ def _resample_shape(x: TensorSpec, *, size: Ints, **_: object) -> TensorSpec:
 @defop("upsample_nearest", fusion=Fusion.INJECTIVE, shape=_resample_shape)
 def upsample_nearest(x: np.ndarray, *, size: Ints, scales: Scales, exact: bool) -> np.ndarray:
     """Nearest-neighbour resize: torch's ``nearest`` (``floor(o * s)``) or ``nearest-exact`` (``floor((o+.5) * s)``)."""
-    index = [nearest_indices(n, o, s, exact) for n, o, s in zip(x.shape[2:], size, scales)]
+    shortcuts = not exact and len(size) == 2
+    index = [nearest_indices(n, o, s, exact, shortcuts) for n, o, s in zip(x.shape[2:], size, scales)]
     grids = np.ix_(*index) if index else ()
     return x[(slice(None), slice(None)) + tuple(grids)]
 
 
 @defop("upsample_linear", fusion=Fusion.INJECTIVE, shape=_resample_shape)
 def upsample_linear(x: np.ndarray, *, size: Ints, scales: Scales, align_corners: bool) -> np.ndarray:
-    """(Bi/tri)linear resize of any number of spatial dims, one dim at a time (the filter is separable)."""
+    """(Bi/tri)linear resize of any number of spatial dims, one dim at a time (the filter is separable).
+
+    As in torch, a dim whose size does not change is copied, even when a scale factor would shift its samples.
+    """
     dt = _compute_dtype(x.dtype)
     y = x.astype(dt, copy=False)
     for axis, (n, o, s) in enumerate(zip(x.shape[2:], size, scales), start=2):
-        y = _resample_axis(y, axis, *_linear_taps(n, o, align_corners, s, dt))
+        if n != o:
+            y = _resample_axis(y, axis, *_linear_taps(n, o, align_corners, s, dt))
     return y.astype(x.dtype, copy=False)
 
 
@@ -207,12 +216,14 @@ def upsample_bicubic(x: np.ndarray, *, size: Ints, scales: Scales, align_corners
 
 @defop("upsample_antialias", fusion=Fusion.INJECTIVE, shape=_resample_shape)
 def upsample_antialias(x: np.ndarray, *, size: Ints, scales: Scales, align_corners: bool, kind: str) -> np.ndarray:
-    """Antialiased bilinear/bicubic resize (``antialias=True``): separable, the last dim first as in torch."""
+    """Antialiased bilinear/bicubic resize (``antialias=True``): separable, the last dim first as in torch; a dim
+    whose size does not change is copied."""
     dt = _compute_dtype(x.dtype)
     y = x.astype(dt, copy=False)
     dims = list(enumerate(zip(x.shape[2:], size, scales), start=2))
     for axis, (n, o, s) in reversed(dims):
-        y = _resample_axis(y, axis, *_aa_taps(n, o, align_corners, s, kind, dt))
+        if n != o:
+            y = _resample_axis(y, axis, *_aa_taps(n, o, align_corners, s, kind, dt))
     return y.astype(x.dtype, copy=False)
 
 

@@ -241,6 +241,8 @@ class Tracer:
         self.scope.append(name)
         try:
             return module.forward(*args, **kwargs)
+        except GraphBreakError:
+            raise
         except GraphBreak as e:
             info = BreakInfo(name, type(module).__name__, _user_location(e.__traceback__), str(e))
         except Exception as e:  # noqa: BLE001 -- any failure inside traced code is a graph break ...
@@ -305,6 +307,8 @@ class Tracer:
         mark = self.graph._seq
         try:
             return self.root.forward(*args, **kwargs)
+        except GraphBreakError:
+            raise
         except GraphBreak as e:
             info = BreakInfo("", type(self.root).__name__, _user_location(e.__traceback__), str(e))
         except Exception as e:  # noqa: BLE001

@@ -10,7 +10,10 @@ import pytest
 
 import nngraph
 import nngraph.nn as nn
-from nngraph.ops import REGISTRY, TensorSpec, registry
+from nngraph.ir import pytree
+from nngraph.ir.interpreter import Interpreter
+from nngraph.ops import REGISTRY, registry
+from nngraph.trace import trace
 
 
 def _identity_relu_rnn(size: int, p: float) -> nn.RNN:
@@ -70,61 +73,51 @@ class TestDropout:
         np.testing.assert_array_equal(m(x)[0], m(x)[0])
 
 
-class _Recorder:
-    """A stand-in tracer that treats every array as traced, runs the op eagerly and logs its name."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def is_traced(self, value: object) -> bool:
-        return isinstance(value, np.ndarray)
-
-    def record(self, op, args, attrs):
-        self.calls.append(op.name)
-        out = op.impl(*args, **attrs)
-        specs = op.infer(*(None if a is None else TensorSpec.of(a) for a in args), **attrs)
-        for o, s in zip(out if op.n_outputs > 1 else (out,), specs if op.n_outputs > 1 else (specs,)):
-            assert TensorSpec.of(o) == s, f"{op.name}: shape rule {s} != actual {TensorSpec.of(o)}"
-        return out
+def _traced(m, *inputs):
+    """Trace ``m`` without graph breaks, lint the graph (shape rules agree with the recorded specs), check that the
+    interpreter reproduces eager mode, and return the op counts."""
+    graph = trace(m, *inputs, fullgraph=True)
+    graph.lint()
+    ours = Interpreter(graph, m).run(*inputs)
+    ref = m(*inputs)
+    for a, b in zip(pytree.flatten(ours, _is_array)[0], pytree.flatten(ref, _is_array)[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    return graph.op_counts()
 
 
-def _trace(fn, *args):
-    rec = _Recorder()
-    registry._ACTIVE_TRACER.append(rec)
-    try:
-        out = fn(*args)
-    finally:
-        registry._ACTIVE_TRACER.pop()
-    return rec.calls, out
+def _is_array(v: object) -> bool:
+    return isinstance(v, np.ndarray)
 
 
 class TestPrimitives:
     @pytest.mark.parametrize("steps", [1, 50])
     def test_one_projection_and_one_recurrence_per_layer_direction(self, steps):
-        m = nn.LSTM(4, 6, 2, bidirectional=True, proj_size=3).eval()
-        x = np.random.default_rng(0).standard_normal((steps, 2, 4)).astype(np.float32)
-        calls, (out, (h, c)) = _trace(m, x)
-        assert calls.count("linear") == 4
-        assert calls.count("lstm_layer") == 4
-        assert set(calls) <= {"linear", "lstm_layer", "concat", "stack"}
-        ref, (rh, rc) = m(x)
-        np.testing.assert_array_equal(out, ref)
-        np.testing.assert_array_equal(c, rc)
+        m = nn.LSTM(4, 6, 2, batch_first=True, bidirectional=True, proj_size=3).eval()
+        x = np.random.default_rng(0).standard_normal((2, steps, 4)).astype(np.float32)
+        counts = _traced(m, x, (np.zeros((4, 2, 3), np.float32), np.ones((4, 2, 6), np.float32)))
+        assert counts["linear"] == 4 and counts["lstm_layer"] == 4
+        assert {k for k in counts if counts[k]} <= {"input", "param", "output", "linear", "lstm_layer", "concat",
+                                                   "stack", "transpose", "getitem", "tuple_getitem"}
 
     @pytest.mark.parametrize("make,op", [(lambda: nn.GRU(4, 6, 3), "gru_layer"),
                                          (lambda: nn.RNN(4, 6, nonlinearity="relu"), "rnn_layer")])
     def test_layer_ops(self, make, op):
         x = np.random.default_rng(0).standard_normal((9, 2, 4)).astype(np.float32)
-        calls, _ = _trace(make().eval(), x)
-        assert calls.count(op) == make().num_layers
-        assert calls.count("linear") == make().num_layers
+        counts = _traced(make().eval(), x)
+        assert counts[op] == counts["linear"] == make().num_layers
 
     @pytest.mark.parametrize("make,op", [(lambda: nn.LSTMCell(4, 6), "lstm_cell"),
                                          (lambda: nn.GRUCell(4, 6), "gru_cell"),
                                          (lambda: nn.RNNCell(4, 6), "rnn_cell")])
     def test_cells_are_one_op(self, make, op):
-        calls, _ = _trace(make(), np.ones((3, 4), np.float32))
-        assert calls == [op]
+        counts = _traced(make(), np.ones((3, 4), np.float32))
+        assert counts[op] == 1 and "linear" not in counts
+
+    def test_unbatched_and_train_mode_dropout_trace(self):
+        m = nn.GRU(4, 6, 2, dropout=0.5, bidirectional=True).train()
+        graph = trace(m, np.ones((5, 4), np.float32), fullgraph=True)
+        graph.lint()
+        assert graph.op_counts()["dropout"] == 1
 
     def test_fusion_classes(self):
         for name in ("rnn_layer", "lstm_layer", "gru_layer", "rnn_cell", "lstm_cell", "gru_cell"):

@@ -107,12 +107,12 @@ def prelu(input: Any, weight: Any) -> Any:
     check_float("prelu", weight, "weight")
     if weight.ndim > 1:
         raise InputError("prelu", "a scalar or 1-D weight", f"weight of shape {shape_str(weight.shape)}")
-    if weight.dtype != input.dtype:
-        raise InputError("prelu", f"weight of the input's dtype {input.dtype}", f"dtype {weight.dtype}")
     n = weight.shape[0] if weight.ndim == 1 else 1
     channels = input.shape[1] if input.ndim >= 2 else 1
     if n != 1 and n != channels:
         raise InputError("prelu", f"input of shape (N, {n}, ...) to match {n} weights", shape_str(input.shape))
+    if weight.dtype != input.dtype:
+        raise InputError("prelu", f"weight of the input's dtype {input.dtype}", f"dtype {weight.dtype}")
     w = weight.reshape(()) if n == 1 else weight.reshape((n,) + (1,) * (input.ndim - 2))
     return P.prelu(input, w)
 

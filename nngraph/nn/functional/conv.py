@@ -97,6 +97,9 @@ def _conv(who: str, nd: int, input: Any, weight: Any, bias: Any, stride: Any, pa
     kernel = tuple(weight.shape[2:])
     pads = _conv_padding(who, padding, kernel, stride_, dilation_, nd)
     spatial = tuple(input.shape[-nd:])
+    if 0 in spatial:  # torch refuses these even when padding would make room for the kernel
+        raise InputError(who, f"input of shape {_input_pattern(weight.shape[1] * groups, nd)} with non-empty "
+                              "spatial dimensions", shape_str(input.shape))
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads))
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation_))
     if any(p < s for p, s in zip(padded, span)):

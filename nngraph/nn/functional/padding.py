@@ -17,21 +17,27 @@ __all__ = ["pad"]
 
 def _check_sizes(mode: str, shape: tuple[int, ...], pairs: list[tuple[int, int]], first: int) -> None:
     """Per-dimension limits of the non-constant modes; ``pairs`` are the pads of dims ``first, first + 1, ...``."""
+    outs = []
     for axis, (lo, hi) in enumerate(pairs, start=first):
         size = shape[axis]
-        out = size + lo + hi
+        outs.append(size + lo + hi)
         if mode == "reflect" and (lo >= size or hi >= size):
             raise InputError("pad", f"reflect padding smaller than the padded dimension (size {size} at dim {axis})",
                              f"padding ({lo}, {hi})")
         if mode == "circular":
+            # torch copies wrapped values out of the already-cropped result; wrapping further would read unset memory
             kept = size - max(-lo, 0) - max(-hi, 0)
             if max(lo, 0) > kept or max(hi, 0) > kept:
                 raise InputError("pad", f"circular padding at most the dimension's size ({kept} at dim {axis}, "
                                         "after cropping negative padding): it may wrap around only once",
                                  f"padding ({lo}, {hi})")
-        if out < (0 if mode == "circular" else 1):
-            raise InputError("pad", f"a non-empty output at dim {axis} (size {size})",
-                             f"padding ({lo}, {hi}) giving size {out}")
+        if outs[-1] < 0:
+            raise InputError("pad", f"a non-negative output size at dim {axis} (size {size})",
+                             f"padding ({lo}, {hi}) giving size {outs[-1]}")
+    # torch's reflect/replicate kernels accept some empty padded dims, but not all of them
+    if mode != "circular" and max(outs) < 1:
+        raise InputError("pad", f"at least one non-empty padded dimension for {mode} padding of input of shape "
+                                f"{shape_str(shape)}", f"output sizes {tuple(outs)}")
 
 
 def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Any:
@@ -59,9 +65,9 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | N
     first = len(shape) - n
     if mode == "constant":
         for axis, (lo, hi) in enumerate(pairs, start=first):
-            if shape[axis] + lo + hi < 0:
-                raise InputError("pad", f"a non-negative output size at dim {axis} (size {shape[axis]})",
-                                 f"padding ({lo}, {hi})")
+            if max(-lo, 0) + max(-hi, 0) > shape[axis]:
+                raise InputError("pad", f"negative padding that crops at most the dimension's size {shape[axis]} "
+                                        f"at dim {axis}", f"padding ({lo}, {hi})")
         fill = 0.0 if value is None else float(value)
     else:
         if value is not None and value != 0:

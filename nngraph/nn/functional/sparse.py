@@ -37,10 +37,18 @@ def _check_indices(who: str, indices: Any, num_embeddings: int) -> None:
 def _renorm_in_place(weight: Any, indices: Any, max_norm: float, norm_type: float) -> Any:
     """torch's ``max_norm``: rows looked up are rescaled IN PLACE in ``weight`` (the documented exception to ops
     never modifying their inputs). Returns the renormalized weight to gather from."""
+    if not isinstance(weight, np.ndarray):
+        _graph_break("max_norm renormalizes the embedding weight in place")
     new = _ops.embedding_renorm(weight, indices, max_norm=float(max_norm), norm_type=float(norm_type))
-    if isinstance(weight, np.ndarray):
-        weight[...] = new
+    weight[...] = new
     return new
+
+
+def _graph_break(reason: str) -> None:
+    """Leave the calling module to eager execution when tracing meets what a graph cannot express."""
+    from ...trace.proxy import GraphBreak  # imported lazily: the tracer imports the op library
+
+    raise GraphBreak(reason)
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None, max_norm: float | None = None,
@@ -146,5 +154,5 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Any:
             elif hi >= num_classes:
                 raise InputError(who, f"class values smaller than num_classes={num_classes}", hi)
     elif num_classes == -1:
-        raise InputError(who, "num_classes given explicitly while tracing", "num_classes=-1")
+        _graph_break("one_hot with num_classes=-1 (the output shape depends on the values)")
     return _ops.one_hot(tensor, num_classes=int(num_classes))

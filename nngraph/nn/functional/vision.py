@@ -88,7 +88,7 @@ def _output_size(who: str, x: np.ndarray, dim: int, size: Any, scale_factor: Any
         scales = (None,) * dim if recompute or mode == "area" else factors
     else:
         raise InputError(who, "size or scale_factor", "neither")
-    if any(n <= 0 for n in spatial) or any(o <= 0 for o in out):
+    if any(n <= 0 for n in spatial) or any(o < (0 if mode == "area" else 1) for o in out):
         raise InputError(who, "input and output spatial sizes greater than 0",
                          f"input {shape_str(spatial)} and output {shape_str(out)}")
     return out, scales

@@ -74,6 +74,8 @@ FUNC_SAMPLES = [
     _f("F.pad-replicate-3d-crop", lambda F, x: F.pad(x, (-1, 2, 1, -1, 0, 2), mode="replicate"), (1, 2, 3, 3, 3)),
     _f("F.pad-circular", lambda F, x: F.pad(x, (3, 1), mode="circular"), (2, 3, 3)),
     _f("F.pad-circular-crop-to-0", lambda F, x: F.pad(x, (-1, -2), mode="circular"), (2, 3, 3)),
+    _f("F.pad-reflect-2d-empty", lambda F, x: F.pad(x, (-1, -2, 1, 0), mode="reflect"), (2, 3, 3)),
+    _f("F.pad-replicate-3d-empty", lambda F, x: F.pad(x, (0, 0, -2, -1, 1, 1), mode="replicate"), (1, 1, 2, 3, 2)),
     _f("F.pad-circular-0-channels", lambda F, x: F.pad(x, (1, 1, 1, 1), mode="circular"), (1, 0, 2, 3)),
     _f("F.pad-noncontig", lambda F, x: F.pad(x[:, ::2, 1:], (1, 2, 2, 1), mode="reflect"), (2, 6, 5, 4)),
 ]
@@ -109,9 +111,11 @@ ERROR_SAMPLES = [
     ErrorSample("pad-value-with-reflect", _pad((1, 1), mode="reflect", value=1.0), _f32(1, 2, 3),
                 r"pad expected no value for mode 'reflect'.*got 1.0"),
     ErrorSample("pad-constant-negative-size", _pad((-2, -2)), _f32(1, 2, 3),
-                r"pad expected a non-negative output size at dim 2 \(size 3\), got padding \(-2, -2\)"),
+                r"pad expected negative padding that crops at most the dimension's size 3 at dim 2, got padding "
+                r"\(-2, -2\)"),
     ErrorSample("pad-replicate-empty-output", _pad((-2, -1), mode="replicate"), _f32(1, 2, 3),
-                r"pad expected a non-empty output at dim 2 \(size 3\), got padding \(-2, -1\) giving size 0"),
+                r"pad expected at least one non-empty padded dimension for replicate padding of input of shape "
+                r"\(1, 2, 3\), got output sizes \(0,\)"),
     ErrorSample("pad-replicate-zero-channels", _pad((1, 1), mode="replicate"), _f32(1, 0, 3),
                 r"pad expected non-zero channel and spatial dimensions for replicate padding.*got input of shape "
                 r"\(1, 0, 3\)"),

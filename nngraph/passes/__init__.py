@@ -4,3 +4,4 @@ from . import (constant_fold, cse, dce, eliminate_noops, fold_batchnorm, fuse_el
 from .base import PASSES, PassContext, PassResult, graph_pass  # noqa: F401
 from .manager import (DEFAULT_PIPELINE, TRAIN_PIPELINE, PassError, PassManager, numerics_report,  # noqa: F401
                       resolve_pipeline)
+from .optimize import OptimizeResult, optimize  # noqa: F401

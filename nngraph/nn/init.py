@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._random import default_generator
+from ._epochs import bump_state
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"]
@@ -22,6 +23,7 @@ def _rng(generator: np.random.Generator | None) -> np.random.Generator:
 
 def _fill(tensor: np.ndarray, values: Any) -> np.ndarray:
     tensor.view(np.ndarray)[...] = values
+    bump_state()
     return tensor
 
 

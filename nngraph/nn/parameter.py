@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ._epochs import bump_state
+
 _PLAIN_RESULT_METHODS = ("__getitem__", "reshape", "transpose", "swapaxes", "ravel", "flatten", "squeeze", "view",
                          "astype", "copy", "sum", "mean", "max", "min", "clip", "round", "dot", "__neg__", "__pos__",
                          "__abs__")
@@ -49,6 +51,7 @@ class Parameter(np.ndarray):
             raise ValueError(f"Parameter.data: cannot assign an array of shape {value.shape} to a parameter of shape "
                              f"{self.shape}; assign a new Parameter to the module attribute instead")
         self.view(np.ndarray)[...] = value
+        bump_state()
 
     def requires_grad_(self, requires_grad: bool = True) -> "Parameter":
         self.requires_grad = bool(requires_grad)

@@ -82,7 +82,8 @@ def cosine_similarity(x1: np.ndarray, x2: np.ndarray, *, dim: int, eps: float) -
         a, b = a.reshape(1), b.reshape(1)
     na = np.maximum(vector_norm(a, 2, axis=dim, keepdims=True), ct.type(eps))
     nb = np.maximum(vector_norm(b, 2, axis=dim, keepdims=True), ct.type(eps))
-    out = ((a / na) * (b / nb)).sum(axis=dim)
+    with np.errstate(divide="ignore", invalid="ignore"):  # eps=0 with a zero vector gives nan, as in torch
+        out = ((a / na) * (b / nb)).sum(axis=dim)
     return (out.reshape(()) if scalar else out).astype(dtype, copy=False)
 
 
@@ -112,5 +113,6 @@ def normalize(x: np.ndarray, *, p: float, dim: int | tuple[int, ...], eps: float
     if scalar:
         xc = xc.reshape(1)
     denom = np.maximum(vector_norm(xc, p, axis=dim, keepdims=True), ct.type(eps))
-    out = xc / denom
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = xc / denom
     return (out.reshape(()) if scalar else out).astype(dtype, copy=False)

@@ -27,14 +27,17 @@ def _work(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
+# Products with the 0/1 mask: x * 0, not zeros, so that NaN and inf inputs give NaN, as in torch.
+@np.errstate(invalid="ignore")
 def _dropout(x: np.ndarray, p: float, feature: bool) -> np.ndarray:
     w = _work(x)
     if p >= 1:
-        return (w * 0).astype(x.dtype, copy=False)  # x * 0, not zeros: NaN and inf give NaN, as in torch
+        return (w * 0).astype(x.dtype, copy=False)
     noise = _keep_mask(w, p, feature, w.dtype) * (1.0 / (1.0 - p))
     return (w * noise).astype(x.dtype, copy=False)
 
 
+@np.errstate(invalid="ignore")
 def _alpha_dropout(x: np.ndarray, p: float, feature: bool) -> np.ndarray:
     """Dropped units are set to SELU's saturation value; an affine map a * (.) + b restores mean and variance."""
     w = _work(x)

@@ -14,8 +14,13 @@ def _is_noop(graph: Graph, node: Node) -> bool:
     if node.target not in ("reshape", "transpose", "cast", "getitem", "broadcast_to"):
         return False
     src = graph[node.args[0]].spec
-    return isinstance(src, TensorSpec) and src == node.spec and (
-        node.target != "getitem" or all(i == ("s", None, None, None) or i == "..." for i in node.attrs["index"]))
+    if not (isinstance(src, TensorSpec) and src == node.spec):
+        return False
+    if node.target == "transpose":  # same shape is not enough: (3, 3) transposed is a different array
+        return tuple(node.attrs["axes"]) == tuple(range(src.ndim))
+    if node.target == "getitem":
+        return all(i == ("s", None, None, None) or i == "..." for i in node.attrs["index"])
+    return True
 
 
 @graph_pass("eliminate_noops")

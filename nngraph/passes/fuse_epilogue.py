@@ -31,7 +31,7 @@ def fuse_epilogue(graph: Graph, ctx: PassContext) -> PassResult:
         return PassResult(graph, False)
     changed = False
     for heavy in graph.ops():
-        if heavy.target not in HEAVY or not isinstance(heavy.spec, TensorSpec):
+        if heavy.target not in HEAVY or not isinstance(heavy.spec, TensorSpec) or heavy.meta.weight_only:
             continue
         steps = [(heavy.target, tuple(sorted(heavy.attrs.items())),
                   tuple(("none", 0) if a is None else ("in", i) for i, a in enumerate(heavy.args)))]

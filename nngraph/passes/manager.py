@@ -2,12 +2,14 @@
 numerics against the interpreter after every pass (naming the failing pass and the passes before it)."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .. import _random
 from ..ir.graph import Graph, LintError
 from ..ir.interpreter import Interpreter
 from ..ir.pytree import flatten
@@ -62,9 +64,23 @@ def resolve_pipeline(passes: str | Sequence[str | Callable] = "default", disable
 
 
 def _outputs(graph: Graph, root: Any, example: tuple) -> list[np.ndarray]:
+    """The graph's outputs on the example. Module state and the RNG are restored afterwards, so every check run
+    sees the same random draws and compiling never changes the model (running statistics, hooks' buffers)."""
+    from ..trace.tracer import preserved_state
+
     args, kwargs = example
-    out = Interpreter(graph, root).run(*args, **kwargs)
+    with preserved_state(root) if root is not None else _rng_preserved():
+        out = Interpreter(graph, root).run(*args, **kwargs)
     return flatten(out, lambda v: isinstance(v, np.ndarray))[0]
+
+
+@contextlib.contextmanager
+def _rng_preserved() -> Iterator[None]:
+    state = _random.default_generator().bit_generator.state
+    try:
+        yield
+    finally:
+        _random.default_generator().bit_generator.state = state
 
 
 def max_deviation(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,7 +89,8 @@ def max_deviation(a: np.ndarray, b: np.ndarray) -> float:
     if a64.shape != b64.shape:
         return float("inf")
     same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
-    diff = np.where(same, 0.0, np.abs(a64 - b64) / np.maximum(1.0, np.abs(b64)))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where only one side is inf: NaN -> inf below
+        diff = np.where(same, 0.0, np.abs(a64 - b64) / np.maximum(1.0, np.abs(b64)))
     return float(np.nan_to_num(diff, nan=np.inf).max(initial=0.0))
 
 
@@ -145,11 +162,14 @@ class PassManager:
 
 def numerics_report(original: Graph, optimized: Graph, root: Any, example: tuple) -> dict[str, float]:
     """Per fused/folded node: the largest deviation from the original value it replaces, on the example inputs."""
+    from ..trace.tracer import preserved_state
+
     args, kwargs = example
     before = Interpreter(original, root)
-    before.run(*args, keep=True, **kwargs)
     after = Interpreter(optimized, root)
-    after.run(*args, keep=True, **kwargs)
+    for interp in (before, after):
+        with preserved_state(root) if root is not None else _rng_preserved():
+            interp.run(*args, keep=True, **kwargs)
     report: dict[str, float] = {}
     for node in optimized.nodes():
         if not node.meta.fused_from or node.name not in after.env or node.meta.weight_only:

@@ -50,10 +50,14 @@ class BreakInfo:
 
 
 def _user_location(tb: Any = None) -> str:
-    """file:line of the innermost frame outside nngraph's own package (or the innermost frame at all)."""
+    """file:line of the innermost frame outside nngraph's own package; failing that (a layer's own code broke),
+    the innermost frame outside the tracer's machinery (nngraph/trace, nngraph/ir), so the message names the layer
+    code rather than the proxy method that raised."""
     frames = traceback.extract_tb(tb) if tb is not None else traceback.extract_stack()[:-1]
     outside = [f for f in frames if not os.path.abspath(f.filename).startswith(_PKG_DIR + os.sep)]
-    for frame in reversed(outside or frames):
+    machinery = tuple(os.path.join(_PKG_DIR, d) + os.sep for d in ("trace", "ir"))
+    not_tracer = [f for f in frames if not os.path.abspath(f.filename).startswith(machinery)]
+    for frame in reversed(outside or not_tracer or frames):
         return f"{frame.filename}:{frame.lineno}"
     return "<unknown>"
 
@@ -330,8 +334,10 @@ def suspended() -> Iterator[None]:
 
 @contextlib.contextmanager
 def preserved_state(module: Any) -> Iterator[None]:
-    """Undo buffer updates (BatchNorm running statistics) and RNG draws made while compiling."""
+    """Undo buffer/parameter updates (BatchNorm running statistics, Embedding max_norm renormalization) and RNG
+    draws made while compiling."""
     saved = [(b, b.copy()) for _, b in module.named_buffers(remove_duplicate=True)]
+    saved += [(p, p.copy()) for _, p in module.named_parameters(remove_duplicate=True)]
     rng_state = _random.default_generator().bit_generator.state
     try:
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -147,7 +148,10 @@ def test_constructor_errors_match_torch(make):
         make(nn)
     with pytest.raises(ValueError) as ref:
         make(torch.nn)
-    assert str(ours.value) == str(ref.value)
+    def norm(msg):  # torch formats a set, whose order varies between runs
+        return re.sub(r"\{[^}]*\}", "{...}", msg)
+
+    assert norm(str(ours.value)) == norm(str(ref.value))
 
 
 @pytest.mark.parametrize("make,fan_in", [

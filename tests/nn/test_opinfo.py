@@ -30,7 +30,7 @@ def _cast(a, dtype):
 
 def to_torch(v):
     if isinstance(v, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(v).copy())
+        return torch.from_numpy(np.array(v, order="C", copy=True))
     if isinstance(v, (tuple, list)):
         return type(v)(to_torch(x) for x in v)
     if isinstance(v, dict):

@@ -24,7 +24,8 @@ __all__ = [
 def _real(who: str, x: Any) -> None:
     """Integer or floating input (clamps and rectifiers keep integer dtypes, as in torch)."""
     if not (hasattr(x, "dtype") and x.dtype.kind in "iuf"):
-        raise InputError(who, "a numeric (integer or floating-point) input", f"dtype {getattr(x, 'dtype', type(x).__name__)}")
+        got = f"dtype {getattr(x, 'dtype', type(x).__name__)}"
+        raise InputError(who, "a numeric (integer or floating-point) input", got)
 
 
 def _result(x: Any, out: Any, inplace: bool) -> Any:
@@ -76,6 +77,8 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: b
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     _real("hardtanh", input)
+    if input.dtype.kind == "u" and (min_val < 0 or max_val < 0):
+        raise InputError("hardtanh", "non-negative limits for an unsigned input", f"({min_val}, {max_val})")
     return _result(input, P.hardtanh(input, min_val=float(min_val), max_val=float(max_val)), inplace)
 
 

@@ -72,7 +72,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
                                   f"{shape_str(query.shape)}", shape_str(x.shape)) from None
     if attn_mask is not None:
         if is_causal:
-            raise InputError(who, "attn_mask=None when is_causal=True", f"attn_mask of shape {shape_str(attn_mask.shape)}")
+            raise InputError(who, "attn_mask=None when is_causal=True",
+                             f"attn_mask of shape {shape_str(attn_mask.shape)}")
         _check_mask_dtype(who, attn_mask, "attn_mask", query.dtype)
         target = tuple(np.broadcast_shapes(query.shape[:-3], key.shape[:-3])) + (heads, query.shape[-2],
                                                                                  key.shape[-2])
@@ -128,23 +129,7 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
     heads ``(N, L, S)`` or per head ``(N, num_heads, L, S)``. Boolean masks mark positions that are masked out.
     """
     who = "multi_head_attention_forward"
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        check_float(who, x, name)
-    batched = query.ndim == 3
-    if query.ndim not in (2, 3):
-        raise InputError(who, "query of shape (L, N, E) or (L, E)", shape_str(query.shape))
-    seq = "(S, N, E)" if batched else "(S, E)"
-    for name, x in (("key", key), ("value", value)):
-        if x.ndim != query.ndim:
-            raise InputError(who, f"{name} of shape {seq} for a {query.ndim}-D query", shape_str(x.shape))
-        if batched and x.shape[1] != query.shape[1]:
-            raise InputError(who, f"{name} of shape (S, {query.shape[1]}, E) (the query's batch size)",
-                             shape_str(x.shape))
-    if key.shape[0] != value.shape[0]:
-        raise InputError(who, f"value of shape ({key.shape[0]}, ...) (the key's length)", shape_str(value.shape))
-    if attn_mask is not None and attn_mask.ndim not in (2, 3):
-        raise InputError(who, "attn_mask of shape (L, S) or (N*num_heads, L, S)", shape_str(attn_mask.shape))
-
+    batched = _mha_check_ranks(who, query, key, value, attn_mask)
     if not batched:
         query, key, value = query[:, None], key[:, None], value[:, None]
         if key_padding_mask is not None:
@@ -154,6 +139,7 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
             key_padding_mask = key_padding_mask[None]
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
+    seq = "(S, N, E)" if batched else "(S, E)"
     if embed_dim != embed_dim_to_check:
         raise InputError(who, f"query of shape (L, N, {embed_dim_to_check})" if batched
                          else f"query of shape (L, {embed_dim_to_check})", shape_str(query.shape))
@@ -207,7 +193,8 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
         key_padding_mask = key_padding_mask.reshape(bsz, 1, 1, key_padding_mask.shape[-1])
 
     if (bias_k is None) != (bias_v is None):
-        raise InputError(who, "bias_k and bias_v both set or both None", f"only {'bias_v' if bias_k is None else 'bias_k'}")
+        given = "bias_v" if bias_k is None else "bias_k"
+        raise InputError(who, "bias_k and bias_v both set or both None", f"only {given}")
     if bias_k is not None:
         if static_k is not None or static_v is not None:
             raise InputError(who, "no static_k/static_v together with bias_k/bias_v", "both")
@@ -248,6 +235,27 @@ def multi_head_attention_forward(query: Any, key: Any, value: Any, embed_dim_to_
     if not batched:
         return out[:, 0], weights[0]
     return out, weights
+
+
+def _mha_check_ranks(who: str, query: Any, key: Any, value: Any, attn_mask: Any | None) -> bool:
+    """Validate dtypes and ranks of multi-head attention inputs; returns whether the input is batched."""
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_float(who, x, name)
+    if query.ndim not in (2, 3):
+        raise InputError(who, "query of shape (L, N, E) or (L, E)", shape_str(query.shape))
+    batched = query.ndim == 3
+    for name, x in (("key", key), ("value", value)):
+        if x.ndim != query.ndim:
+            raise InputError(who, f"{name} of shape {'(S, N, E)' if batched else '(S, E)'} for a {query.ndim}-D "
+                                  "query", shape_str(x.shape))
+        if batched and x.shape[1] != query.shape[1]:
+            raise InputError(who, f"{name} of shape (S, {query.shape[1]}, E) (the query's batch size)",
+                             shape_str(x.shape))
+    if key.shape[0] != value.shape[0]:
+        raise InputError(who, f"value of shape ({key.shape[0]}, ...) (the key's length)", shape_str(value.shape))
+    if attn_mask is not None and attn_mask.ndim not in (2, 3):
+        raise InputError(who, "attn_mask of shape (L, S) or (N*num_heads, L, S)", shape_str(attn_mask.shape))
+    return batched
 
 
 def _in_projection_packed(query: Any, key: Any, value: Any, w: Any, b: Any | None, e: int) -> tuple[Any, Any, Any]:

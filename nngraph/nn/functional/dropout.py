@@ -22,7 +22,7 @@ def _active(who: str, x: Any, p: float, training: bool) -> bool:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     check_float(who, x)
-    return bool(training) and p != 0 and x.size != 0
+    return bool(training) and p != 0 and all(n != 0 for n in x.shape)
 
 
 def _write(x: Any, out: Any, inplace: bool) -> Any:

@@ -1,6 +1,7 @@
 """Loss functions (torch.nn.functional's loss API): validation and normalization, then ``nngraph.ops.loss``."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Callable, Sequence
 
@@ -23,13 +24,13 @@ Array = np.ndarray
 # ------------------------------------------------------------------------------------------------------- helpers
 
 
-def _legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, stacklevel: int = 4) -> str:
     """torch's mapping of the deprecated ``size_average``/``reduce`` flags to a reduction string (with its warning)."""
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     ret = ("mean" if size_average else "sum") if reduce else "none"
     warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
-                  stacklevel=3)
+                  stacklevel=stacklevel)
     return ret
 
 
@@ -38,8 +39,8 @@ def _reduction(who: str, reduction: str, size_average: bool | None = None, reduc
     if size_average is not None or reduce is not None:
         return _legacy_reduction(size_average, reduce)
     if reduction == "elementwise_mean":
-        warnings.warn("reduction='elementwise_mean' is deprecated, please use reduction='mean' instead.",
-                      stacklevel=3)
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      stacklevel=4)
         return "mean"
     allowed = ("none", "mean", "sum") + extra
     if reduction not in allowed:
@@ -79,7 +80,7 @@ def _warn_size(input: Array, target: Array) -> None:
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({shape_str(target.shape)}) that is different to the input size "
                       f"({shape_str(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
-                      "Please ensure they have the same size.", stacklevel=3)
+                      "Please ensure they have the same size.", stacklevel=4)
 
 
 def _check_weight_like_input(who: str, weight: Array | None, input: Array) -> None:
@@ -239,8 +240,9 @@ def hinge_embedding_loss(input: Array, target: Array, margin: float = 1.0, size_
     return _reduce(_ops.hinge_embedding_loss(input, target, margin=float(margin)), reduction)
 
 
-def margin_ranking_loss(input1: Array, input2: Array, target: Array, margin: float = 0, size_average: bool | None = None,
-                        reduce: bool | None = None, reduction: str = "mean") -> Array:
+def margin_ranking_loss(input1: Array, input2: Array, target: Array, margin: float = 0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Array:
     """max(0, -y (x1 - x2) + margin)."""
     who = "margin_ranking_loss"
     reduction = _reduction(who, reduction, size_average, reduce)
@@ -340,7 +342,9 @@ def triplet_margin_loss(anchor: Array, positive: Array, negative: Array, margin:
     _check_triplet(who, anchor, positive, negative, margin)
     if anchor.ndim < 1:
         raise InputError(who, "inputs of shape (N, D) or (D,)", shape_str(anchor.shape))
-    _broadcast(who, anchor=anchor, positive=positive, negative=negative)
+    shape = _broadcast(who, anchor=anchor, positive=positive, negative=negative)
+    if math.isinf(p) and shape[-1] == 0:
+        raise InputError(who, f"a non-empty last dimension for the p={p} norm", f"shape {shape_str(shape)}")
     loss = _ops.triplet_margin_loss(anchor, positive, negative, margin=float(margin), norm=float(p),
                                     eps=float(eps), swap=bool(swap))
     return _reduce(loss, reduction)

@@ -72,10 +72,11 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | N
     else:
         if value is not None and value != 0:
             raise InputError("pad", f"no value for mode {mode!r} (value applies to 'constant' only)", value)
-        if not 1 <= n <= 3 or len(shape) not in (n + 1, n + 2):
-            raise InputError("pad", f"a {n + 1}D or {n + 2}D input for {mode} padding of {n} dimension(s)"
-                             if 1 <= n <= 3 else f"1 to 3 padded dimensions for mode {mode!r}",
-                             f"input of shape {shape_str(shape)}" if 1 <= n <= 3 else f"{n}")
+        if not 1 <= n <= 3:
+            raise InputError("pad", f"1 to 3 padded dimensions for mode {mode!r}", n)
+        if len(shape) not in (n + 1, n + 2):
+            raise InputError("pad", f"a {n + 1}D or {n + 2}D input for {mode} padding of {n} dimension(s)",
+                             f"input of shape {shape_str(shape)}")
         if mode != "circular" and any(s == 0 for s in shape[first - 1:]):
             raise InputError("pad", f"non-zero channel and spatial dimensions for {mode} padding (only the batch "
                                     "dimension may be 0)", f"input of shape {shape_str(shape)}")

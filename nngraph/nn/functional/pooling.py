@@ -61,17 +61,22 @@ def _window_args(who: str, x: np.ndarray, nd: int, kernel_size: Any, stride: Any
     for name, vals, low in (("kernel_size", k, 1), ("stride", s, 1), ("dilation", d, 1), ("padding", p, 0)):
         if any(v < low for v in vals):
             raise InputError(who, f"{name} >= {low}", vals)
-    for kk, pp, dd in zip(k, p, d):
-        half = ((kk - 1) * dd + 1) // 2
-        if pp > half:
-            raise InputError(who, f"padding at most half the effective kernel size ({half} for kernel_size={kk}, "
-                                  f"dilation={dd})", f"padding={pp}")
+    for kk, pp in zip(k, p):
+        if pp > kk // 2:  # torch bounds padding by half the kernel size, dilation notwithstanding
+            raise InputError(who, f"padding at most half the kernel size ({kk // 2} for kernel_size={kk})",
+                             f"padding={pp}")
     spatial = x.shape[-nd:]
     out = tuple(P.pool_output_size(n, kk, ss, pp, dd, bool(ceil_mode)) for n, kk, ss, pp, dd in zip(spatial, k, s, p, d))
     if any(o < 1 for o in out):
         raise InputError(who, f"an input large enough for the window (output size {out} is too small)",
                          f"input of shape {shape_str(x.shape)}")
     return k, s, p, d
+
+
+def _check_3d_avg_fits(who: str, x: np.ndarray, k: tuple[int, ...]) -> None:
+    """torch's 3-d average pooling (and so LP pooling) also wants every input size to hold the kernel unpadded."""
+    if any(n < kk for n, kk in zip(x.shape[-3:], k)):
+        raise InputError(who, f"input spatial sizes of at least kernel_size={k}", f"input of shape {shape_str(x.shape)}")
 
 
 def _batched(x: np.ndarray, nd: int) -> tuple[np.ndarray, bool]:
@@ -138,6 +143,8 @@ def _avg_pool(who: str, nd: int, input: np.ndarray, kernel_size: Any, stride: An
               count_include_pad: bool, divisor_override: int | None) -> np.ndarray:
     _check_input(who, input, nd, ints="int64")
     k, s, p, _ = _window_args(who, input, nd, kernel_size, stride, padding, 1, ceil_mode)
+    if nd == 3:
+        _check_3d_avg_fits(who, input, k)
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0):
         raise InputError(who, "divisor_override to be a non-zero int or None", repr(divisor_override))
     x, unbatched = _batched(input, nd)
@@ -175,6 +182,8 @@ def _lp_pool(who: str, nd: int, input: np.ndarray, norm_type: float, kernel_size
             norm_type == 0 or math.isnan(norm_type):
         raise InputError(who, "norm_type to be a non-zero number", repr(norm_type))
     k, s, _, _ = _window_args(who, input, nd, kernel_size, stride, 0, 1, ceil_mode)
+    if nd == 3 and not math.isinf(norm_type):  # torch pools infinite norms with max_pool3d, finite with avg_pool3d
+        _check_3d_avg_fits(who, input, k)
     x, unbatched = _batched(input, nd)
     y = P.lp_pool(x, norm_type=float(norm_type), kernel_size=k, stride=s, ceil_mode=bool(ceil_mode))
     return _unbatch(y, unbatched)

@@ -76,7 +76,8 @@ def _check_offsets(who: str, offsets: Any, n: int) -> None:
     if offsets[0] != 0:
         raise InputError(who, "offsets[0] == 0 (the first bag starts at position 0)", int(offsets[0]))
     if np.any(offsets[1:] < offsets[:-1]):
-        raise InputError(who, "non-decreasing offsets", offsets.tolist() if offsets.size <= 10 else "decreasing offsets")
+        shown = offsets.tolist() if offsets.size <= 10 else "decreasing offsets"
+        raise InputError(who, "non-decreasing offsets", shown)
     if offsets[-1] > n:
         raise InputError(who, f"offsets[-1] <= the input's length {n}", int(offsets[-1]))
 

@@ -1,4 +1,10 @@
-"""MultiheadAttention."""
+"""MultiheadAttention.
+
+nngraph follows torch's reference path. torch's fused inference path (eval mode, batch_first self-attention with
+one tensor, even heads, grad disabled) computes the same values except for query rows whose keys are all masked:
+it returns NaN there even with ``need_weights=False``, where the reference path (and nngraph) returns zeros from the
+attention (NaN with ``need_weights=True``).
+"""
 from __future__ import annotations
 
 from typing import Any

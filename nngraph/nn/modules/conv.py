@@ -66,7 +66,7 @@ class _ConvNd(Module):
                     self._reversed_padding_repeated_twice[2 * i] = total // 2
                     self._reversed_padding_repeated_twice[2 * i + 1] = total - total // 2
         else:
-            self._reversed_padding_repeated_twice = [p for p in reversed(padding) for _ in range(2)]
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(padding) for _ in range(2))
         dt = np.dtype(np.float32 if dtype is None else dtype)
         if transposed:
             shape = (in_channels, out_channels // groups, *kernel_size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable
 
+from .._epochs import bump_hooks
+
 __all__ = ["RemovableHandle", "register_module_forward_pre_hook", "register_module_forward_hook",
            "register_module_full_backward_hook", "register_module_full_backward_pre_hook",
            "register_module_backward_hook"]
@@ -23,6 +25,7 @@ class RemovableHandle:
     def remove(self) -> None:
         for d in (self.hooks_dict, *self.extra_dicts):
             d.pop(self.id, None)
+        bump_hooks()
 
     def __enter__(self) -> "RemovableHandle":
         return self
@@ -39,6 +42,7 @@ def add_hook(hooks: "OrderedDict[int, Callable]", hook: Callable, prepend: bool,
         hooks.move_to_end(handle.id, last=False)
     for d in flag_dicts:
         d[handle.id] = True
+    bump_hooks()
     return handle
 
 

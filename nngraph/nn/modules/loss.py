@@ -31,7 +31,7 @@ class _Loss(Module):
     def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
-            self.reduction = _legacy_reduction(size_average, reduce)
+            self.reduction = _legacy_reduction(size_average, reduce, stacklevel=5)
         else:
             self.reduction = reduction
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...ops.registry import _ACTIVE_TRACER
+from .._epochs import bump_state
 from ..parameter import Buffer, Parameter
 from . import hooks as _hooks
 from .hooks import RemovableHandle, add_hook, no_backward_hooks
@@ -155,6 +156,7 @@ class Module:
             raise TypeError(f"cannot assign '{type(param).__module__}.{type(param).__name__}' object to parameter "
                             f"'{name}' (nngraph.nn.Parameter or None required)")
         self._parameters[name] = param
+        bump_state()
 
     def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
         """Add a buffer: state that is not a parameter (running statistics). Non-persistent buffers stay out of
@@ -170,6 +172,7 @@ class Module:
             self._non_persistent_buffers_set.discard(name)
         else:
             self._non_persistent_buffers_set.add(name)
+        bump_state()
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module under ``name``."""
@@ -203,6 +206,7 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__module__}.{type(value).__name__}' as parameter "
                                 f"'{name}' (nngraph.nn.Parameter or None expected)")
             params[name] = None
+            bump_state()
         elif isinstance(value, Module):
             if d.get("_modules") is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
@@ -227,6 +231,7 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(numpy.ndarray or None expected)")
             self._buffers[name] = value
+            bump_state()
         else:
             object.__setattr__(self, name, value)
 
@@ -418,6 +423,7 @@ class Module:
                     owner._buffers[name] = value
             else:
                 current.view(np.ndarray)[...] = value
+        bump_state()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and conversions
@@ -437,6 +443,7 @@ class Module:
         for module in self.children():
             module.apply(fn)
         fn(self)
+        bump_state()
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -462,6 +469,7 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None:
                 self._buffers[name] = fn(b)
+        bump_state()
         return self
 
     def _convert_floats(self, dtype: np.dtype) -> "Module":

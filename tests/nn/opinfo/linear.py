@@ -105,7 +105,8 @@ FUNC_SAMPLES = [
 
 ERROR_SAMPLES = [
     ErrorSample("Linear-wrong-features", lambda nn: nn.Linear(4, 3), randn(2, 5),
-                r"^Linear\(in_features=4, out_features=3, bias=True\) expected input of shape \(\*, 4\), got \(2, 5\)$"),
+                r"^Linear\(in_features=4, out_features=3, bias=True\) expected input of shape \(\*, 4\), "
+                r"got \(2, 5\)$"),
     ErrorSample("Linear-1d-wrong-features", lambda nn: nn.Linear(4, 3), randn(3), r"\(\*, 4\), got \(3,\)"),
     ErrorSample("Linear-0d", lambda nn: nn.Linear(4, 3), lambda rng: (np.array(1.0, np.float32),),
                 r"^Linear\(.*\) expected input of at least 1 dimension, got \(\)"),

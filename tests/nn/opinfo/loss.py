@@ -1,8 +1,5 @@
-"""Op table: loss modules and functions (every reduction, weights, ignore_index, label smoothing, K-dim).
-
-0-d arrays are left out: the runner's ``to_torch`` turns them into shape (1,) (``np.ascontiguousarray``), so scalar
-and unbatched-with-0-d-target cases are compared with torch in tests/nn/test_loss.py instead.
-"""
+"""Op table: loss modules and functions (every reduction, weights, ignore_index, label smoothing, K-dim, unbatched,
+0-d inputs, empty batches)."""
 from __future__ import annotations
 
 import math
@@ -146,7 +143,8 @@ for r in REDUCTIONS:
     fn(f"huber_loss-weight-{r}", lambda F, x, y, w, r=r: F.huber_loss(x, y, reduction=r, delta=0.7, weight=w),
        lambda rng: (2 * rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.1, 2, (3, 4))))
 fn("smooth_l1_loss-legacy-reduce", lambda F, x, y: F.smooth_l1_loss(x, y, reduce=False, beta=0.3), _pair((2, 5)))
-fn("mse_loss-elementwise_mean", lambda F, x, y: F.mse_loss(x, y, size_average=True), _pair((2, 5)))
+fn("mse_loss-legacy-size_average", lambda F, x, y: F.mse_loss(x, y, size_average=True), _pair((2, 5)))
+fn("l1_loss-elementwise_mean", lambda F, x, y: F.l1_loss(x, y, reduction="elementwise_mean"), _pair((2, 5)))
 
 # ----------------------------------------------------------------------------------------- KL, Poisson, Gaussian
 
@@ -322,8 +320,8 @@ mod("TripletMarginWithDistanceLoss-module-distance",
 fn("triplet_margin_with_distance_loss-default",
    lambda F, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, swap=True, reduction="none"), _triplet((4, 3)))
 fn("triplet_margin_with_distance_loss-squared",
-   lambda F, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: ((x - y) ** 2).sum(-1),
-                                                          margin=0.5),
+   lambda F, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, margin=0.5,
+                                                          distance_function=lambda x, y: ((x - y) ** 2).sum(-1)),
    _triplet((4, 3)))
 
 # --------------------------------------------------------------------------------------------- NLL / cross entropy
@@ -462,7 +460,8 @@ err("NLLLoss-float-target", lambda nn: nn.NLLLoss(), lambda rng: (rng.standard_n
 err("NLLLoss-out-of-range", lambda nn: nn.NLLLoss(ignore_index=7),
     lambda rng: (rng.standard_normal((3, 4)), np.array([0, 7, 5])), r"\[0, 3\] or ignore_index 7, got target value 5")
 err("NLLLoss-unbatched-target-shape", lambda nn: nn.NLLLoss(),
-    lambda rng: (rng.standard_normal(4), np.array([0, 1])), r"target of shape \(\) for input of shape \(C,\), got \(2,\)")
+    lambda rng: (rng.standard_normal(4), np.array([0, 1])),
+    r"target of shape \(\) for input of shape \(C,\), got \(2,\)")
 err("BCELoss-input-out-of-range", lambda nn: nn.BCELoss(),
     lambda rng: (np.array([0.5, 1.5]), np.array([1.0, 0.0])), r"^BCELoss\(\) expected input values in \[0, 1\], got "
                                                               r"input value 1.5")
@@ -548,3 +547,35 @@ err("CTCLoss-concat-total", lambda nn: nn.CTCLoss(), _ctc_err(t=np.array([1, 2, 
 err("CTCLoss-blank", lambda nn: nn.CTCLoss(blank=4), _ctc_err(), r"blank in \[0, 3\], got 4")
 err("CTCLoss-rank", lambda nn: nn.CTCLoss(), _ctc_err(lp=np.zeros((5, 2, 4, 1))),
     r"log_probs of shape \(T, N, C\) or \(T, C\), got \(5, 2, 4, 1\)")
+
+
+# --------------------------------------------------------------------------------------- 0-d and unbatched
+
+mod("L1Loss-scalar", lambda nn: nn.L1Loss(), lambda rng: (np.array(0.3), np.array(-0.2)))
+mod("BCELoss-scalar", lambda nn: nn.BCELoss(), lambda rng: (np.array(0.3), np.array(1.0)))
+mod("KLDivLoss-batchmean-scalar", lambda nn: nn.KLDivLoss(reduction="batchmean"),
+    lambda rng: (np.array(-0.3), np.array(0.4)))
+mod("MarginRankingLoss-scalar", lambda nn: nn.MarginRankingLoss(margin=0.1),
+    lambda rng: (np.array(0.3), np.array(0.5), np.array(1.0)))
+mod("CosineEmbeddingLoss-unbatched", lambda nn: nn.CosineEmbeddingLoss(reduction="none"),
+    lambda rng: (rng.standard_normal(4), rng.standard_normal(4), np.array(-1.0)))
+mod("MultiLabelMarginLoss-scalar", lambda nn: nn.MultiLabelMarginLoss(),
+    lambda rng: (np.array(0.5), np.array(0, dtype=np.int64)))
+mod("MultiMarginLoss-scalar", lambda nn: nn.MultiMarginLoss(), lambda rng: (np.array(0.5), np.array(0)))
+mod("MultiMarginLoss-1d", lambda nn: nn.MultiMarginLoss(p=2, weight=tensor(nn, [0.5, 1.0, 2.0, 0.3, 1.0]),
+                                                        reduction="none"),
+    lambda rng: (rng.standard_normal(5), np.array(2, dtype=np.int64)))
+for r in REDUCTIONS:
+    mod(f"NLLLoss-{r}-unbatched", lambda nn, r=r: nn.NLLLoss(weight=tensor(nn, CE_WEIGHT), reduction=r),
+        _log_probs_idx((4,)))
+    mod(f"CrossEntropyLoss-{r}-unbatched", lambda nn, r=r: nn.CrossEntropyLoss(reduction=r), _logits_idx((4,)))
+    mod(f"CrossEntropyLoss-{r}-unbatched-smooth-weight",
+        lambda nn, r=r: nn.CrossEntropyLoss(weight=tensor(nn, CE_WEIGHT), label_smoothing=0.2, reduction=r),
+        _logits_idx((4,)))
+    mod(f"CTCLoss-{r}-unbatched", lambda nn, r=r: nn.CTCLoss(reduction=r),
+        lambda rng: (np.log(_softmax(rng.standard_normal((7, 5)), 1)), np.array([1, 3, 3, 2]), np.array(7),
+                     np.array(4)))
+mod("NLLLoss-unbatched-ignored", lambda nn: nn.NLLLoss(), lambda rng: (rng.standard_normal(4), np.array(-100)))
+mod("CTCLoss-unbatched-padded", lambda nn: nn.CTCLoss(reduction="none"),
+    lambda rng: (np.log(_softmax(rng.standard_normal((7, 5)), 1)), np.array([[1, 3, 4]]), np.array(6),
+                 np.array(2)))

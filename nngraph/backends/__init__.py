@@ -1,0 +1,1 @@
+"""Backends: lowering rules per target, registered in the op registry by op name."""

@@ -1,0 +1,484 @@
+"""Explicit SIMD for Numba: a vector value type, a few vector intrinsics, and the GEMM micro-kernel.
+
+Everything here is emitted as LLVM IR through ``numba.extending.intrinsic`` so it is callable from any nopython
+function and does not depend on the loop vectorizer (which Numba runs without SLP and without noalias facts).
+
+Vector width follows the host: 16 x f32 / 8 x f64 with AVX-512F, 8 / 4 with AVX, else 4 / 2 (LLVM legalises the
+generic vector IR to whatever the target has, so the same code is correct everywhere; only speed differs).
+"""
+from __future__ import annotations
+
+import operator
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, overload, register_model
+
+# --------------------------------------------------------------------------------------------- host features
+_FEATURES = llvm.get_host_cpu_features()
+HAS_AVX512 = bool(_FEATURES.get("avx512f", False))
+HAS_AVX = bool(_FEATURES.get("avx", False))
+HAS_FMA = bool(_FEATURES.get("fma", False))
+
+#: Bytes per vector register: 64 (AVX-512), 32 (AVX/AVX2), 16 (SSE, NEON, ...).
+VBYTES = 64 if HAS_AVX512 else 32 if HAS_AVX else 16
+#: Number of vector registers the register tile may plan for.
+NREGS = 32 if HAS_AVX512 else 16
+
+
+def width_of(dtype: np.dtype | types.Type) -> int:
+    """Lanes of one vector register for ``dtype`` (float32 or float64)."""
+    name = str(dtype) if isinstance(dtype, types.Type) else np.dtype(dtype).name
+    itemsize = 4 if name == "float32" else 8
+    return VBYTES // itemsize
+
+
+# GEMM register tile: MR rows x (NV vectors of W lanes) columns. Rows are broadcast from packed A, columns are
+# loaded from packed B. MR*NV accumulators + NV B vectors + 1 broadcast must fit the register file.
+if HAS_AVX512:
+    MR, NV = 8, 2
+elif HAS_AVX:
+    MR, NV = 6, 2
+else:
+    MR, NV = 4, 2
+
+
+def nr_of(dtype: np.dtype | types.Type) -> int:
+    """Columns of the GEMM register tile for ``dtype``."""
+    return NV * width_of(dtype)
+
+
+# --------------------------------------------------------------------------------------------- vector type
+
+
+class Vec(types.Type):
+    """A SIMD register value: ``width`` lanes of ``dtype`` (an LLVM ``<width x T>``)."""
+
+    def __init__(self, dtype: types.Float, width: int) -> None:
+        self.dtype = dtype
+        self.width = width
+        super().__init__(name=f"Vec({dtype}x{width})")
+
+
+@register_model(Vec)
+class _VecModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):  # noqa: ANN001
+        be_type = ir.VectorType(dmm.lookup(fe_type.dtype).get_value_type(), fe_type.width)
+        super().__init__(dmm, fe_type, be_type)
+
+
+def _vec_of(dtype: types.Type) -> Vec:
+    return Vec(dtype, width_of(dtype))
+
+
+def _data_ptr(context, builder, aryty, ary, idx):  # noqa: ANN001, ANN202
+    """Pointer to element ``idx`` (a flat element offset from the array's data pointer)."""
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.gep(data, [idx])
+
+
+def _vptr(builder, ptr, vty):  # noqa: ANN001, ANN202
+    return builder.bitcast(ptr, vty.as_pointer())
+
+
+def _lane_mask(builder, n, width):  # noqa: ANN001, ANN202
+    """<width x i1> with lanes [0, n) set."""
+    lanes = ir.Constant(ir.VectorType(ir.IntType(64), width), [ir.Constant(ir.IntType(64), i) for i in range(width)])
+    nv = builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), width), ir.Undefined), n,
+                                ir.Constant(ir.IntType(32), 0))
+    nv = builder.shuffle_vector(nv, nv, ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
+    return builder.icmp_signed("<", lanes, nv)
+
+
+def _intrinsic_fn(builder, name, vty, nargs):  # noqa: ANN001, ANN202
+    fnty = ir.FunctionType(vty, [vty] * nargs)
+    return cgutils.get_or_insert_function(builder.module, fnty, name)
+
+
+def _suffix(vty) -> str:  # noqa: ANN001
+    el = "f32" if vty.element == ir.FloatType() else "f64"
+    return f"v{vty.count}{el}"
+
+
+def _splat(builder, x, vty):  # noqa: ANN001, ANN202
+    v = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count))
+
+
+# --------------------------------------------------------------------------------------------- intrinsics
+
+
+@intrinsic
+def vload(typingctx, ary, idx):  # noqa: ANN001, ANN201
+    """Unaligned vector load of ``ary`` flat elements ``[idx, idx + W)`` (no bounds check)."""
+    vt = _vec_of(ary.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        vty = context.get_value_type(vt)
+        return builder.load(_vptr(builder, ptr, vty), align=1)
+
+    return vt(ary, types.intp), codegen
+
+
+@intrinsic
+def vload_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
+    """Masked vector load of ``n`` (0..W) elements from ``idx``; other lanes are 0 and never touched in memory."""
+    vt = _vec_of(ary.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        vty = context.get_value_type(vt)
+        mask = _lane_mask(builder, args[2], vt.width)
+        fnty = ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), mask.type, vty])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.{_suffix(vty)}.p0{_suffix(vty)}")
+        return builder.call(fn, [_vptr(builder, ptr, vty), ir.Constant(ir.IntType(32), 1), mask,
+                                 ir.Constant(vty, None)])
+
+    return vt(ary, types.intp, types.intp), codegen
+
+
+@intrinsic
+def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
+    """Unaligned vector store of ``v`` to ``ary`` flat elements ``[idx, idx + W)`` (no bounds check)."""
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        builder.store(args[2], _vptr(builder, ptr, args[2].type), align=1)
+        return context.get_dummy_value()
+
+    return types.none(ary, types.intp, v), codegen
+
+
+@intrinsic
+def vstore_n(typingctx, ary, idx, v, n):  # noqa: ANN001, ANN201
+    """Masked store of the first ``n`` lanes of ``v`` to ``ary[idx:idx+n]``."""
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        vty = args[2].type
+        mask = _lane_mask(builder, args[3], vty.count)
+        fnty = ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), ir.IntType(32), mask.type])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{_suffix(vty)}.p0{_suffix(vty)}")
+        builder.call(fn, [args[2], _vptr(builder, ptr, vty), ir.Constant(ir.IntType(32), 1), mask])
+        return context.get_dummy_value()
+
+    return types.none(ary, types.intp, v, types.intp), codegen
+
+
+@intrinsic
+def vsplat(typingctx, x):  # noqa: ANN001, ANN201
+    """All lanes = ``x`` (float32 -> f32 vector, float64 -> f64 vector)."""
+    vt = _vec_of(x)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return _splat(builder, args[0], context.get_value_type(vt))
+
+    return vt(x), codegen
+
+
+def _binop(op: str):  # noqa: ANN202
+    @intrinsic
+    def _impl(typingctx, a, b):  # noqa: ANN001, ANN202
+        if not (isinstance(a, Vec) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+            return getattr(builder, op)(*args)
+
+        return a(a, b), codegen
+
+    return _impl
+
+
+vadd = _binop("fadd")
+vsub = _binop("fsub")
+vmul = _binop("fmul")
+vdiv = _binop("fdiv")
+
+
+def _llvm_unary_or_binary(name: str, nargs: int):  # noqa: ANN202
+    @intrinsic
+    def _impl(typingctx, *args):  # noqa: ANN001, ANN202
+        if not all(isinstance(t, Vec) and t == args[0] for t in args) or len(args) != nargs:
+            return None
+
+        def codegen(context, builder, sig, llargs):  # noqa: ANN001, ANN202
+            vty = llargs[0].type
+            return builder.call(_intrinsic_fn(builder, f"llvm.{name}.{_suffix(vty)}", vty, nargs), list(llargs))
+
+        return args[0](*args), codegen
+
+    return _impl
+
+
+#: ``vfma(a, b, c) = a * b + c`` (one rounding).
+vfma = _llvm_unary_or_binary("fma", 3)
+vmax = _llvm_unary_or_binary("maxnum", 2)
+vmin = _llvm_unary_or_binary("minnum", 2)
+vfloor = _llvm_unary_or_binary("floor", 1)
+vrint = _llvm_unary_or_binary("rint", 1)
+vabs = _llvm_unary_or_binary("fabs", 1)
+vsqrt = _llvm_unary_or_binary("sqrt", 1)
+
+
+@intrinsic
+def vselect_lt(typingctx, a, b, x, y):  # noqa: ANN001, ANN201
+    """Lane-wise ``x if a < b else y``."""
+    if not all(isinstance(t, Vec) and t == a for t in (b, x, y)):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
+
+    return a(a, b, x, y), codegen
+
+
+@intrinsic
+def vcopysign(typingctx, mag, sgn):  # noqa: ANN001, ANN201
+    """|mag| with the sign of ``sgn`` lane-wise."""
+    if not (isinstance(mag, Vec) and mag == sgn):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        vty = args[0].type
+        return builder.call(_intrinsic_fn(builder, f"llvm.copysign.{_suffix(vty)}", vty, 2), list(args))
+
+    return mag(mag, sgn), codegen
+
+
+@intrinsic
+def vldexp(typingctx, v, n):  # noqa: ANN001, ANN201
+    """``v * 2**n`` for integral-valued float lanes ``n`` in the normal exponent range (built from exponent bits)."""
+    if not (isinstance(v, Vec) and v == n):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        vty = args[0].type
+        f32 = vty.element == ir.FloatType()
+        ity = ir.VectorType(ir.IntType(32 if f32 else 64), vty.count)
+        bias, shift = (127, 23) if f32 else (1023, 52)
+        ni = builder.fptosi(args[1], ity)
+        ni = builder.add(ni, _splat(builder, ir.Constant(ity.element, bias), ity))
+        bits = builder.shl(ni, _splat(builder, ir.Constant(ity.element, shift), ity))
+        return builder.fmul(args[0], builder.bitcast(bits, vty))
+
+    return v(v, n), codegen
+
+
+@intrinsic
+def vhsum(typingctx, v):  # noqa: ANN001, ANN201
+    """Sum of all lanes."""
+    if not isinstance(v, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        vty = args[0].type
+        fnty = ir.FunctionType(vty.element, [vty.element, vty])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.vector.reduce.fadd.{_suffix(vty)}")
+        # Without the reassoc flag the reduction is sequential; call it with -0.0 start and let the flag through.
+        r = builder.call(fn, [ir.Constant(vty.element, -0.0), args[0]], fastmath=("reassoc",))
+        return r
+
+    return v.dtype(v), codegen
+
+
+# Operators on Vec (vector op vector, vector op scalar, scalar op vector) for readable kernels.
+def _def_operator(pyop, vimpl) -> None:  # noqa: ANN001
+    @overload(pyop)
+    def _ov(a, b):  # noqa: ANN001, ANN202
+        if isinstance(a, Vec) and isinstance(b, Vec):
+            return lambda a, b: vimpl(a, b)
+        if isinstance(a, Vec) and isinstance(b, (types.Float, types.Integer)):
+            dt = a.dtype
+            return lambda a, b: vimpl(a, vsplat(dt(b)))
+        if isinstance(b, Vec) and isinstance(a, (types.Float, types.Integer)):
+            dt = b.dtype
+            return lambda a, b: vimpl(vsplat(dt(a)), b)
+        return None
+
+
+for _op, _impl in ((operator.add, vadd), (operator.sub, vsub), (operator.mul, vmul), (operator.truediv, vdiv)):
+    _def_operator(_op, _impl)
+
+
+@overload(operator.neg)
+def _ov_neg(a):  # noqa: ANN001, ANN202
+    if isinstance(a, Vec):
+        dt = a.dtype
+        return lambda a: vsub(vsplat(dt(0.0)), a)
+    return None
+
+
+# --------------------------------------------------------------------------------------------- GEMM micro-kernel
+# C[0:mr, 0:nr] (+)= sum_k A[k, 0:mr] (x) B[k, 0:nr] with A packed as kc rows of MR values and B as kc rows of NR
+# values (zero padded). Accumulators live in vector phis for the whole k loop; A values are broadcast. One LLVM
+# function per row count mr (1..MR) so edge rows cost no wasted FMAs; the nr < NR column edge uses masked C
+# loads/stores, so callers never need a scratch tile.
+
+
+def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int) -> ir.Function:
+    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{mr}x{nv}x{w}_stride{MR}"
+    vty = ir.VectorType(elty, w)
+    i64 = ir.IntType(64)
+    pty = elty.as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64])
+    fn = cgutils.get_or_insert_function(module, fnty, name)
+    if not fn.is_declaration:
+        return fn
+    fn.linkage = "internal"
+    for i in (1, 2, 3):
+        fn.args[i].add_attribute("noalias")
+    kc, a0, b0, c0, ldc, load_c, nr = fn.args
+    fma = cgutils.get_or_insert_function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{_suffix(vty)}")
+    sfx = _suffix(vty)
+    mask_ty = ir.VectorType(ir.IntType(1), w)
+    mload = cgutils.get_or_insert_function(
+        module, ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), mask_ty, vty]), f"llvm.masked.load.{sfx}.p0{sfx}")
+    mstore = cgutils.get_or_insert_function(
+        module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), ir.IntType(32), mask_ty]),
+        f"llvm.masked.store.{sfx}.p0{sfx}")
+    one32 = ir.Constant(ir.IntType(32), 1)
+    zero = ir.Constant(vty, None)
+
+    entry = fn.append_basic_block("entry")
+    bld = ir.IRBuilder(entry)
+    row_ptrs = [bld.gep(c0, [bld.mul(ldc, ir.Constant(i64, i))]) for i in range(mr)]
+    full = bld.icmp_signed(">=", nr, ir.Constant(i64, nv * w))
+    masks = [_lane_mask(bld, bld.sub(nr, ir.Constant(i64, j * w)), w) for j in range(nv)]
+
+    def cptr(b, i, j):  # noqa: ANN001, ANN202
+        return b.bitcast(b.gep(row_ptrs[i], [ir.Constant(i64, j * w)]), vty.as_pointer())
+
+    blk_ld_full = fn.append_basic_block("load_full")
+    blk_ld_mask = fn.append_basic_block("load_masked")
+    blk_pre = fn.append_basic_block("pre")
+    blk_loop = fn.append_basic_block("loop")
+    blk_exit = fn.append_basic_block("exit")
+    blk_st_full = fn.append_basic_block("store_full")
+    blk_st_mask = fn.append_basic_block("store_masked")
+    blk_ld_sel = fn.append_basic_block("load_sel")
+    bld.cbranch(load_c, blk_ld_sel, blk_pre)
+    ir.IRBuilder(blk_ld_sel).cbranch(full, blk_ld_full, blk_ld_mask)
+
+    bl = ir.IRBuilder(blk_ld_full)
+    loaded_full = [[bl.load(cptr(bl, i, j), align=1) for j in range(nv)] for i in range(mr)]
+    bl.branch(blk_pre)
+    bm = ir.IRBuilder(blk_ld_mask)
+    loaded_mask = [[bm.call(mload, [cptr(bm, i, j), one32, masks[j], zero]) for j in range(nv)] for i in range(mr)]
+    bm.branch(blk_pre)
+
+    bp = ir.IRBuilder(blk_pre)
+    init = []
+    for i in range(mr):
+        row = []
+        for j in range(nv):
+            phi = bp.phi(vty)
+            phi.add_incoming(zero, entry)
+            phi.add_incoming(loaded_full[i][j], blk_ld_full)
+            phi.add_incoming(loaded_mask[i][j], blk_ld_mask)
+            row.append(phi)
+        init.append(row)
+    bp.cbranch(bp.icmp_signed(">", kc, ir.Constant(i64, 0)), blk_loop, blk_exit)
+
+    lb = ir.IRBuilder(blk_loop)
+    k = lb.phi(i64)
+    ap = lb.phi(pty)
+    bpp = lb.phi(pty)
+    accs = [[lb.phi(vty) for _ in range(nv)] for _ in range(mr)]
+    bvec = [lb.load(lb.bitcast(lb.gep(bpp, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
+            for j in range(nv)]
+    new = []
+    for i in range(mr):
+        av = _splat(lb, lb.load(lb.gep(ap, [ir.Constant(i64, i)])), vty)
+        new.append([lb.call(fma, [av, bvec[j], accs[i][j]]) for j in range(nv)])
+    k1 = lb.add(k, ir.Constant(i64, 1))
+    ap1 = lb.gep(ap, [ir.Constant(i64, MR)])
+    bp1 = lb.gep(bpp, [ir.Constant(i64, nv * w)])
+    lb.cbranch(lb.icmp_signed("<", k1, kc), blk_loop, blk_exit)
+    k.add_incoming(ir.Constant(i64, 0), blk_pre)
+    k.add_incoming(k1, blk_loop)
+    ap.add_incoming(a0, blk_pre)
+    ap.add_incoming(ap1, blk_loop)
+    bpp.add_incoming(b0, blk_pre)
+    bpp.add_incoming(bp1, blk_loop)
+    for i in range(mr):
+        for j in range(nv):
+            accs[i][j].add_incoming(init[i][j], blk_pre)
+            accs[i][j].add_incoming(new[i][j], blk_loop)
+
+    eb = ir.IRBuilder(blk_exit)
+    final = []
+    for i in range(mr):
+        row = []
+        for j in range(nv):
+            phi = eb.phi(vty)
+            phi.add_incoming(init[i][j], blk_pre)
+            phi.add_incoming(new[i][j], blk_loop)
+            row.append(phi)
+        final.append(row)
+    eb.cbranch(full, blk_st_full, blk_st_mask)
+    sf = ir.IRBuilder(blk_st_full)
+    for i in range(mr):
+        for j in range(nv):
+            sf.store(final[i][j], cptr(sf, i, j), align=1)
+    sf.ret_void()
+    sm = ir.IRBuilder(blk_st_mask)
+    for i in range(mr):
+        for j in range(nv):
+            sm.call(mstore, [final[i][j], cptr(sm, i, j), one32, masks[j]])
+    sm.ret_void()
+    return fn
+
+
+def _build_ukernel(module: ir.Module, elty: ir.Type, w: int) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr)``: switch over mr to the per-row-count kernels."""
+    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}"
+    i64 = ir.IntType(64)
+    pty = elty.as_pointer()
+    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64, i64])
+    fn = cgutils.get_or_insert_function(module, fnty, name)
+    if not fn.is_declaration:
+        return fn
+    fn.linkage = "internal"
+    kc, a0, b0, c0, ldc, load_c, mr, nr = fn.args
+    bld = ir.IRBuilder(fn.append_basic_block("entry"))
+    done = fn.append_basic_block("done")
+    sw = bld.switch(mr, done)
+    for r in range(1, MR + 1):
+        blk = fn.append_basic_block(f"rows{r}")
+        sw.add_case(ir.Constant(i64, r), blk)
+        b = ir.IRBuilder(blk)
+        b.call(_build_ukernel_rows(module, elty, w, r, NV), [kc, a0, b0, c0, ldc, load_c, nr])
+        b.branch(done)
+    ir.IRBuilder(done).ret_void()
+    return fn
+
+
+@intrinsic
+def ukernel(typingctx, kc, a, aoff, b, boff, c, coff, ldc, load_c, mr, nr):  # noqa: ANN001, ANN201
+    """Register-tile update ``C[i, j] (+)= sum_k a[aoff + k*MR + i] * b[boff + k*NR + j]``, i < mr, j < nr.
+
+    ``a``, ``b`` are packed panels (A: MR values per k, B: NR values per k); ``c`` rows are ``ldc`` elements apart
+    from flat element ``coff``; ``load_c`` selects += (True) or = (False). Only the mr x nr corner of C is touched.
+    """
+    if not (isinstance(a, types.Array) and a.dtype == b.dtype == c.dtype and a.dtype in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        kc_, a_, aoff_, b_, boff_, c_, coff_, ldc_, load_, mr_, nr_ = args
+        elty = context.get_value_type(sig.args[1].dtype)
+        fn = _build_ukernel(builder.module, elty, width_of(sig.args[1].dtype))
+        ap = _data_ptr(context, builder, sig.args[1], a_, aoff_)
+        bp = _data_ptr(context, builder, sig.args[3], b_, boff_)
+        cp = _data_ptr(context, builder, sig.args[5], c_, coff_)
+        flag = builder.icmp_unsigned("!=", load_, ir.Constant(load_.type, 0))
+        builder.call(fn, [kc_, ap, bp, cp, ldc_, flag, mr_, nr_])
+        return context.get_dummy_value()
+
+    sig = types.none(types.intp, a, types.intp, b, types.intp, c, types.intp, types.intp, types.boolean, types.intp,
+                     types.intp)
+    return sig, codegen

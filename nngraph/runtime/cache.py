@@ -1,0 +1,107 @@
+"""The on-disk cache of generated executor modules.
+
+Generated source goes to ``<cache dir>/<key>.py`` and is imported by module name (registered in ``sys.modules``)
+so that Numba's ``cache=True`` persists the machine code beside it; a new process with the same key reuses both.
+The key covers the graph, shapes, dtypes, target, nngraph/numba/llvmlite versions, CPU features and codegen
+settings. Files are written atomically (temp file + rename), so concurrent processes never see a partial module; a
+module that fails to import (corrupted, stale) is deleted with its Numba cache files and rebuilt.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from types import ModuleType
+
+import llvmlite
+import numba
+
+import nngraph
+
+_PREFIX = "nngraph_gen_"
+
+
+def cache_dir() -> str:
+    """``NNGRAPH_CACHE_DIR``, else ``$XDG_CACHE_HOME/nngraph`` (``~/.cache/nngraph``)."""
+    path = os.environ.get("NNGRAPH_CACHE_DIR")
+    if not path:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "nngraph")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _cpu_features() -> str:
+    import llvmlite.binding as llvm
+
+    return f"{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}"
+
+
+def environment_key() -> str:
+    """What besides the graph decides the generated machine code."""
+    env = [nngraph.__version__, numba.__version__, llvmlite.__version__, _cpu_features(),
+           os.environ.get("NUMBA_SLP_VECTORIZE", ""), os.environ.get("NUMBA_OPT", ""),
+           os.environ.get("NUMBA_BOUNDSCHECK", "")]
+    return "|".join(env)
+
+
+def make_key(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in (environment_key(), *parts):
+        h.update(p.encode())
+        h.update(b"\0")
+    return _PREFIX + h.hexdigest()[:24]
+
+
+def _write_atomic(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _purge(directory: str, name: str) -> None:
+    for path in [os.path.join(directory, name + ".py"), *glob.glob(os.path.join(directory, "__pycache__", name + ".*"))]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def load_module(name: str, source: str, use_cache: bool = True) -> ModuleType:
+    """Import the generated module ``name`` (writing ``source`` if the cached file is missing or different)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    directory = cache_dir() if use_cache else tempfile.mkdtemp(prefix="nngraph_")
+    path = os.path.join(directory, name + ".py")
+    try:
+        with open(path) as f:
+            current = f.read()
+    except OSError:
+        current = None
+    if current != source:
+        if current is not None:
+            _purge(directory, name)  # stale: same key, other text
+        _write_atomic(path, source)
+    try:
+        return _import(name, path)
+    except Exception:  # noqa: BLE001 -- a corrupted entry: rebuild once from scratch
+        sys.modules.pop(name, None)
+        _purge(directory, name)
+        _write_atomic(path, source)
+        return _import(name, path)
+
+
+def _import(name: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module

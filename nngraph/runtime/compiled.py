@@ -1,0 +1,214 @@
+"""``nngraph.compile``: a Module that runs its original's forward through compiled specializations.
+
+Semantics (see docs/runtime.md):
+- The compiled module shares the original's parameters, buffers, children and hook dictionaries, so state_dict keys,
+  parameters(), hooks (registered before or after compile, on the root or any submodule) are the original's.
+- One specialization per (input structure, shapes, dtypes, set of hooked submodules); at most
+  ``max_specializations`` (default 8), after which new shapes run eagerly with a warning naming the varying dimension.
+- Weights: folded values are recomputed lazily after nngraph changes any parameter/buffer (load_state_dict,
+  assignment, .to(), nn.init, apply). Raw in-place writes into arrays are not seen: call ``refresh()``.
+- Train mode runs the original module eagerly (exact BatchNorm statistics and dropout masks); eval mode is compiled.
+- Submodules with forward hooks become eager calls inside the compiled graph, so hooks see the real intermediate
+  arrays; nothing is folded or fused across them.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..ir.pytree import flatten, unflatten
+from ..ir.interpreter import module_state
+from ..nn._epochs import Epochs
+from ..nn.modules import hooks as _hooks
+from ..nn.modules.module import Module
+from ..passes import optimize
+from ..passes.optimize import OptimizeResult
+from .executor import CpuExecutable
+
+_SHARED = ("_parameters", "_buffers", "_non_persistent_buffers_set", "_modules", "_forward_pre_hooks",
+           "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
+           "_forward_hooks_always_called")
+
+
+class SpecializationLimitWarning(UserWarning):
+    """More distinct input shapes than ``max_specializations``: the new ones run eagerly."""
+
+
+@dataclass
+class CompileOptions:
+    target: str = "cpu"
+    passes: str | Sequence[str | Callable] = "default"
+    disable: tuple = ()
+    fullgraph: bool = False
+    cache: bool = True
+    threads: int | None = None
+    dump_dir: str | None = None
+    debug: bool = False
+    max_specializations: int = 8
+
+
+@dataclass
+class Specialization:
+    result: OptimizeResult
+    executable: CpuExecutable
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray)
+
+
+class CompiledModule(Module):
+    """The compiled form of a module; behaves like it (see module docstring)."""
+
+    def __init__(self, original: Module, options: CompileOptions) -> None:
+        super().__init__()
+        for name in _SHARED:
+            object.__setattr__(self, name, getattr(original, name))
+        object.__setattr__(self, "_original", original)
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_specializations", OrderedDict())
+        object.__setattr__(self, "_eager_keys", set())
+        object.__setattr__(self, "_compile_lock", threading.Lock())
+        object.__setattr__(self, "_hooked_cache", (None, ()))
+        object.__setattr__(self, "compile_count", 0)
+
+    # -- Module facade ----------------------------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:  # type: ignore[override]
+        return self._original.training
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        if "_original" in self.__dict__:
+            self._original.training = mode
+
+    @property
+    def original(self) -> Module:
+        """The uncompiled module (shares every parameter with this one)."""
+        return self._original
+
+    def train(self, mode: bool = True) -> "CompiledModule":
+        self._original.train(mode)
+        return self
+
+    def _get_name(self) -> str:
+        return self._original._get_name()
+
+    def __repr__(self) -> str:
+        o = self._options
+        return f"CompiledModule(target={o.target!r}, specializations={len(self._specializations)}):\n" + \
+            repr(self._original)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_") or "_original" not in self.__dict__:
+                raise
+            return getattr(self.__dict__["_original"], name)
+
+    @property
+    def specializations(self) -> list[Specialization]:
+        return list(self._specializations.values())
+
+    def refresh(self) -> None:
+        """Recompute folded weights now (after raw in-place writes into parameter arrays)."""
+        state = module_state(self._original)
+        for spec in self._specializations.values():
+            spec.executable.refresh(state, None)
+
+    # -- calling ----------------------------------------------------------------------------------------------------
+    def _hooked_modules(self) -> tuple[str, ...]:
+        epoch, names = self._hooked_cache
+        if epoch != Epochs.hooks:
+            names = tuple(n for n, m in self._original.named_modules()
+                          if n and (m._forward_pre_hooks or m._forward_hooks))
+            object.__setattr__(self, "_hooked_cache", (Epochs.hooks, names))
+        return names
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self._original.training or _hooks.any_global_hooks():
+            return self._original.forward(*args, **kwargs)
+        leaves, tree = flatten((args, kwargs), _is_array)
+        leaves = [np.ascontiguousarray(v) for v in leaves]
+        key = (repr(tree), tuple((v.shape, v.dtype.str) for v in leaves), self._hooked_modules())
+        spec = self._specializations.get(key)
+        if spec is None:
+            if key in self._eager_keys:
+                return self._original.forward(*args, **kwargs)
+            spec = self._specialize(key, args, kwargs)
+            if spec is None:
+                return self._original.forward(*args, **kwargs)
+        exe = spec.executable
+        if exe._weights_version != Epochs.state:
+            exe.refresh(module_state(self._original), Epochs.state)
+        if self._options.threads:
+            import numba
+
+            numba.set_num_threads(self._options.threads)
+        outputs = exe(leaves)
+        return unflatten(list(outputs), spec.result.graph.output.attrs["tree"])
+
+    def _specialize(self, key: tuple, args: tuple, kwargs: dict) -> Specialization | None:
+        with self._compile_lock:
+            if key in self._specializations:
+                return self._specializations[key]
+            opts = self._options
+            if len(self._specializations) >= opts.max_specializations:
+                self._eager_keys.add(key)
+                warnings.warn(f"{self._get_name()}: more than {opts.max_specializations} input shape specializations "
+                              f"({_varying(self._specializations, key)}); new shapes run eagerly. Pass "
+                              "max_specializations= to nngraph.compile to allow more.",
+                              SpecializationLimitWarning, stacklevel=3)
+                return None
+            result = optimize(self._original, *args, passes=opts.passes, disable=opts.disable, debug=opts.debug,
+                              dump_dir=opts.dump_dir, fullgraph=opts.fullgraph, training=False, **kwargs)
+            exe = CpuExecutable(result.graph, self._original, use_cache=opts.cache)
+            spec = Specialization(result, exe)
+            self._specializations[key] = spec
+            object.__setattr__(self, "compile_count", self.compile_count + 1)
+            return spec
+
+
+def _varying(existing: "OrderedDict[tuple, Any]", key: tuple) -> str:
+    """Describe which input dimension differs between ``key`` and the compiled specializations."""
+    shapes = key[1]
+    for other in existing:
+        for i, ((s1, _), (s2, _)) in enumerate(zip(shapes, other[1])):
+            if len(s1) == len(s2):
+                dims = [d for d in range(len(s1)) if s1[d] != s2[d]]
+                if dims:
+                    return f"input {i} dimension {dims[0]} varies: {s2[dims[0]]} -> {s1[dims[0]]}"
+    return "the input structure or dtypes vary"
+
+
+def compile(model: Module, *, target: str = "cpu", passes: str | Sequence[str | Callable] = "default",
+            disable: Iterable[str] = (), dynamic: Any = False, fullgraph: bool = False, cache: bool = True,
+            threads: int | None = None, dump_dir: str | None = None, example_inputs: Sequence[Any] | None = None,
+            debug: bool = False, max_specializations: int = 8) -> CompiledModule:
+    """Compile ``model`` for ``target``; compilation happens on the first call for the shapes and dtypes seen (or
+    at once given ``example_inputs``). See ``CompiledModule`` for the runtime semantics."""
+    if not isinstance(model, Module):
+        raise TypeError(f"nngraph.compile expects an nngraph.nn.Module, got {type(model).__name__}")
+    if target != "cpu":
+        raise ValueError(f"target={target!r}: this version of nngraph compiles for target='cpu' only (the numba.cuda "
+                         "backend is not available yet)")
+    if dynamic:
+        raise NotImplementedError("dynamic shapes are not supported yet: each new input shape compiles a new "
+                                  f"specialization (up to max_specializations={max_specializations})")
+    options = CompileOptions(target, passes, tuple(disable), fullgraph, cache, threads, dump_dir, debug,
+                             max_specializations)
+    compiled = CompiledModule(model, options)
+    if example_inputs is not None:
+        was_training = model.training
+        model.eval()
+        try:
+            compiled(*example_inputs)
+        finally:
+            model.train(was_training)
+    return compiled

@@ -96,7 +96,7 @@ def _scatter_range(tap: int, stride: int, dilation: int, padding: int, size_in: 
     """For one kernel tap along one dim: input positions j whose output ``j*stride + tap*dilation - padding`` lands
     in ``[0, size_out)``, as (input slice, output slice), or None when none does."""
     offset = tap * dilation - padding
-    first = max(0, -(offset // stride) if offset < 0 else 0)  # smallest j with j*stride + offset >= 0
+    first = max(0, -(offset // stride))  # smallest j with j*stride + offset >= 0
     last = min(size_in - 1, (size_out - 1 - offset) // stride)
     if last < first:
         return None

@@ -1,6 +1,7 @@
 """Reductions over axes (fusion class REDUCTION). ``axis`` is a tuple of non-negative ints or None (all axes)."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -14,7 +15,9 @@ REDUCTIONS: dict[str, Callable[..., Any]] = {
 
 def _reduce_shape(fn: Callable[..., Any]) -> Callable[..., TensorSpec]:
     def rule(x: TensorSpec, *, axis: tuple[int, ...] | None, keepdims: bool, **kw: Any) -> TensorSpec:
-        probe = fn(np.ones((1,) * x.ndim, x.dtype), axis=axis, keepdims=keepdims, **kw)
+        with warnings.catch_warnings():  # the probe only finds the dtype (var/std with ddof=1 of one element warn)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            probe = fn(np.ones((1,) * x.ndim, x.dtype), axis=axis, keepdims=keepdims, **kw)
         shape = tuple(1 if (axis is None or i in axis) else s for i, s in enumerate(x.shape))
         if not keepdims:
             shape = tuple(s for i, s in enumerate(x.shape) if not (axis is None or i in axis))

@@ -1,22 +1,24 @@
-"""``CpuExecutable``: one specialized graph, lowered to a generated @njit executor, plus its weight arenas."""
+"""``CpuExecutable``: one specialized graph as generated @njit segments over flat arenas (plus host steps)."""
 from __future__ import annotations
 
 import threading
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..backends import cpu as _cpu_backend  # noqa: F401 -- registers the CPU lowerings
 from ..backends.cpu import codegen
+from ..backends.cpu.buffers import Buf
 from ..ir.graph import Graph
 from ..ir.interpreter import NodeExecutionError, call_opaque_module
 from ..ir.node import CONSTANT, MODULE, PARAM, Node
 from ..ops.registry import REGISTRY
-from . import cache, hostcall
+from . import cache
 
 
 def graph_fingerprint(graph: Graph) -> str:
-    """Text that identifies the graph's structure, shapes and dtypes (for the cache key)."""
+    """Text identifying the graph's structure, shapes, dtypes and memory plan (for the cache key)."""
     lines = [repr(graph.input_tree)]
     for n in graph.nodes():
         attrs = {k: (v.tobytes().hex()[:64] + str(v.shape) if isinstance(v, np.ndarray) else v)
@@ -29,40 +31,44 @@ def graph_fingerprint(graph: Graph) -> str:
     return "\n".join(lines)
 
 
+def _view(arenas: dict[str, np.ndarray], b: Buf) -> np.ndarray:
+    base = arenas[b.arena]
+    item = base.itemsize
+    return as_strided(base[b.offset:], shape=b.shape, strides=tuple(s * item for s in b.strides), writeable=True)
+
+
 class CpuExecutable:
-    """Runs one optimized graph through its generated executor."""
+    """Runs one optimized graph: weights refreshed lazily, a workspace per thread, fresh output arrays per call."""
 
     def __init__(self, graph: Graph, root: Any, use_cache: bool = True, extra_key: str = "") -> None:
         self.graph = graph
         self.root = root
         self.key = cache.make_key("cpu", extra_key, graph_fingerprint(graph))
-        self.gen = codegen.generate(graph, self.key)
-        hostcall.register(self.key, [self._host_callable(n) for n in self.gen.hostcalls])
-        self.module = cache.load_module(self.key, self.gen.source, use_cache=use_cache)
-        self._weights: dict[str, np.ndarray] = {}
-        self._weights_version: Any = None
+        self.program = codegen.generate(graph, self.key)
+        self.module = cache.load_module(self.key, self.program.source, use_cache=use_cache) \
+            if any(isinstance(s, str) for s in self.program.segments) else None
+        self.steps = [getattr(self.module, s) if isinstance(s, str) else s for s in self.program.segments]
+        self._weights: list[np.ndarray] = []
+        self._weights_version: Any = object()
         self._lock = threading.Lock()
         self._local = threading.local()
+        arenas = self.program.arenas
+        self._weight_dtypes = sorted(arenas.weight_sizes)
+        self._work_dtypes = sorted(arenas.work_sizes)
 
-    # -- host callables ---------------------------------------------------------------------------------------------
-    def _host_callable(self, node: Node) -> Any:
-        if node.kind == MODULE:
-            return lambda *args: call_opaque_module(self.root, node, list(args))
-        impl, attrs = REGISTRY[node.target].impl, node.attrs
+    @property
+    def source(self) -> str:
+        return self.program.source
 
-        def run(*args: Any) -> Any:
-            try:
-                return impl(*args, **attrs)
-            except Exception as e:  # noqa: BLE001 -- name the node and module
-                raise NodeExecutionError(node, e) from e
-
-        return run
+    @property
+    def n_host_steps(self) -> int:
+        return sum(1 for s in self.steps if not callable(s))
 
     # -- weights ----------------------------------------------------------------------------------------------------
     def refresh(self, state: dict[str, np.ndarray], version: Any) -> None:
-        """Recompute weight-derived values (folded BatchNorm, ...) and fill the weight arenas."""
+        """Recompute weight-derived values (folded BatchNorm, ...) and refill the weight arenas."""
         with self._lock:
-            if version == self._weights_version and version is not None:
+            if version is not None and version == self._weights_version:
                 return
             values: dict[str, Any] = {}
             for node in self.graph.nodes():
@@ -76,25 +82,48 @@ class CpuExecutable:
                         values[node.name] = REGISTRY[node.target].impl(*args, **node.attrs)
                     except Exception as e:  # noqa: BLE001
                         raise NodeExecutionError(node, e) from e
-            arenas = {d: np.zeros(size, dtype=np.dtype(d)) for d, size in self.gen.weights.sizes.items()}
-            for dtype, table in self.gen.weights.slots.items():
-                for name, (off, size) in table.items():
-                    v = np.asarray(values[name])
-                    if v.dtype != np.dtype(dtype):
-                        raise TypeError(f"weight '{self.graph[name].target}' changed dtype to {v.dtype} "
-                                        f"(compiled for {np.dtype(dtype)})")
-                    arenas[dtype][off:off + size] = v.reshape(-1)
-            self._weights = arenas
+            arenas = {d: np.zeros(self.program.arenas.weight_sizes[d], dtype=np.dtype(d)) for d in self._weight_dtypes}
+            for name, (dtype, off, size) in self.program.arenas.weight_slots.items():
+                v = np.asarray(values[name])
+                if v.dtype != np.dtype(dtype) or v.size != size:
+                    raise TypeError(f"weight '{self.graph[name].target}' is now {v.dtype}{v.shape}; this "
+                                    f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
+                arenas[dtype][off:off + size] = v.reshape(-1)
+            self._weights = [arenas[d] for d in self._weight_dtypes]
             self._weights_version = version
 
     def _workspace(self) -> list[np.ndarray]:
         ws = getattr(self._local, "ws", None)
-        if ws is None:  # one workspace per thread: concurrent calls never share activation buffers
-            ws = [np.empty(max(self.gen.workspace.sizes[d], 1), dtype=np.dtype(d))
-                  for d in sorted(self.gen.workspace.sizes)]
+        if ws is None:  # per thread: concurrent calls never share activation buffers
+            ws = [np.empty(max(self.program.arenas.work_sizes[d], 1), dtype=np.dtype(d)) for d in self._work_dtypes]
             self._local.ws = ws
         return ws
 
+    # -- calling ----------------------------------------------------------------------------------------------------
     def __call__(self, leaves: list[np.ndarray]) -> tuple:
-        weights = [self._weights[d] for d in sorted(self.gen.weights.sizes)]
-        return self.module.run(*leaves, *weights, *self._workspace())
+        outs = [np.empty(spec.shape, dtype=spec.dtype) for _, spec in self.program.outputs]
+        args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + self._workspace()
+        for step in self.steps:
+            if callable(step):
+                step(*args)
+            else:
+                self._host(step, args)
+        return tuple(outs)
+
+    def _host(self, step: codegen.Step, args: list[np.ndarray]) -> None:
+        arenas = dict(zip(self.program.params, args))
+        node: Node = step.host
+        values = [None if b is None else (tuple(_view(arenas, x) for x in b) if isinstance(b, tuple)
+                                          else _view(arenas, b)) for b in step.host_args]
+        try:
+            if node.kind == MODULE:
+                result: Any = call_opaque_module(self.root, node, values)
+            else:
+                result = REGISTRY[node.target].impl(*values, **node.attrs)
+        except NodeExecutionError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- name the node and its module
+            raise NodeExecutionError(node, e) from e
+        results = result if isinstance(result, tuple) else (result,)
+        for dst, value in zip(step.host_outs, results):
+            _view(arenas, dst)[...] = value

@@ -196,3 +196,34 @@ FUNCTIONS[np.full_like] = _like(lambda a, args: args[0])
 @handles(np.result_type)
 def _result_type(t: "Tracer", *arrays_and_dtypes: Any) -> np.dtype:
     return np.result_type(*(a.dtype if isinstance(a, Proxy) else a for a in arrays_and_dtypes))
+
+
+@handles(np.round, np.around)
+def _round(t: "Tracer", a: Any, decimals: int = 0, out: Any = None) -> Any:
+    if out is not None:
+        raise GraphBreak("numpy.round with out=")
+    x = _p(t, a)
+    if x.dtype.kind in "iub":
+        if decimals < 0:
+            raise GraphBreak("numpy.round of integers to negative decimals")
+        return x.copy()
+    if decimals == 0:
+        return np.rint(x)
+    scale = t.as_operand(10.0 ** decimals, like=x)  # numpy's own algorithm: scale, round half to even, unscale
+    return np.rint(x * scale) / scale
+
+
+@handles(np.linalg.norm)
+def _norm(t: "Tracer", x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
+    """Vector norms (and the Frobenius norm): ord None/2 -> sqrt(sum(x^2)), 1 -> sum|x|, inf -> max|x|."""
+    p = _p(t, x)
+    if p.dtype.kind not in "f":
+        p = p.astype(np.float64)
+    vector = axis is not None and not (isinstance(axis, (tuple, list)) and len(axis) == 2) or p.ndim == 1
+    if ord is None or (ord == 2 and vector) or (ord == "fro" and not vector):
+        return np.sqrt((p * p).sum(axis=axis, keepdims=keepdims))
+    if vector and ord == 1:
+        return abs(p).sum(axis=axis, keepdims=keepdims)
+    if vector and ord == np.inf:
+        return abs(p).max(axis=axis, keepdims=keepdims)
+    raise GraphBreak(f"numpy.linalg.norm with ord={ord!r}")

@@ -221,9 +221,12 @@ class Proxy:
         return self._op("repeat", self, repeats=int(repeats), axis=None if axis is None else axis % self.ndim)
 
     def _reduce(self, name: str, axis: Any = None, keepdims: bool = False, **kw: Any) -> Any:
-        if kw.pop("out", None) is not None or kw.get("where", True) is not True or kw.pop("dtype", None):
-            raise GraphBreak(f"{name} with out=/where=/dtype=")
+        if kw.pop("out", None) is not None or kw.get("where", True) is not True or kw.pop("initial", None) is not None:
+            raise GraphBreak(f"{name} with out=/where=/initial=")
         kw.pop("where", None)
+        dtype = kw.pop("dtype", None)
+        if dtype is not None and np.dtype(dtype) != self.dtype:  # numpy accumulates in dtype: cast first
+            return self.astype(dtype)._reduce(name, axis, keepdims, **kw)
         return self._op(name, self, axis=_axis(axis, self.ndim), keepdims=bool(keepdims), **kw)
 
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import _random
+from ..nn.modules import hooks as _hooks
 from ..ir.graph import Graph
 from ..ir.node import CONSTANT, INPUT, MODULE, OP, OUTPUT, PARAM, NodeMeta
 from ..ir.pytree import flatten, unflatten
@@ -91,6 +92,7 @@ class Tracer:
         self.state_proxies: dict[str, Proxy] = {}
         self.scope: list[str] = [""]
         self.breaks: list[BreakInfo] = []
+        self._rebinds: list[tuple[int, Proxy, str, Any]] = []  # (seq when rebound, proxy, old node, old value)
 
     # ------------------------------------------------------------------ the protocol used by OpDef and Module
     def is_traced(self, value: Any) -> bool:
@@ -133,7 +135,9 @@ class Tracer:
         prefix = self.module_names.get(id(module))
         if prefix is None:
             return value
-        return self.state_proxy(f"{prefix}.{name}" if prefix else name, value)
+        # A shared (tied) parameter is one PARAM node, under its first name in named_parameters/named_buffers.
+        key = self.state_names.get(id(value)) or (f"{prefix}.{name}" if prefix else name)
+        return self.state_proxy(key, value)
 
     def as_operand(self, value: Any, like: Proxy) -> Any:
         """Python scalars become arrays of the dtype numpy's promotion gives them next to ``like``."""
@@ -173,17 +177,19 @@ class Tracer:
         return Proxy(self, node.name, item)
 
     def rebind(self, target: Proxy, result: Proxy) -> None:
-        """In-place update: the same Python object now names the new value."""
+        """In-place update: the same Python object now names the new value (undone if its module breaks)."""
         if self.graph[target.node].kind == PARAM:
             raise GraphBreak(f"in-place update of parameter/buffer '{self.graph[target.node].target}'")
+        self._rebinds.append((self.graph._seq, target, target.node, target.value))
         target.node, target.value = result.node, result.value
 
     # ------------------------------------------------------------------ numpy protocols
     def ufunc(self, ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         out = kwargs.pop("out", None)
         if method != "__call__" or ufunc not in UFUNC_OPS or kwargs.get("where", True) is not True:
-            raise GraphBreak(f"numpy.{ufunc.__name__}.{method}" if method != "__call__" else
-                             f"numpy.{ufunc.__name__} is not supported by the tracer")
+            what = f"numpy.{ufunc.__name__}" + (f".{method}" if method != "__call__" else "")
+            raise GraphBreak(f"{what} is not supported by the tracer" if kwargs.get("where", True) is True
+                             else f"{what} with where=")
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("casting", None)
         like = next(a for a in inputs if isinstance(a, Proxy))
@@ -239,7 +245,7 @@ class Tracer:
         name = self.module_names.get(id(module))
         if name is None:  # a module created during forward, not part of the tree: trace through it
             name = self.scope[-1]
-        if module._forward_pre_hooks or module._forward_hooks:
+        if module._forward_pre_hooks or module._forward_hooks or _hooks.any_global_hooks():
             return self.opaque(module, name, args, kwargs, reason=None)
         mark = self.graph._seq
         self.scope.append(name)
@@ -260,8 +266,12 @@ class Tracer:
         return self.opaque(module, name, args, kwargs, reason=info)
 
     def _rollback(self, mark: int) -> None:
+        """Forget what a module that broke recorded: its nodes, and in-place updates of proxies from outside it."""
         for n in [n for n, d in self.graph.nx.nodes(data=True) if d["seq"] > mark]:
             self.graph.nx.remove_node(n)
+        while self._rebinds and self._rebinds[-1][0] > mark:
+            _, proxy, node, value = self._rebinds.pop()
+            proxy.node, proxy.value = node, value
 
     def opaque(self, module: Any, name: str, args: tuple, kwargs: dict, reason: BreakInfo | None) -> Any:
         """Record ``module(*args, **kwargs)`` as one MODULE node, computing its value eagerly."""
@@ -272,7 +282,8 @@ class Tracer:
             self.breaks.append(reason)
         leaves, call_tree = flatten((tuple(args), dict(kwargs)), _is_array)
         names = tuple(self.node_of(v) for v in leaves)
-        concrete = [self.graph_value(n, v) for n, v in zip(names, leaves)]
+        # Copies: an eager forward that updates its inputs in place must not change the example values.
+        concrete = [np.array(self.graph_value(n, v), copy=True) for n, v in zip(names, leaves)]
         call_args, call_kwargs = unflatten(concrete, call_tree)
         with suspended(), preserved_state(module):  # eager value for the spec; no side effects at compile time
             out = module.forward(*call_args, **call_kwargs)
@@ -356,7 +367,16 @@ def trace(model: Any, *example_inputs: Any, fullgraph: bool = False, **example_k
     """
     tracer = Tracer(model, fullgraph=fullgraph)
     graph = tracer.trace(example_inputs, example_kwargs)
-    graph.breaks = list(tracer.breaks)
-    for info in tracer.breaks:
-        warnings.warn(info.message(), GraphBreakWarning, stacklevel=2)
+    graph.breaks = list(dict.fromkeys(tracer.breaks))  # a module called several times breaks once
+    for info in graph.breaks:
+        warnings.warn(info.message(), GraphBreakWarning, stacklevel=_caller_stacklevel())
     return graph
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside nngraph (trace, optimize, ...)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PKG_DIR + os.sep):
+        level += 1
+        frame = frame.f_back
+    return level

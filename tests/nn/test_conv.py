@@ -59,7 +59,8 @@ def test_conv_transpose_sweep_matches_torch():
     checked = 0
     for nd, g, cin, cout, k, s, d, p, n, size, bias in _conv_cases(rng, 150):
         op = tuple(int(rng.integers(0, max(ss, dd))) for ss, dd in zip(s, d))
-        if any((sz - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1 < 1 for sz, ss, pp, dd, kk, o in zip(size, s, p, d, k, op)):
+        out = [(sz - 1) * ss - 2 * pp + dd * (kk - 1) + o + 1 for sz, ss, pp, dd, kk, o in zip(size, s, p, d, k, op)]
+        if min(out) < 1:
             continue
         x = rng.standard_normal((n, cin) + size)
         w = rng.standard_normal((cin, cout // g) + k)

@@ -1,10 +1,14 @@
-"""Generate one @njit executor per specialized graph.
+"""Generate the executor of one specialized graph.
 
-The executor is Python source written to a module file (so Numba's on-disk cache works): it takes the graph inputs,
-one weight arena per dtype (parameters and weight-only values, refreshed when weights change) and one workspace
-arena per dtype (activation buffers from the memory plan), calls the kernels in order and returns fresh output arrays.
-Ops are lowered by the rules backends register in the op registry (``register_lowering(op, "cpu")``); an op without a
-rule, and every opaque MODULE node, runs on the host through ``numba.objmode`` (one transition each).
+Every value lives in a flat 1-D arena: graph inputs (flattened), output arrays (allocated per call), one weight
+arena per dtype (parameters and weight-only values, refreshed when weights change), one workspace arena per dtype
+(activation buffers from the memory plan, plus scratch). Values are ``Buf`` descriptors (arena, offset, shape,
+strides), so views cost nothing, and kernels take ``(arena, offset)`` pairs with shapes as runtime integers: each
+kernel compiles once per signature and is shared by every node and every model (Numba's on-disk cache).
+
+Lowering rules, registered per op name with ``register_lowering(op, "cpu")``, either emit a kernel call or derive a
+view; they return False when they cannot handle a node, which then runs on the host (numpy reference or eager module
+call). Consecutive compiled nodes form one @njit segment, so a fully lowered graph costs one Python->Numba call.
 """
 from __future__ import annotations
 
@@ -16,210 +20,244 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph
-from ...ir.node import CONSTANT, INPUT, MODULE, OP, OUTPUT, PARAM, Node
+from ...ir.node import CONSTANT, INPUT, OP, OUTPUT, PARAM, Node
 from ...ops.registry import REGISTRY, TensorSpec
+from .buffers import Buf
 
 TARGET = "cpu"
-_ALIGN = 16  # elements: 64-byte alignment for float32 arena slices
+_ALIGN = 16  # elements: 64-byte alignment of every arena slot
 
 
 def _align(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def numba_type(spec: TensorSpec) -> str:
-    """The objmode type string of a C-contiguous array of ``spec``."""
-    name = {np.dtype(np.bool_): "boolean"}.get(spec.dtype, spec.dtype.name)
-    if spec.ndim == 0:
-        return f"{name}[::1]"  # 0-d values travel as 1-element arrays through objmode
-    return f"{name}[{', '.join([':'] * (spec.ndim - 1) + ['::1'])}]"
+def _nelem(spec: TensorSpec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64))
 
 
 @dataclass
-class ArenaLayout:
-    """Where each weight (param / constant / weight-only value) lives: dtype -> [(node, offset, size)]."""
+class Arenas:
+    """Sizes (elements) of the weight and workspace arenas per dtype, and where each weight goes."""
 
-    slots: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
+    weight_sizes: dict[str, int] = field(default_factory=dict)
+    weight_slots: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # node -> (dtype, offset, size)
+    work_sizes: dict[str, int] = field(default_factory=dict)
 
-    def add(self, name: str, spec: TensorSpec) -> None:
+    def add_weight(self, name: str, spec: TensorSpec) -> int:
         key = spec.dtype.str
-        table = self.slots.setdefault(key, {})
-        size = int(np.prod(spec.shape, dtype=np.int64))
-        table[name] = (self.sizes.get(key, 0), size)
-        self.sizes[key] = self.sizes.get(key, 0) + _align(max(size, 1))
+        off = self.weight_sizes.get(key, 0)
+        self.weight_slots[name] = (key, off, _nelem(spec))
+        self.weight_sizes[key] = off + _align(max(_nelem(spec), 1))
+        return off
+
+    def add_work(self, dtype: np.dtype, n: int) -> int:
+        key = np.dtype(dtype).str
+        off = self.work_sizes.get(key, 0)
+        self.work_sizes[key] = off + _align(max(n, 1))
+        return off
+
+
+def weight_arena(dtype: np.dtype) -> str:
+    return f"W_{np.dtype(dtype).name}"
+
+
+def work_arena(dtype: np.dtype) -> str:
+    return f"S_{np.dtype(dtype).name}"
+
+
+@dataclass
+class Step:
+    """One step of the program: a compiled segment (``lines``) or a host node."""
+
+    lines: list[str] = field(default_factory=list)
+    host: Node | None = None
+    host_args: list[Buf | None] = field(default_factory=list)
+    host_outs: list[Buf] = field(default_factory=list)
 
 
 class Emitter:
-    """Codegen state for one graph; lowering rules call its methods."""
+    """Codegen state; lowering rules use ``buf``/``out``/``set_view``/``call``/``scratch``."""
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.lines: list[str] = []
-        self.imports: dict[str, tuple[str, str]] = {}  # local name -> (module, attribute)
-        self.names: dict[str, str] = {}
-        self.weights = ArenaLayout()
-        self.workspace = ArenaLayout()
-        self.hostcalls: list[Node] = []  # nodes executed on the host (objmode), by index
-        self._used: set[str] = set()
-        self._counter = 0
-        self.module_name = ""
-        self.contiguous: set[str] = set()  # values known to be C-contiguous arrays
+        self.arenas = Arenas()
+        self.bufs: dict[str, Buf | tuple[Buf, ...]] = {}
+        self.imports: dict[str, tuple[str, str]] = {}
+        self.steps: list[Step] = [Step()]
+        self.input_arenas: list[str] = []
+        self.output_arenas: list[tuple[str, TensorSpec]] = []
+        self._plan_offsets: dict[tuple[str, int], int] = {}
 
-    def is_contiguous(self, node_name: str) -> bool:
-        return node_name in self.contiguous
-
-    def mark_contiguous(self, node_name: str) -> None:
-        self.contiguous.add(node_name)
-
-    # -- names -----------------------------------------------------------------------------------------------------
-    def var(self, node_name: str) -> str:
-        """The Python variable holding a node's value."""
-        if node_name not in self.names:
-            base = re.sub(r"\W", "_", node_name)
-            base = "v_" + base if not base or base[0].isdigit() or keyword.iskeyword(base) else base
-            name, i = base, 1
-            while name in self._used:
-                name, i = f"{base}_{i}", i + 1
-            self._used.add(name)
-            self.names[node_name] = name
-        return self.names[node_name]
-
-    def tmp(self, hint: str = "t") -> str:
-        self._counter += 1
-        name = f"_{hint}{self._counter}"
-        self._used.add(name)
-        return name
-
-    def use(self, obj: Any) -> str:
-        """Make a kernel (a module-level function) available to the generated code; returns its local name."""
-        module, qual = obj.__module__, obj.__qualname__
-        local = "k_" + qual.replace(".", "_")
-        while local in self.imports and self.imports[local] != (module, qual):
-            local += "_"
+    # -- kernels and code ----------------------------------------------------------------------------------------------
+    def use(self, fn: Any) -> str:
+        """Import a module-level @njit kernel into the generated module; returns its local name."""
+        module, qual = fn.__module__, fn.__qualname__
+        local = "k_" + re.sub(r"\W", "_", f"{module.rsplit('.', 1)[-1]}_{qual}")
         self.imports[local] = (module, qual)
         return local
 
     def emit(self, line: str) -> None:
-        self.lines.append(line)
+        if self.steps[-1].host is not None:
+            self.steps.append(Step())
+        self.steps[-1].lines.append(line)
 
-    # -- values ------------------------------------------------------------------------------------------------------
-    def spec(self, node_name: str) -> TensorSpec:
-        return self.graph[node_name].spec
+    def call(self, fn: Any, *args: Any) -> None:
+        """Emit ``fn(*args)``; a ``Buf`` argument expands to ``arena, offset``."""
+        parts: list[str] = []
+        for a in args:
+            if isinstance(a, Buf):
+                parts += [a.arena, str(a.offset)]
+            else:
+                parts.append(repr(a) if not isinstance(a, str) or not a.startswith("@") else a[1:])
+        self.emit(f"{self.use(fn)}({', '.join(parts)})")
 
-    def alloc(self, node: Node, spec: TensorSpec | None = None) -> str:
-        """An expression for the output array of ``node`` (a planned workspace slice, or a fresh array)."""
-        spec = spec or node.spec
+    # -- buffers ------------------------------------------------------------------------------------------------------
+    def buf(self, name: str | None) -> Any:
+        return None if name is None else self.bufs[name]
+
+    def scratch(self, shape: tuple[int, ...], dtype: np.dtype) -> Buf:
+        """A fresh dense workspace region (never reused) for temporaries."""
+        n = int(np.prod(shape, dtype=np.int64))
+        return Buf.dense(work_arena(dtype), self.arenas.add_work(dtype, n), tuple(shape), dtype)
+
+    def out(self, node: Node) -> Buf:
+        """The dense destination of a node's (single) result: an output array, a planned buffer or scratch."""
+        if node.name in self.bufs:
+            return self.bufs[node.name]  # type: ignore[return-value]
+        spec: TensorSpec = node.spec
         plan = self.graph.memory_plan
-        shape = tuple(int(s) for s in spec.shape)
-        if plan is not None and node.name in plan.buffer_of and not _is_output(self.graph, node.name):
-            key = spec.dtype.str
-            buf_name = f"buf{plan.buffer_of[node.name]}"
-            if buf_name not in self.workspace.slots.get(key, {}):
-                self.workspace.add(buf_name, TensorSpec((plan.buffer_bytes[plan.buffer_of[node.name]] //
-                                                         spec.dtype.itemsize,), spec.dtype))
-            off, _ = self.workspace.slots[key][buf_name]
-            size = int(np.prod(shape, dtype=np.int64))
-            return f"ws_{_dkey(key)}[{off}:{off + size}].reshape({shape!r})"
-        return f"np.empty({shape!r}, dtype=np.{spec.dtype.name})"
+        if plan is not None and node.name in plan.buffer_of:
+            key = (spec.dtype.str, plan.buffer_of[node.name])
+            if key not in self._plan_offsets:
+                n = plan.buffer_bytes[plan.buffer_of[node.name]] // spec.dtype.itemsize
+                self._plan_offsets[key] = self.arenas.add_work(spec.dtype, n)
+            buf = Buf.dense(work_arena(spec.dtype), self._plan_offsets[key], spec.shape, spec.dtype)
+        else:
+            buf = self.scratch(spec.shape, spec.dtype)
+        self.bufs[node.name] = buf
+        return buf
+
+    def set_view(self, node: Node, buf: Buf) -> None:
+        self.bufs[node.name] = buf
+
+    def dense(self, name: str) -> Buf:
+        """The value of ``name`` as a dense buffer, copying a strided view into scratch when needed."""
+        from .kernels_basic import emit_copy
+
+        b = self.bufs[name]
+        if b.contiguous:
+            return b
+        dst = self.scratch(b.shape, b.dtype)
+        emit_copy(self, b, dst)
+        return dst
+
+    def host(self, node: Node) -> None:
+        """Run ``node`` on the host between compiled segments."""
+        outs: list[Buf] = []
+        if isinstance(node.spec, tuple):
+            for s in node.spec:
+                outs.append(self.scratch(s.shape, s.dtype))
+            self.bufs[node.name] = tuple(outs)
+        else:
+            outs.append(self.out(node))
+        self.steps.append(Step(host=node, host_args=[self.buf(a) for a in node.args], host_outs=outs))
 
 
-def _dkey(dtype_str: str) -> str:
-    return np.dtype(dtype_str).name
-
-
-def _is_output(graph: Graph, name: str) -> bool:
-    return name in graph.output.args
+@dataclass
+class Program:
+    source: str
+    segments: list[Any]  # per step: segment function name, or the host Step
+    arenas: Arenas
+    inputs: list[str]  # input node names, in input order
+    outputs: list[tuple[Buf, TensorSpec]]  # where each output's value ends up (an output arena)
+    weight_nodes: list[str]
+    params: list[str]  # every segment's parameters: input, output, weight and workspace arenas
 
 
 def _is_weight(node: Node) -> bool:
     return node.kind in (PARAM, CONSTANT) or node.meta.weight_only
 
 
-@dataclass
-class Generated:
-    source: str
-    weights: ArenaLayout
-    workspace: ArenaLayout
-    input_names: list[str]
-    hostcalls: list[Node]
-    weight_nodes: list[str]
-
-
-def generate(graph: Graph, module_name: str, lowering_target: str = TARGET) -> Generated:
-    """Python source of the executor module for ``graph``."""
+def generate(graph: Graph, module_name: str) -> Program:
     em = Emitter(graph)
-    em.module_name = module_name
     nodes = graph.nodes()
     inputs = [n for n in nodes if n.kind == INPUT]
+    for i, n in enumerate(inputs):
+        arena = f"I{i}"
+        em.input_arenas.append(arena)
+        em.bufs[n.name] = Buf.dense(arena, 0, n.spec.shape, n.spec.dtype)
     weight_nodes = [n.name for n in nodes if _is_weight(n) and isinstance(n.spec, TensorSpec)
                     and any(not _is_weight(graph[u]) for u in graph.users(n.name))]
     for name in weight_nodes:
-        em.weights.add(name, graph[name].spec)
-    for name in weight_nodes:
         spec = graph[name].spec
-        off, size = em.weights.slots[spec.dtype.str][name]
-        shape = tuple(int(s) for s in spec.shape)
-        em.emit(f"{em.var(name)} = w_{spec.dtype.name}[{off}:{off + size}].reshape({shape!r})")
-        em.mark_contiguous(name)
-    for n in inputs:
-        em.mark_contiguous(n.name)
+        em.bufs[name] = Buf.dense(weight_arena(spec.dtype), em.arenas.add_weight(name, spec), spec.shape, spec.dtype)
+    # Results that leave the graph are written straight into fresh output arrays when they are computed values.
+    out_node = graph.output
+    direct: dict[str, int] = {}
+    for k, a in enumerate(out_node.args):
+        node = graph[a]
+        em.output_arenas.append((f"O{k}", node.spec))
+        if node.kind == OP and not _is_weight(node) and a not in direct and isinstance(node.spec, TensorSpec) \
+                and node.target not in VIEW_OPS:
+            direct[a] = k
+            em.bufs[a] = Buf.dense(f"O{k}", 0, node.spec.shape, node.spec.dtype)
     for node in nodes:
-        if node.kind in (INPUT, OUTPUT) or node.name in weight_nodes or _is_weight(node):
+        if node.kind in (INPUT, OUTPUT) or _is_weight(node):
             continue
-        args = [None if a is None else em.var(a) for a in node.args]
-        rule = REGISTRY[node.target].lowerings.get(lowering_target) if node.kind == OP else None
-        if rule is None or not rule(em, node, args):
-            emit_hostcall(em, node, args)
-    out = graph.output
-    results = []
-    for a in out.args:
-        v = em.var(a)
-        # Outputs never alias internal buffers or weights: copy when the value is a view or a weight.
-        results.append(v if _owns_fresh_array(graph, a) else f"np.ascontiguousarray({v}).copy()")
-    ret = "(" + "".join(r + ", " for r in results) + ")"
-    em.emit(f"return {ret}")
-    dtypes_w = sorted(em.weights.sizes)
-    dtypes_ws = sorted(em.workspace.sizes)
-    params = [em.var(n.name) for n in inputs] + [f"w_{_dkey(d)}" for d in dtypes_w] + \
-        [f"ws_{_dkey(d)}" for d in dtypes_ws]
-    header = ["# Generated by nngraph: one executor for one specialized graph. Do not edit.",
-              "import math", "import numpy as np", "from numba import njit, objmode, prange", "from nngraph.runtime import hostcall"]
+        rule = REGISTRY[node.target].lowerings.get(TARGET) if node.kind == OP else None
+        handled = False
+        if rule is not None:
+            mark_steps, mark_lines = len(em.steps), len(em.steps[-1].lines)
+            handled = bool(rule(em, node))
+            if not handled:  # undo anything the rule emitted before giving up
+                del em.steps[mark_steps:]
+                del em.steps[-1].lines[mark_lines:]
+        if not handled:
+            em.host(node)
+    outputs = []
+    from .kernels_basic import emit_copy
+
+    for k, a in enumerate(out_node.args):
+        arena, spec = em.output_arenas[k]
+        if direct.get(a) == k:
+            outputs.append((em.bufs[a], spec))
+            continue
+        dst = Buf.dense(arena, 0, spec.shape, spec.dtype)
+        emit_copy(em, em.bufs[a], dst)
+        outputs.append((dst, spec))
+    return _assemble(em, module_name, inputs, outputs, weight_nodes)
+
+
+VIEW_OPS = ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem")
+
+
+def segment_params(em: Emitter) -> list[str]:
+    return em.input_arenas + [a for a, _ in em.output_arenas] + \
+        [weight_arena(np.dtype(d)) for d in sorted(em.arenas.weight_sizes)] + \
+        [work_arena(np.dtype(d)) for d in sorted(em.arenas.work_sizes)]
+
+
+def _assemble(em: Emitter, module_name: str, inputs: list[Node], outputs: list, weight_nodes: list[str]) -> Program:
+    params = ", ".join(segment_params(em))
+    header = ["# Generated by nngraph: the executor of one specialized graph. Do not edit.", "import numpy as np",
+              "from numba import njit"]
     for local, (mod, qual) in sorted(em.imports.items()):
-        header.append(f"from {mod} import {qual.split('.')[0]} as {local}" if "." not in qual else
-                      f"from {mod} import {qual.split('.')[0]} as _{local}\n{local} = _{local}.{qual.split('.', 1)[1]}")
-    body = "\n".join("    " + line for line in "\n".join(em.lines).split("\n"))
-    nogil = "" if em.hostcalls else ", nogil=True"  # host calls hold the GIL anyway
-    source = "\n".join(header) + "\n\n\n" + f"@njit(cache=True{nogil})\ndef run({', '.join(params)}):\n" + body + "\n"
-    return Generated(source, em.weights, em.workspace, [n.name for n in inputs], em.hostcalls, weight_nodes)
+        header.append(f"from {mod} import {qual} as {local}")
+    chunks, segments = [], []
+    for i, step in enumerate(em.steps):
+        if step.host is not None:
+            segments.append(step)
+        elif step.lines:
+            name = f"segment_{i}"
+            body = "\n".join("    " + line for line in step.lines)
+            chunks.append(f"@njit(cache=True, nogil=True)\ndef {name}({params}):\n{body}\n")
+            segments.append(name)
+    source = "\n".join(header) + "\n\n\n" + "\n\n".join(chunks)
+    return Program(source, segments, em.arenas, [n.name for n in inputs], outputs, weight_nodes,
+                   segment_params(em))
 
 
-def _owns_fresh_array(graph: Graph, name: str) -> bool:
-    node = graph[name]
-    if node.kind != OP or _is_weight(node):
-        return False
-    plan = graph.memory_plan
-    return not (node.target in ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem")) and \
-        (plan is None or name not in plan.buffer_of)
-
-
-def emit_hostcall(em: Emitter, node: Node, args: list[str | None]) -> None:
-    """Run ``node`` on the host (numpy reference / eager module) inside ``objmode``."""
-    index = len(em.hostcalls)
-    em.hostcalls.append(node)
-    specs = node.spec if isinstance(node.spec, tuple) else (node.spec,)
-    outs = [em.tmp("h") for _ in specs]
-    decl = ", ".join(f"{o}='{numba_type(s)}'" for o, s in zip(outs, specs))
-    arg_tuple = "(" + "".join(("None" if a is None else a) + ", " for a in args) + ")"
-    em.emit(f"with objmode({decl}):")
-    comma = "," if isinstance(node.spec, tuple) and len(outs) == 1 else ""
-    em.emit(f"    {', '.join(outs)}{comma} = hostcall.call({em.module_name!r}, {index}, {arg_tuple})")
-    if isinstance(node.spec, tuple):
-        em.emit(f"{em.var(node.name)} = ({''.join(_unwrap(o, s) + ', ' for o, s in zip(outs, specs))})")
-    else:
-        em.emit(f"{em.var(node.name)} = {_unwrap(outs[0], specs[0])}")
-        em.mark_contiguous(node.name)
-
-
-def _unwrap(var: str, spec: TensorSpec) -> str:
-    return f"{var}.reshape(())" if spec.ndim == 0 else var
+def identifier(text: str) -> str:
+    name = re.sub(r"\W", "_", text)
+    return "v_" + name if not name or name[0].isdigit() or keyword.iskeyword(name) else name

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...ir.node import Node
 from ...ops.registry import REGISTRY, TensorSpec, register_lowering
+from .buffers import Buf, collapse, pad_dims
 from .codegen import Emitter
 
 PARALLEL_MIN_ELEMENTS = 1 << 15
@@ -96,7 +97,7 @@ SCALAR: dict[str, Formula] = {
     "channel_affine": lambda a, k, L: f"({a[0]} * {a[1]} + {a[2]})",
 }
 
-# Operands indexed along the output's axis 1 instead of by numpy broadcasting.
+# Operands of these ops are (C,) vectors along the output's axis 1 rather than numpy-broadcast.
 CHANNEL_OPERANDS = {"channel_affine": (1, 2)}
 
 
@@ -106,125 +107,105 @@ def _literal(dtype: np.dtype) -> Callable[[float], str]:
     return lambda v: repr(float(v))
 
 
-def _access(em: Emitter, var: str, spec: TensorSpec, out: TensorSpec, idx: list[str], channel: bool) -> str:
-    if spec.ndim == 0:
-        return f"{var}[()]"
-    if channel:
-        return f"{var}[{idx[1] if out.ndim > 1 else idx[0]}]"
-    lead = out.ndim - spec.ndim
-    parts = ["0" if spec.shape[d] == 1 and out.shape[lead + d] != 1 else idx[lead + d] for d in range(spec.ndim)]
-    return f"{var}[{', '.join(parts)}]"
-
-
-def lower_loop(em: Emitter, node: Node, args: list[str | None], steps: list[tuple],
-               in_specs: list[TensorSpec | None] | None = None, contiguous: list[bool] | None = None) -> bool:
-    """Emit one loop computing ``steps`` (name, attrs dict, operands) elementwise over ``node``'s output shape.
-    ``args`` are the operand variables (``in_specs``/``contiguous`` describe them; default: ``node.args``)."""
-    out_spec: TensorSpec = node.spec
-    if any(name not in SCALAR for name, _, _ in steps):
-        return False
-    if in_specs is None:
-        in_specs = [None if a is None else em.spec(a) for a in node.args]
-        contiguous = [a is None or em.is_contiguous(a) for a in node.args]
-    out = em.var(node.name)
-    em.emit(f"{out} = {em.alloc(node)}")
-    compute = np.result_type(*(s.dtype for s in in_specs if s is not None and s.dtype.kind == "f"), out_spec.dtype) \
-        if out_spec.dtype.kind == "f" else np.dtype(np.float64)
+def _kernel_source(steps: list[tuple], n_in: int, compute: np.dtype) -> str:
+    """Source of a module with flat and strided loop kernels computing ``steps``."""
     L = _literal(compute if compute.kind == "f" else np.dtype(np.float64))
-    n = int(np.prod(out_spec.shape))
-    if n == 0:
-        return True
-    channel_inputs = {op_i for name, _, ops in steps for pos, (kind, op_i) in enumerate(ops)
-                      if kind == "in" and pos in CHANNEL_OPERANDS.get(name, ())}
-    flat = out_spec.ndim > 0 and not channel_inputs and all(
-        s is None or s.shape == out_spec.shape or s.ndim == 0 for s in in_specs) and all(
-        c or s is None or s.ndim == 0 for c, s in zip(contiguous, in_specs))
-    rng = "prange" if n >= PARALLEL_MIN_ELEMENTS else "range"
     body: list[str] = []
-    if flat:
-        i = em.tmp("i")
-        views = {}
-        for k, (a, s) in enumerate(zip(args, in_specs)):
-            if a is None:
-                continue
-            if s.ndim == 0:
-                views[k] = f"{a}[()]"
-            else:
-                v = em.tmp("f")
-                em.emit(f"{v} = {a}.reshape(-1)")
-                views[k] = f"{v}[{i}]"
-        of = em.tmp("o")
-        em.emit(f"{of} = {out}.reshape(-1)")
-        loop_head = [f"for {i} in {rng}({n}):"]
-        target = f"{of}[{i}]"
-        access = views
-    else:
-        shape = out_spec.shape if out_spec.ndim else (1,)
-        idx = [em.tmp("i") for _ in shape]
-        loop_head = [("    " * d) + f"for {idx[d]} in {rng if d == 0 and shape[0] > 1 else 'range'}({shape[d]}):"
-                     for d in range(len(shape))]
-        access = {k: _access(em, a, s, out_spec, idx, k in channel_inputs)
-                  for k, (a, s) in enumerate(zip(args, in_specs)) if a is not None}
-        target = f"{out}[{', '.join(idx)}]" if out_spec.ndim else f"{out}[()]"
-    indent = "    " * len(loop_head)
     tmps: list[str] = []
     for j, (name, attrs, operands) in enumerate(steps):
-        exprs = [access[i] if kind == "in" else tmps[i] if kind == "tmp" else None for kind, i in operands]
-        t = em.tmp("s")
-        body.append(f"{indent}{t} = {SCALAR[name](exprs, attrs, L)}")
-        tmps.append(t)
-    body.append(f"{indent}{target} = {tmps[-1]}")
-    for line in loop_head + body:
-        em.emit(line)
-    em.mark_contiguous(node.name)
+        exprs = [f"x{i}" if kind == "in" else tmps[i] if kind == "tmp" else None for kind, i in operands]
+        body.append(f"t{j} = {SCALAR[name](exprs, attrs, L)}")
+        tmps.append(f"t{j}")
+    ins = "".join(f", a{i}, a{i}o" for i in range(n_in))
+    ins_st = "".join(f", a{i}, a{i}o, a{i}s" for i in range(n_in))
+    flat = [f"def flat(n, out, oo{ins}):", "    for i in prange(n):"]
+    flat += [f"        x{i} = a{i}[a{i}o + i]" for i in range(n_in)]
+    flat += [f"        {b}" for b in body] + [f"        out[oo + i] = {tmps[-1]}"]
+    strided = [f"def strided(shape, out, oo, os{ins_st}):", "    for i0 in prange(shape[0]):"]
+    for d in range(1, 6):
+        strided.append("    " * (d + 1) + f"for i{d} in range(shape[{d}]):")
+    ind = "    " * 7
+
+    def at(base: str, st: str) -> str:
+        return f"{base} + " + " + ".join(f"i{d} * {st}[{d}]" for d in range(6))
+
+    strided += [f"{ind}x{i} = a{i}[{at(f'a{i}o', f'a{i}s')}]" for i in range(n_in)]
+    strided += [f"{ind}{b}" for b in body] + [f"{ind}out[{at('oo', 'os')}] = {tmps[-1]}"]
+    header = "# Generated by nngraph: an elementwise kernel. Do not edit.\nimport math\nimport numpy as np\n" \
+             "from numba import njit, prange\n\n\n"
+    deco = "@njit(cache=True, nogil=True, parallel={par})\n"
+    text = header
+    for par in (True, False):
+        suffix = "" if par else "_serial"
+        text += deco.format(par=par) + "\n".join(flat).replace("def flat(", f"def flat{suffix}(") + "\n\n\n"
+        text += deco.format(par=par) + "\n".join(strided).replace("def strided(", f"def strided{suffix}(") + \
+            "\n\n\n"
+    return text
+
+
+def kernel_module(steps: list[tuple], n_in: int, compute: np.dtype) -> Any:
+    from ...runtime import cache
+
+    source = _kernel_source(steps, n_in, compute)
+    return cache.load_module(cache.make_key("ew", source), source)
+
+
+def lower_loop(em: Emitter, node: Node, operands: list[Buf | None], steps: list[tuple]) -> bool:
+    """Emit one loop kernel computing ``steps`` (name, attrs dict, operands) over ``node``'s output."""
+    out_spec = node.spec
+    if not isinstance(out_spec, TensorSpec) or any(name not in SCALAR for name, _, _ in steps):
+        return False
+    channel = {i for name, _, ops in steps for pos, (kind, i) in enumerate(ops)
+               if kind == "in" and pos in CHANNEL_OPERANDS.get(name, ())}
+    views: list[Buf] = []
+    remap: dict[int, int] = {}
+    used = {i for _, _, ops in steps for k, i in ops if k == "in"}
+    for i, b in enumerate(operands):
+        if b is None or i not in used:
+            continue
+        if i in channel:
+            axis = 1 if out_spec.ndim > 1 else 0
+            strides = tuple(b.strides[0] if d == axis else 0 for d in range(out_spec.ndim))
+            b = Buf(b.arena, b.offset, out_spec.shape, strides, b.dtype)
+        else:
+            b = b.broadcast_to(out_spec.shape)
+        remap[i] = len(views)
+        views.append(b)
+    steps = [(name, attrs, tuple((k, remap[i]) if k == "in" else (k, i) for k, i in ops)) for name, attrs, ops in steps]
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    floats = [b.dtype for b in views if b.dtype.kind == "f"] + ([out_spec.dtype] if out_spec.dtype.kind == "f" else [])
+    compute = np.result_type(*floats) if floats else np.dtype(np.float64)
+    module = kernel_module(steps, len(views), compute)
+    serial = "" if out.size >= PARALLEL_MIN_ELEMENTS else "_serial"
+    if out.contiguous and all(v.contiguous and v.shape == out.shape for v in views):
+        em.call(getattr(module, "flat" + serial), out.size, out, *views)
+        return True
+    shape, strides = collapse(out.shape, out.strides, *(v.strides for v in views))
+    if len(shape) > 6:
+        return False
+    shape, strides = pad_dims(shape, strides)
+    args: list[Any] = [shape, out, strides[0]]
+    for v, st in zip(views, strides[1:]):
+        args += [v, st]
+    em.call(getattr(module, "strided" + serial), *args)
     return True
 
 
-def _single(em: Emitter, node: Node, args: list[str | None]) -> bool:
-    if not isinstance(node.spec, TensorSpec):
-        return False
+def _single(em: Emitter, node: Node) -> bool:
     steps = [(node.target, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
                                                    for i, a in enumerate(node.args)))]
-    return lower_loop(em, node, args, steps)
+    return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
 
 
-def _fused(em: Emitter, node: Node, args: list[str | None]) -> bool:
+def _fused(em: Emitter, node: Node) -> bool:
     steps = [(name, dict(attrs), operands) for name, attrs, operands in node.attrs["steps"]]
     if node.attrs["kind"] == "elementwise":
-        return lower_loop(em, node, args, steps)
-    return lower_epilogue(em, node, args, steps)
-
-
-def lower_epilogue(em: Emitter, node: Node, args: list[str | None], steps: list[tuple]) -> bool:
-    """A heavy op followed by its epilogue: the heavy kernel's own epilogue support when it has one, else the
-    heavy op (compiled or on the host) and then one loop over its output."""
+        return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
     from . import heavy
 
-    if heavy.lower_with_epilogue(em, node, args, steps):
-        return True
-    if any(name not in SCALAR for name, _, _ in steps[1:]):
-        return False
-    base_name, base_attrs, base_ops = steps[0]
-    base_args = tuple(None if k == "none" else node.args[i] for k, i in base_ops)
-    base = Node(f"{node.name}__base", "op", base_name, base_args, base_attrs,
-                node.meta.with_(spec=REGISTRY[base_name].infer(*(None if a is None else em.spec(a)
-                                                                  for a in base_args), **base_attrs)))
-    base_vars = [None if a is None else em.var(a) for a in base_args]
-    rule = REGISTRY[base_name].lowerings.get("cpu")
-    if rule is None or not rule(em, base, base_vars):
-        from .codegen import emit_hostcall
-
-        emit_hostcall(em, base, base_vars)
-    # Operand 0 of the loop is the heavy result; the rest are the fused node's extra arguments.
-    loop_args = [em.var(base.name)] + list(args)
-    loop_specs = [base.spec] + [None if a is None else em.spec(a) for a in node.args]
-    loop_contig = [em.is_contiguous(base.name)] + [a is None or em.is_contiguous(a) for a in node.args]
-    shifted = []
-    for name, attrs, operands in steps[1:]:
-        ops = tuple(("in", 0) if (k == "tmp" and i == 0) else ("tmp", i - 1) if k == "tmp" else
-                    ("in", i + 1) if k == "in" else (k, i) for k, i in operands)
-        shifted.append((name, attrs, ops))
-    return lower_loop(em, node, loop_args, shifted, loop_specs, loop_contig)
+    return heavy.lower_epilogue(em, node, steps)
 
 
 def register() -> None:

@@ -1,67 +1,62 @@
-"""CPU lowering of data movement: views where numba allows them (reshape of contiguous arrays, transpose, basic
-slicing, broadcast), copies otherwise; concatenation and stacking."""
+"""CPU lowering of data movement. Views (reshape of contiguous data, transpose, basic slicing, broadcasting,
+multi-output selection) are ``Buf`` arithmetic and emit no code; concatenation copies into slices of its output."""
 from __future__ import annotations
-
-from typing import Any
 
 from ...ir.node import Node
 from ...ops.registry import register_lowering
 from .codegen import Emitter
+from .kernels_basic import emit_copy
 
 
-def _reshape(em: Emitter, node: Node, args: list[Any]) -> bool:
-    x = args[0]
-    shape = tuple(int(s) for s in node.attrs["shape"])
-    src = x if em.is_contiguous(node.args[0]) else f"np.ascontiguousarray({x})"
-    em.emit(f"{em.var(node.name)} = {src}.reshape({shape!r})")
-    em.mark_contiguous(node.name)
+def _reshape(em: Emitter, node: Node) -> bool:
+    view = em.dense(node.args[0]).reshape(tuple(int(s) for s in node.spec.shape))
+    em.set_view(node, view)
     return True
 
 
-def _transpose(em: Emitter, node: Node, args: list[Any]) -> bool:
-    em.emit(f"{em.var(node.name)} = {args[0]}.transpose({tuple(node.attrs['axes'])!r})")
+def _transpose(em: Emitter, node: Node) -> bool:
+    em.set_view(node, em.buf(node.args[0]).transpose(tuple(node.attrs["axes"])))
     return True
 
 
-def _index_text(item: Any) -> str:
-    if isinstance(item, tuple):
-        return ":".join("" if v is None else str(v) for v in item[1:])
-    if item == "...":
-        return "..."
-    return "None" if item is None else str(item)
-
-
-def _getitem(em: Emitter, node: Node, args: list[Any]) -> bool:
-    index = node.attrs["index"]
-    if node.spec.ndim == 0:
-        return False  # a 0-d result: numba returns a scalar, not an array
-    text = ", ".join(_index_text(i) for i in index) or "..."
-    em.emit(f"{em.var(node.name)} = {args[0]}[{text}]")
+def _getitem(em: Emitter, node: Node) -> bool:
+    em.set_view(node, em.buf(node.args[0]).index(node.attrs["index"]))
     return True
 
 
-def _tuple_getitem(em: Emitter, node: Node, args: list[Any]) -> bool:
-    em.emit(f"{em.var(node.name)} = {args[0]}[{node.attrs['index']}]")
-    if em.is_contiguous(node.args[0]):
-        em.mark_contiguous(node.name)
+def _broadcast_to(em: Emitter, node: Node) -> bool:
+    em.set_view(node, em.buf(node.args[0]).broadcast_to(tuple(node.attrs["shape"])))
     return True
 
 
-def _broadcast_to(em: Emitter, node: Node, args: list[Any]) -> bool:
-    em.emit(f"{em.var(node.name)} = np.broadcast_to({args[0]}, {tuple(node.attrs['shape'])!r})")
+def _tuple_getitem(em: Emitter, node: Node) -> bool:
+    em.set_view(node, em.buf(node.args[0])[node.attrs["index"]])
     return True
 
 
-def _concat(em: Emitter, node: Node, args: list[Any]) -> bool:
-    specs = [em.spec(a) for a in node.args]
-    if len({s.dtype for s in specs}) != 1 or len(args) < 2:
-        return False
-    em.emit(f"{em.var(node.name)} = np.concatenate(({', '.join(args)},), axis={node.attrs['axis']})")
-    em.mark_contiguous(node.name)
+def _concat(em: Emitter, node: Node) -> bool:
+    out = em.out(node)
+    axis, start = node.attrs["axis"], 0
+    for a in node.args:
+        src = em.buf(a)
+        n = src.shape[axis]
+        index = tuple(("s", start, start + n, None) if d == axis else ("s", None, None, None) for d in range(out.ndim))
+        emit_copy(em, src, out.index(index))
+        start += n
+    return True
+
+
+def _stack(em: Emitter, node: Node) -> bool:
+    out = em.out(node)
+    axis = node.attrs["axis"]
+    for k, a in enumerate(node.args):
+        index = tuple(k if d == axis else ("s", None, None, None) for d in range(out.ndim))
+        emit_copy(em, em.buf(a), out.index(index))
     return True
 
 
 def register() -> None:
     for name, rule in [("reshape", _reshape), ("transpose", _transpose), ("getitem", _getitem),
-                       ("tuple_getitem", _tuple_getitem), ("broadcast_to", _broadcast_to), ("concat", _concat)]:
+                       ("tuple_getitem", _tuple_getitem), ("broadcast_to", _broadcast_to), ("concat", _concat),
+                       ("stack", _stack)]:
         register_lowering(name, "cpu")(rule)

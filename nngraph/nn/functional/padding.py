@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from ...errors import InputError, shape_str
 from ...ops import padding as _ops
 

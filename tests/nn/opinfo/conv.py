@@ -177,7 +177,8 @@ ERROR_SAMPLES = [
     ErrorSample("F.conv2d-stride-len", lambda nn: lambda x, w: nn.functional.conv2d(x, w, stride=(1, 1, 1)),
                 _f32((1, 3, 5, 5), (4, 3, 3, 3)), r"conv2d expected stride to be an int or a tuple of 2 ints"),
     ErrorSample("convT2d-channels", lambda nn: nn.ConvTranspose2d(4, 2, 3), _f32((1, 3, 5, 5)),
-                r"ConvTranspose2d\(4, 2, .*\) expected input of shape \(N, 4, H, W\) or \(4, H, W\), got \(1, 3, 5, 5\)"),
+                r"ConvTranspose2d\(4, 2, .*\) expected input of shape \(N, 4, H, W\) or \(4, H, W\), "
+                r"got \(1, 3, 5, 5\)"),
     ErrorSample("F.conv_transpose2d-output-padding",
                 lambda nn: lambda x, w: nn.functional.conv_transpose2d(x, w, stride=2, output_padding=2),
                 _f32((1, 3, 5, 5), (3, 2, 3, 3)),
@@ -185,7 +186,8 @@ ERROR_SAMPLES = [
                 r"got output_padding=\(2, 2\)"),
     ErrorSample("F.conv_transpose1d-negative-output",
                 lambda nn: lambda x, w: nn.functional.conv_transpose1d(x, w, padding=3),
-                _f32((1, 3, 1), (3, 2, 3)), r"conv_transpose1d expected a positive output size.*got output size \(-3,\)"),
+                _f32((1, 3, 1), (3, 2, 3)),
+                r"conv_transpose1d expected a positive output size.*got output size \(-3,\)"),
     ErrorSample("convT2d-output-size", lambda nn: _with_output_size(nn.ConvTranspose2d(3, 2, 3, stride=2), [12, 9]),
                 _f32((1, 3, 4, 4)), r"ConvTranspose2d\(3, 2, .*\) expected output_size between \[9, 9\] and "
                                     r"\[10, 10\].*got \[12, 9\]"),

@@ -200,10 +200,11 @@ vmul = _binop("fmul")
 vdiv = _binop("fdiv")
 
 
-def _llvm_unary_or_binary(name: str, nargs: int):  # noqa: ANN202
-    @intrinsic
-    def _impl(typingctx, *args):  # noqa: ANN001, ANN202
-        if not all(isinstance(t, Vec) and t == args[0] for t in args) or len(args) != nargs:
+def _llvm_math(name: str, nargs: int):  # noqa: ANN202
+    """Intrinsic calling ``llvm.<name>.<vector type>`` on 1..3 same-typed vectors (fixed arity for Numba)."""
+
+    def _typer(*args):  # noqa: ANN002, ANN202
+        if not all(isinstance(t, Vec) and t == args[0] for t in args):
             return None
 
         def codegen(context, builder, sig, llargs):  # noqa: ANN001, ANN202
@@ -212,17 +213,27 @@ def _llvm_unary_or_binary(name: str, nargs: int):  # noqa: ANN202
 
         return args[0](*args), codegen
 
-    return _impl
+    if nargs == 1:
+        def _impl(typingctx, a):  # noqa: ANN001, ANN202
+            return _typer(a)
+    elif nargs == 2:
+        def _impl(typingctx, a, b):  # noqa: ANN001, ANN202
+            return _typer(a, b)
+    else:
+        def _impl(typingctx, a, b, c):  # noqa: ANN001, ANN202
+            return _typer(a, b, c)
+    _impl.__name__ = f"v_{name}"
+    return intrinsic(_impl)
 
 
 #: ``vfma(a, b, c) = a * b + c`` (one rounding).
-vfma = _llvm_unary_or_binary("fma", 3)
-vmax = _llvm_unary_or_binary("maxnum", 2)
-vmin = _llvm_unary_or_binary("minnum", 2)
-vfloor = _llvm_unary_or_binary("floor", 1)
-vrint = _llvm_unary_or_binary("rint", 1)
-vabs = _llvm_unary_or_binary("fabs", 1)
-vsqrt = _llvm_unary_or_binary("sqrt", 1)
+vfma = _llvm_math("fma", 3)
+vmax = _llvm_math("maxnum", 2)
+vmin = _llvm_math("minnum", 2)
+vfloor = _llvm_math("floor", 1)
+vrint = _llvm_math("rint", 1)
+vabs = _llvm_math("fabs", 1)
+vsqrt = _llvm_math("sqrt", 1)
 
 
 @intrinsic

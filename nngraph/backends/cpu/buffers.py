@@ -1,0 +1,119 @@
+"""``Buf``: where a value lives in the executor's flat arenas -- arena, element offset, shape, element strides.
+
+Views (reshape of contiguous data, transpose, basic slicing, broadcasting) are pure ``Buf`` arithmetic at codegen
+time: they emit no code. Kernels receive ``(arena, offset)`` pairs plus shape/stride tuples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_DIMS = 6  # generic strided kernels iterate over at most this many (collapsed) dimensions
+
+
+def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= max(int(s), 1)
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True)
+class Buf:
+    arena: str  # the generated code's variable for a 1-D array
+    offset: int
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def dense(cls, arena: str, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> "Buf":
+        shape = tuple(int(s) for s in shape)
+        return cls(arena, int(offset), shape, c_strides(shape), np.dtype(dtype))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def contiguous(self) -> bool:
+        return all(st == cs for st, cs, s in zip(self.strides, c_strides(self.shape), self.shape) if s != 1)
+
+    # -- views ------------------------------------------------------------------------------------------------------
+    def reshape(self, shape: tuple[int, ...]) -> "Buf | None":
+        """A reshaped view, or None when the data is not contiguous (a copy is needed)."""
+        if not self.contiguous:
+            return None
+        return Buf.dense(self.arena, self.offset, shape, self.dtype)
+
+    def transpose(self, axes: tuple[int, ...]) -> "Buf":
+        return Buf(self.arena, self.offset, tuple(self.shape[a] for a in axes), tuple(self.strides[a] for a in axes),
+                   self.dtype)
+
+    def index(self, index: tuple) -> "Buf":
+        """Basic indexing with an encoded index (see ops/shape.py)."""
+        expanded = list(index)
+        n_real = sum(1 for i in expanded if i is not None and i != "...")
+        if "..." in expanded:
+            at = expanded.index("...")
+            expanded[at:at + 1] = [("s", None, None, None)] * (self.ndim - n_real)
+        else:
+            expanded += [("s", None, None, None)] * (self.ndim - n_real)
+        offset, shape, strides, dim = self.offset, [], [], 0
+        for item in expanded:
+            if item is None:
+                shape.append(1)
+                strides.append(0)
+                continue
+            size, stride = self.shape[dim], self.strides[dim]
+            if isinstance(item, tuple):
+                start, stop, step = slice(*item[1:]).indices(size)
+                n = len(range(start, stop, step))
+                offset += start * stride if n else 0
+                shape.append(n)
+                strides.append(stride * step)
+            else:
+                offset += (item % size) * stride
+            dim += 1
+        return Buf(self.arena, offset, tuple(shape), tuple(strides), self.dtype)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> "Buf":
+        lead = len(shape) - self.ndim
+        strides = [0] * lead + [st if s == t else 0 for s, t, st in zip(self.shape, shape[lead:], self.strides)]
+        return Buf(self.arena, self.offset, tuple(shape), tuple(strides), self.dtype)
+
+    def with_arena(self, arena: str, offset: int) -> "Buf":
+        return Buf(arena, offset, self.shape, self.strides, self.dtype)
+
+
+def collapse(shape: tuple[int, ...], *stride_sets: tuple[int, ...]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """Merge adjacent dimensions that are contiguous with each other in every operand; drop size-1 dims.
+
+    Returns the collapsed shape and each operand's strides for it (at least one dim)."""
+    dims = [(s, [st[d] for st in stride_sets]) for d, s in enumerate(shape) if s != 1]
+    merged: list[tuple[int, list[int]]] = []
+    for s, sts in dims:
+        if merged:
+            ps, psts = merged[-1]
+            if all(p == st * s for p, st in zip(psts, sts)):
+                merged[-1] = (ps * s, sts)
+                continue
+        merged.append((s, list(sts)))
+    if not merged:
+        merged = [(1, [0] * len(stride_sets))]
+    out_shape = tuple(m[0] for m in merged)
+    out_strides = [tuple(m[1][k] for m in merged) for k in range(len(stride_sets))]
+    return out_shape, out_strides
+
+
+def pad_dims(shape: tuple[int, ...], strides: list[tuple[int, ...]], ndim: int = MAX_DIMS
+             ) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """Left-pad a collapsed iteration space to exactly ``ndim`` dims (size 1, stride 0)."""
+    pad = ndim - len(shape)
+    return (1,) * pad + shape, [(0,) * pad + st for st in strides]

@@ -1,0 +1,366 @@
+"""Packed, cache-blocked GEMM with a fused epilogue: ``C = A @ B`` then ``epi`` on each finished block.
+
+Public entry points (all @njit, callable from nopython code and from Python; arrays are C-contiguous 2-D,
+float32 or float64, all of one dtype; ``c`` is written, never read unless ``accumulate``):
+
+    gemm(a, b, c, epi, epi_args)           C = A(M,K) @ B(K,N), any epilogue (compiled per epilogue function)
+    gemm_std(a, b, c, epi_args)            same with ``epi_std`` (disk-cached; args from ``std_args``)
+    gemm_bt(a, w, c, epi, epi_args)        C = A(M,K) @ W(N,K).T  (linear layers, W row-major (out, in))
+    gemm_bt_std(a, w, c, epi_args)
+    gemm_packed(a, bp, c, epi, epi_args)   C = A @ B with B pre-packed by ``pack_b(b)`` / ``pack_bt(w)`` (constant
+    gemm_packed_std(a, bp, c, epi_args)        weights: pack once at graph-compile time, skips all B packing)
+
+Blocking (BLIS-like): per thread, for each NC column block and KC slice of K, B is packed into NR-wide panels;
+A is packed per MC x KC block into MR-tall panels (or taken from a pre-packed buffer); the register tile
+(simd.ukernel) sweeps the block row-panel by row-panel so the A micro-panel stays in L1 and the packed B block in
+L2. After the last K slice of a row panel the epilogue runs on those MR rows x NC columns while they are in L1/L2.
+
+Threads: work is split into one contiguous stripe of N (or of M when N is narrow, or of the batch) per thread with
+``prange``; below ``PAR_MIN_FLOPS`` everything runs serially on the calling thread (a parallel region costs ~us).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+from .epilogue import epi_std
+from .simd import MR, NV, nr_of, ukernel, vload, vload_n, vsplat, vstore, width_of
+
+# Block sizes (elements). KC*NC*4 bytes of packed B per thread sit in L2 (1 MiB/core here), an MR x KC A panel in
+# L1. MC only sets the A packing granularity.
+KC = 384
+NC = 384
+MC = 8 * MR
+#: Below this many flops a call runs on one thread.
+PAR_MIN_FLOPS = 2_000_000
+
+
+def _tile_nr(x):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_tile_nr)
+def _ov_tile_nr(x):  # noqa: ANN001, ANN202
+    n = nr_of(x.dtype)
+    return lambda x: n
+
+
+def _vec_w(x):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_vec_w)
+def _ov_vec_w(x):  # noqa: ANN001, ANN202
+    n = width_of(x.dtype)
+    return lambda x: n
+
+
+# --------------------------------------------------------------------------------------------- packing
+# Packed A: panel p holds rows [p*MR, p*MR+MR) as kc groups of MR values (k-major), zero padded.
+# Packed B: panel q holds columns [q*NR, q*NR+NR) as kc groups of NR values, zero padded.
+# A full pre-pack (k0=0, kc=K) has panel stride K*MR (K*NR); the slice for K offset pc starts pc*MR (pc*NR) in.
+
+
+@njit(cache=True)
+def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndarray) -> None:
+    """Pack ``a[i0:i0+mc, k0:k0+kc]`` (C-contiguous 2-D) into MR-row panels at ``dst[0:]``."""
+    ld = a.shape[1]
+    af = a.reshape(-1)
+    for p in range((mc + MR - 1) // MR):
+        base = p * kc * MR
+        rows = min(MR, mc - p * MR)
+        for i in range(rows):
+            src = (i0 + p * MR + i) * ld + k0
+            for k in range(kc):
+                dst[base + k * MR + i] = af[src + k]
+        for i in range(rows, MR):
+            for k in range(kc):
+                dst[base + k * MR + i] = 0.0
+
+
+@njit(cache=True)
+def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
+    """Pack ``b[k0:k0+kc, j0:j0+nc]`` (C-contiguous 2-D, row length ``b.shape[1]``) into NR-column panels."""
+    nr = _tile_nr(dst)
+    w = _vec_w(dst)
+    ld = b.shape[1]
+    zero = vsplat(dst[0] * 0)
+    for q in range((nc + nr - 1) // nr):
+        jq = j0 + q * nr
+        n = min(nr, j0 + nc - jq)
+        base = q * kc * nr
+        if n == nr:
+            for k in range(kc):
+                src = (k0 + k) * ld + jq
+                for v in range(NV):
+                    vstore(dst, base + k * nr + v * w, vload(b, src + v * w))
+        else:
+            for k in range(kc):
+                src = (k0 + k) * ld + jq
+                for v in range(NV):
+                    cnt = n - v * w
+                    if cnt > 0:
+                        vstore(dst, base + k * nr + v * w, vload_n(b, src + v * w, min(cnt, w)))
+                    else:
+                        vstore(dst, base + k * nr + v * w, zero)
+
+
+@njit(cache=True)
+def pack_bt_block(wt: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
+    """Pack ``wt.T[k0:k0+kc, j0:j0+nc]`` for ``wt`` (N, K) C-contiguous (a linear layer's weight)."""
+    nr = _tile_nr(dst)
+    ld = wt.shape[1]
+    wf = wt.reshape(-1)
+    for q in range((nc + nr - 1) // nr):
+        jq = j0 + q * nr
+        n = min(nr, j0 + nc - jq)
+        base = q * kc * nr
+        for j in range(n):
+            src = (jq + j) * ld + k0
+            for k in range(kc):
+                dst[base + k * nr + j] = wf[src + k]
+        for j in range(n, nr):
+            for k in range(kc):
+                dst[base + k * nr + j] = 0.0
+
+
+@njit(cache=True)
+def packed_a_size(m: int, k: int) -> int:
+    """Elements of a full pre-packed A (M, K)."""
+    return ((m + MR - 1) // MR) * MR * k
+
+
+def packed_b_size(n: int, k: int, dtype: np.dtype | type) -> int:
+    """Elements of a full pre-packed B (K, N) for ``dtype``."""
+    nr = nr_of(dtype)
+    return ((n + nr - 1) // nr) * nr * k
+
+
+@njit(cache=True)
+def pack_a(a: np.ndarray) -> np.ndarray:
+    """Pre-pack a whole A (M, K) (e.g. a conv weight viewed as (O, C*kh*kw)) for the ``*_packed_a`` paths."""
+    m, k = a.shape
+    dst = np.empty(max(packed_a_size(m, k), 1), a.dtype)
+    pack_a_block(a, 0, m, 0, k, dst)
+    return dst
+
+
+@njit(cache=True)
+def pack_b(b: np.ndarray) -> np.ndarray:
+    """Pre-pack a whole B (K, N) for :func:`gemm_packed`."""
+    k, n = b.shape
+    nr = _tile_nr(b)
+    dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), b.dtype)
+    pack_b_block(b, 0, k, 0, n, dst)
+    return dst
+
+
+@njit(cache=True)
+def pack_bt(w: np.ndarray) -> np.ndarray:
+    """Pre-pack ``w.T`` for ``w`` (N, K) -- a linear weight (out, in) -- for :func:`gemm_packed`."""
+    n, k = w.shape
+    nr = _tile_nr(w)
+    dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), w.dtype)
+    pack_bt_block(w, 0, k, 0, n, dst)
+    return dst
+
+
+# --------------------------------------------------------------------------------------------- operand providers
+# A provider returns (buffer, offset of the first panel, panel stride) for A[ic:ic+mc, pc:pc+kc]; a B provider the
+# same for B[pc:pc+kc, jc:jc+nc] of batch item ``bi``. Providers are passed as first-class functions so one driver
+# serves plain, transposed, pre-packed and implicit-im2col operands.
+
+
+@njit(cache=True)
+def a_raw(src: np.ndarray, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
+    pack_a_block(src, ic, mc, pc, kc, buf)
+    return buf, 0, kc * MR
+
+
+@njit(cache=True)
+def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
+    """``src = (packed, K, offset)``: a full pre-pack, from flat element ``offset`` (e.g. one conv group)."""
+    ap, k, off = src
+    return ap, off + (ic // MR) * k * MR + pc * MR, k * MR
+
+
+@njit(cache=True)
+def b_raw(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    pack_b_block(src, pc, kc, jc, nc, buf)
+    return buf, 0, kc * _tile_nr(buf)
+
+
+@njit(cache=True)
+def b_raw_batched(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    """``src`` (B, K, N): item ``bi`` (1x1 convolution: x viewed as (B, C, H*W))."""
+    pack_b_block(src[bi], pc, kc, jc, nc, buf)
+    return buf, 0, kc * _tile_nr(buf)
+
+
+@njit(cache=True)
+def b_rawt(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    pack_bt_block(src, pc, kc, jc, nc, buf)
+    return buf, 0, kc * _tile_nr(buf)
+
+
+@njit(cache=True)
+def b_packed(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    """``src = (packed, K)``."""
+    bp, k = src
+    nr = _tile_nr(bp)
+    return bp, (jc // nr) * k * nr + pc * nr, k * nr
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+@njit(cache=True)
+def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, bsrc, c: np.ndarray,  # noqa: ANN001
+                bi: int, accumulate: bool, epi, epi_args, abuf: np.ndarray, bbuf: np.ndarray) -> None:
+    """Serial blocked GEMM for ``c[m0:m1, n0:n1]`` (2-D C-contiguous) of batch item ``bi``.
+
+    ``m0`` must be a multiple of MR when A is pre-packed and ``n0`` a multiple of NR when B is pre-packed.
+    """
+    nr = _tile_nr(c)
+    ldc = c.shape[1]
+    if m1 <= m0 or n1 <= n0:
+        return
+    if k == 0:
+        if not accumulate:
+            for i in range(m0, m1):
+                c[i, n0:n1] = 0.0
+        epi(c, bi, m0, m1, n0, n1, epi_args)
+        return
+    for jc in range(n0, n1, NC):
+        nc = min(NC, n1 - jc)
+        for pc in range(0, k, KC):
+            kc = min(KC, k - pc)
+            last = pc + kc >= k
+            load = accumulate or pc > 0
+            bp, boff, bps = b_get(bsrc, bi, pc, kc, jc, nc, bbuf)
+            for ic in range(m0, m1, MC):
+                mc = min(MC, m1 - ic)
+                ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
+                for ir in range(0, mc, MR):
+                    mr = min(MR, mc - ir)
+                    a_at = aoff + (ir // MR) * aps
+                    c_at = (ic + ir) * ldc + jc
+                    for jr in range(0, nc, nr):
+                        ukernel(kc, ap, a_at, bp, boff + (jr // nr) * bps, c, c_at + jr, ldc, load, mr,
+                                min(nr, nc - jr))
+                    if last:
+                        epi(c, bi, ic + ir, ic + ir + mr, jc, jc + nc, epi_args)
+
+
+@njit(cache=True)
+def _split(total: int, parts: int, part: int, align: int) -> tuple:
+    """Part ``part`` of ``[0, total)`` cut into ``parts`` near-equal pieces on multiples of ``align``."""
+    units = (total + align - 1) // align
+    lo = (units * part) // parts
+    hi = (units * (part + 1)) // parts
+    return min(lo * align, total), min(hi * align, total)
+
+
+@njit(cache=True)
+def _bufs(c: np.ndarray) -> tuple:
+    nr = _tile_nr(c)
+    abuf = np.empty(MC * KC, c.dtype)
+    bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, c.dtype)
+    return abuf, bbuf
+
+
+@njit(cache=True)
+def _thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
+                 out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
+    """Thread ``t`` of ``nt``: a batch range when the batch is large, else a stripe of every batch item."""
+    nr = _tile_nr(out)
+    abuf, bbuf = _bufs(out)
+    if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
+        b0, b1 = _split(nb, nt, t, 1)
+        for bi in range(b0, b1):
+            gemm_region(k, 0, m, 0, n, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
+    elif n >= nt * nr or n >= m:
+        n0, n1 = _split(n, nt, t, nr)
+        for bi in range(nb):
+            gemm_region(k, 0, m, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf,
+                        bbuf)
+    else:
+        m0, m1 = _split(m, nt, t, MR)
+        for bi in range(nb):
+            gemm_region(k, m0, m1, 0, n, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf,
+                        bbuf)
+
+
+@njit(parallel=True, cache=True)
+def _drive_parallel(nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
+                    out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
+    for t in prange(nt):
+        _thread_work(t, nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+
+
+@njit(cache=True)
+def drive(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarray,  # noqa: ANN001
+          accumulate: bool, epi, epi_args) -> None:
+    """Run ``out[bi] (+)= A @ B_bi`` then the epilogue for every batch item, threaded when large enough.
+
+    ``out`` is (nb, m, n) C-contiguous.
+    """
+    nt = numba.get_num_threads()
+    flops = 2.0 * nb * m * n * k
+    if nt > 1 and flops >= PAR_MIN_FLOPS:
+        _drive_parallel(nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+    else:
+        _thread_work(0, 1, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+
+
+# --------------------------------------------------------------------------------------------- public API
+
+
+@njit
+def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
+    """``c[:] = epi(a @ b)``; a (M, K), b (K, N), c (M, N), C-contiguous, one float dtype."""
+    m, k = a.shape
+    n = b.shape[1]
+    drive(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(cache=True)
+def gemm_std(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
+    """:func:`gemm` with the standard epilogue (``epi_args`` from ``std_args``; bias_axis 1 = per column)."""
+    m, k = a.shape
+    n = b.shape[1]
+    drive(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi_std, epi_args)
+
+
+@njit
+def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
+    """``c[:] = epi(a @ w.T)``; a (M, K), w (N, K) (a linear weight), c (M, N)."""
+    m, k = a.shape
+    n = w.shape[0]
+    drive(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(cache=True)
+def gemm_bt_std(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
+    """:func:`gemm_bt` with the standard epilogue."""
+    m, k = a.shape
+    n = w.shape[0]
+    drive(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi_std, epi_args)
+
+
+@njit
+def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
+    """``c[:] = epi(a @ B)`` with ``bp = pack_b(B)`` or ``pack_bt(W)`` (B = W.T); N is ``c.shape[1]``."""
+    m, k = a.shape
+    n = c.shape[1]
+    drive(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(cache=True)
+def gemm_packed_std(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
+    """:func:`gemm_packed` with the standard epilogue."""
+    m, k = a.shape
+    n = c.shape[1]
+    drive(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi_std, epi_args)

@@ -21,6 +21,12 @@ class InputError(ValueError):
     def __str__(self) -> str:
         return f"{self.who} expected {self.expected}, got {self.got}"
 
+    def __repr__(self) -> str:
+        return f"InputError({str(self)!r})"
+
+    def __reduce__(self) -> tuple:
+        return (InputError, (self.who, self.expected, self.got))
+
 
 def shape_str(shape: Iterable[int]) -> str:
     shape = tuple(int(s) for s in shape)

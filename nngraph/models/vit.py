@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from ..parameter import Parameter
+from ..nn import Parameter
 from ._spec import Pretrained, load_pretrained
 
 __all__ = ["VisionTransformer", "vit_tiny"]

@@ -149,3 +149,19 @@ def test_activation_string_and_errors() -> None:
     assert nn.TransformerEncoderLayer(8, 2, 16, activation=lambda x: x).activation_relu_or_gelu == 0
     with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
         nn.TransformerDecoderLayer(8, 2, 16, activation="tanh")
+
+
+def test_attention_modules_trace_fully() -> None:
+    # The layers use only primitives and tracer-understood plumbing: fullgraph tracing works and the interpreter
+    # reproduces eager execution.
+    from tests.trace.util import check_trace
+
+    nngraph.manual_seed(3)
+    x = _r(4, 2, 8)
+    kpm = np.array([[False] * 4, [False, False, True, True]])
+    mha = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=3).eval()
+    check_trace(mha, x, _r(3, 2, 5), _r(3, 2, 3), key_padding_mask=kpm[:, :3], average_attn_weights=False)
+    model = nn.Transformer(8, 2, 1, 1, 16, batch_first=True, norm_first=True).eval()
+    g = check_trace(model, _r(2, 5, 8), _r(2, 3, 8), tgt_mask=nn.Transformer.generate_square_subsequent_mask(3),
+                    src_key_padding_mask=np.zeros((2, 5), dtype=bool), tgt_is_causal=True, atol=1e-5)
+    assert "scaled_dot_product_attention" in {str(n.target) for n in g.nodes() if n.kind == "op"}

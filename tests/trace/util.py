@@ -37,8 +37,9 @@ def assert_same(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-6, whe
     if want is None or isinstance(want, (int, float, str, bool)):
         assert got == want, f"{where}: {got!r} != {want!r}"
         return
-    want = np.asarray(want)
-    assert isinstance(got, np.ndarray), f"{where}: expected an ndarray, got {type(got).__name__}"
+    want = np.asarray(want)  # numpy scalars (np.float32) and 0-d arrays compare alike
+    assert isinstance(got, (np.ndarray, np.generic)), f"{where}: expected an ndarray, got {type(got).__name__}"
+    got = np.asarray(got)
     assert got.shape == want.shape, f"{where}: shape {got.shape} != {want.shape}"
     assert got.dtype == want.dtype, f"{where}: dtype {got.dtype} != {want.dtype}"
     if want.dtype.kind in "fc":

@@ -38,15 +38,9 @@ def _attention(q: Any, k: Any, v: Any, mask: Any, dropout_p: float, is_causal: b
     return _ops.attention_context(w, v, enable_gqa=enable_gqa), w
 
 
-def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any | None = None,
-                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
-                                 enable_gqa: bool = False) -> Any:
-    """``softmax(query @ key^T * scale + mask) @ value`` over ``(N, ..., H, L, E)`` inputs.
-
-    A boolean ``attn_mask`` marks the positions that take part (``True``); a float mask is added to the scores.
-    Query rows with every key masked give zeros. Dropout (``dropout_p``) is always applied, as in torch.
-    """
-    who = "scaled_dot_product_attention"
+def _check_sdpa_inputs(who: str, query: Any, key: Any, value: Any, attn_mask: Any | None, is_causal: bool,
+                       enable_gqa: bool) -> None:
+    """Dtypes, ranks, matching sizes, head broadcasting (or GQA grouping) and the mask's shape and dtype."""
     for name, x in (("query", query), ("key", key), ("value", value)):
         check_float(who, x, name)
         if x.ndim < 2:
@@ -81,7 +75,18 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         if not _broadcastable(tuple(attn_mask.shape), target):
             raise InputError(who, f"attn_mask broadcastable to the attention weights' shape {shape_str(target)}",
                              shape_str(attn_mask.shape))
-    scale = 1.0 / math.sqrt(e) if scale is None else float(scale)
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, *, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Any:
+    """``softmax(query @ key^T * scale + mask) @ value`` over ``(N, ..., H, L, E)`` inputs.
+
+    A boolean ``attn_mask`` marks the positions that take part (``True``); a float mask is added to the scores.
+    Query rows with every key masked give zeros. Dropout (``dropout_p``) is always applied, as in torch.
+    """
+    _check_sdpa_inputs("scaled_dot_product_attention", query, key, value, attn_mask, is_causal, enable_gqa)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     out, _ = _attention(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale,
                         bool(enable_gqa))
     return out

@@ -199,7 +199,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._remove_name(name)
+            self._remove_name(name, keep="_parameters")
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -210,7 +210,7 @@ class Module:
         elif isinstance(value, Module):
             if d.get("_modules") is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._remove_name(name)
+            self._remove_name(name, keep="_modules")
             self._modules[name] = value
         elif d.get("_modules") is not None and name in self._modules:
             if value is not None:
@@ -220,7 +220,7 @@ class Module:
         elif isinstance(value, Buffer):
             if d.get("_buffers") is None:
                 raise AttributeError("cannot assign buffer before Module.__init__() call")
-            self._remove_name(name)
+            self._remove_name(name, keep="_buffers")
             self.register_buffer(name, value.data, value.persistent)
         elif d.get("_buffers") is not None and name in self._buffers:
             if _ACTIVE_TRACER and not isinstance(value, np.ndarray) and value is not None:
@@ -235,11 +235,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _remove_name(self, name: str) -> None:
+    def _remove_name(self, name: str, keep: str) -> None:
+        """Forget ``name`` everywhere but in the store it is being (re)assigned to (keeping its position)."""
         self.__dict__.pop(name, None)
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
-        self._non_persistent_buffers_set.discard(name)
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store != keep:
+                getattr(self, store).pop(name, None)
+        if keep != "_buffers":
+            self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
@@ -394,7 +397,8 @@ class Module:
         given = list(state_dict.keys())
         slots = list(self._state_slots())
         expected = {key for key, *_ in slots}
-        missing = [key for key, *_ in slots if key not in state_dict]
+        # As torch (state_dict version compatibility): a missing BatchNorm step counter keeps its current value.
+        missing = [key for key, _, name, _ in slots if key not in state_dict and name != "num_batches_tracked"]
         unexpected = [key for key in given if key not in expected]
         errors = []
         plan = []

@@ -31,7 +31,7 @@ def _format(path: str | os.PathLike, format: str | None) -> str:
 
 def save(state_dict: Mapping[str, Any], path: str | os.PathLike, format: str | None = None) -> None:
     """Write ``state_dict`` (name -> array-like) to ``path`` (.npz or .safetensors)."""
-    arrays = OrderedDict((k, np.ascontiguousarray(np.asarray(v))) for k, v in state_dict.items())
+    arrays = OrderedDict((k, np.asarray(v, order="C")) for k, v in state_dict.items())  # keeps 0-d shapes
     if _format(path, format) == "npz":
         with open(path, "wb") as f:
             np.savez(f, **arrays)

@@ -1,9 +1,12 @@
 """Pooling primitives: max/avg/LP pooling over sliding windows, adaptive pooling, max unpooling.
 
 Every op works on ``(N, C, *spatial)`` arrays with any number of spatial dims; the functional layer normalizes
-arguments (tuples, explicit padding, batched input). Sliding windows are strided views, so no per-pixel loops.
+arguments (tuples, explicit padding, batched input). Windows are strided views of the (padded) input, reduced by a
+loop over the kernel taps, each step a whole-array operation: no per-pixel loops.
 """
 from __future__ import annotations
+
+from typing import Callable, Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -34,9 +37,8 @@ def _windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints
     The right side is padded further when ceil mode lets the last window run past the padded input.
     """
     nd = len(kernel)
-    spatial = x.shape[2:]
     pads = [(0, 0), (0, 0)]
-    for n, o, k, s, p, d in zip(spatial, out, kernel, stride, padding, dilation):
+    for n, o, k, s, p, d in zip(x.shape[2:], out, kernel, stride, padding, dilation):
         need = (o - 1) * s + d * (k - 1) + 1
         pads.append((p, max(p, need - n - p)))
     xp = np.pad(x, pads, constant_values=fill) if any(a or b for a, b in pads) else x
@@ -46,55 +48,64 @@ def _windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints
     return view[index]
 
 
-def _tap_positions(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding: Ints,
-                   dilation: Ints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat per-plane input index of every window tap, its in-bounds mask and its not-in-left-padding mask, each of
-    shape ``(*out, prod(kernel))``."""
-    nd = len(kernel)
-    flat = np.zeros((1,) * (2 * nd), dtype=np.int64)
-    valid = np.ones((1,) * (2 * nd), dtype=bool)
-    nonneg = np.ones((1,) * (2 * nd), dtype=bool)
-    plane_stride = 1
-    for i in reversed(range(nd)):
-        pos = (np.arange(out[i])[:, None] * stride[i] - padding[i] + np.arange(kernel[i])[None, :] * dilation[i])
-        shape = [1] * (2 * nd)
-        shape[i], shape[nd + i] = out[i], kernel[i]
-        pos = pos.reshape(shape)
-        flat = flat + pos * plane_stride
-        valid = valid & (pos >= 0) & (pos < spatial[i])
-        nonneg = nonneg & (pos >= 0)
-        plane_stride *= spatial[i]
-    full = tuple(out) + tuple(kernel)
-    k = int(np.prod(kernel))
-    return tuple(np.broadcast_to(a, full).reshape(tuple(out) + (k,)) for a in (flat, valid, nonneg))  # type: ignore
-
-
 def _lowest(dtype: np.dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _torch_argmax(flat: np.ndarray, values: np.ndarray, taps: np.ndarray, valid: np.ndarray | None = None,
-                  nonneg: np.ndarray | None = None) -> np.ndarray:
-    """torch's index of each window maximum: ``flat`` is ``(N, C, *out, K)``, ``taps``/``valid``/``nonneg`` are
-    ``(*out, K)``.
+def _taps(win: np.ndarray, nd: int) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+    """Each tap of the trailing ``nd`` window axes, as a strided view of the output's shape."""
+    for tap in np.ndindex(*win.shape[-nd:]):
+        yield tap, win[(Ellipsis,) + tap]
 
-    Ties go to the first valid tap in row-major window order; a window holding NaN reports its last NaN (torch scans
-    with ``val > max || isnan(val)``); a window with no tap inside the input reports its first tap past the left
-    padding, as torch does.
+
+def _tap_max(win: np.ndarray, nd: int) -> np.ndarray:
+    """Max over the trailing ``nd`` window axes; NaN propagates."""
+    taps = _taps(win, nd)
+    acc = next(taps)[1].copy()
+    for _, v in taps:
+        np.maximum(acc, v, out=acc)
+    return acc
+
+
+def _tap_sum(win: np.ndarray, nd: int, dtype: np.dtype) -> np.ndarray:
+    acc = np.zeros(win.shape[:-nd], dtype=dtype)
+    for _, v in _taps(win, nd):
+        acc += v
+    return acc
+
+
+def _flat(coords: list[np.ndarray], spatial: Ints) -> np.ndarray:
+    """Flat per-plane index from per-dim coordinates (``coords[d]`` of shape ``(out_d,)``), shaped ``(*out)``."""
+    nd = len(coords)
+    flat = np.zeros((1,) * nd, dtype=np.int64)
+    plane_stride = 1
+    for d in reversed(range(nd)):
+        flat = flat + coords[d].reshape((-1,) + (1,) * (nd - 1 - d)) * plane_stride
+        plane_stride *= spatial[d]
+    return flat
+
+
+def _has_nan(x: np.ndarray) -> bool:
+    return x.dtype.kind == "f" and bool(np.isnan(x).any())
+
+
+def _scan_argmax(win: np.ndarray, nd: int, position: Callable[[tuple[int, ...]], np.ndarray], start: np.ndarray,
+                 has_nan: bool) -> tuple[np.ndarray, np.ndarray]:
+    """torch's max scan over window taps in row-major order: ``if val > max or isnan(val): take it``.
+
+    It starts from the dtype's lowest value and index ``start``, so ties keep the first maximum, a NaN window reports
+    its last NaN, and padding (the lowest value) never wins. ``position(tap)`` is the flat input index of ``tap`` in
+    every window, broadcastable to the output; ``has_nan`` says whether the input holds any NaN.
     """
-    hit = flat == values[..., None]
-    is_float = flat.dtype.kind == "f"
-    if is_float:
-        hit |= np.isnan(flat)
-    if valid is not None:
-        hit &= valid
-    pick = np.argmax(hit, axis=-1)
-    if is_float:
-        last = hit.shape[-1] - 1 - np.argmax(hit[..., ::-1], axis=-1)
-        pick = np.where(np.isnan(values), last, pick)
-    if valid is not None and nonneg is not None and not valid.any(axis=-1).all():
-        pick = np.where(valid.any(axis=-1), pick, np.argmax(nonneg, axis=-1))
-    return np.take_along_axis(taps[None, None], pick[..., None], axis=-1)[..., 0].astype(np.int64)
+    best = np.full(win.shape[:-nd], _lowest(win.dtype), dtype=win.dtype)
+    index = np.array(np.broadcast_to(start, best.shape), dtype=np.int64)
+    for tap, v in _taps(win, nd):
+        take = v > best
+        if has_nan:
+            take |= np.isnan(v)
+        np.copyto(best, v, where=take)
+        np.copyto(index, position(tap), where=take)
+    return best, index
 
 
 # ---------------------------------------------------------------------------------------------------- max pooling
@@ -104,40 +115,47 @@ def _max_pool_shape(x: TensorSpec, *, kernel_size: Ints, stride: Ints, padding: 
     return TensorSpec(x.shape[:2] + out, x.dtype)
 
 
-def _max_pool_indices_shape(x: TensorSpec, **attrs: object) -> tuple[TensorSpec, TensorSpec]:
-    values = _max_pool_shape(x, **attrs)  # type: ignore[arg-type]
-    return values, TensorSpec(values.shape, np.int64)
+def _with_indices(shape: Callable[..., TensorSpec]) -> Callable[..., tuple[TensorSpec, TensorSpec]]:
+    def rule(x: TensorSpec, **attrs: object) -> tuple[TensorSpec, TensorSpec]:
+        values = shape(x, **attrs)
+        return values, TensorSpec(values.shape, np.int64)
+    return rule
 
 
 @defop("max_pool", fusion=Fusion.REDUCTION, shape=_max_pool_shape)
 def max_pool(x: np.ndarray, *, kernel_size: Ints, stride: Ints, padding: Ints, dilation: Ints,
              ceil_mode: bool) -> np.ndarray:
     """N-d max pooling of ``(N, C, *spatial)``; padding never wins (it is the dtype's lowest value); NaN propagates."""
-    nd = len(kernel_size)
     out = _out_sizes(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
     win = _windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
-    return win.max(axis=tuple(range(-nd, 0)))
+    return _tap_max(win, len(kernel_size))
 
 
-@defop("max_pool_with_indices", fusion=Fusion.REDUCTION, shape=_max_pool_indices_shape, n_outputs=2)
+@defop("max_pool_with_indices", fusion=Fusion.REDUCTION, shape=_with_indices(_max_pool_shape), n_outputs=2)
 def max_pool_with_indices(x: np.ndarray, *, kernel_size: Ints, stride: Ints, padding: Ints, dilation: Ints,
                           ceil_mode: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Max pooling plus torch's indices: the flat per-plane input position of each maximum (int64)."""
-    nd = len(kernel_size)
+    """Max pooling plus torch's indices: the flat per-plane input position of each maximum (int64).
+
+    A window lying wholly in padding reports its first tap past the left padding, as torch does.
+    """
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     win = _windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
-    flat = win.reshape(win.shape[:2 + nd] + (int(np.prod(kernel_size)),))
-    values = flat.max(axis=-1)
-    taps, valid, nonneg = _tap_positions(spatial, out, kernel_size, stride, padding, dilation)
-    return values, _torch_argmax(flat, values, taps, valid, nonneg)
+    origin = [np.arange(o) * s - p for o, s, p in zip(out, stride, padding)]
+    # torch starts each scan at the first tap inside the input from the left
+    first = [o0 + -(np.minimum(o0, 0) // d) * d for o0, d in zip(origin, dilation)]
+
+    def position(tap: tuple[int, ...]) -> np.ndarray:
+        return _flat([o0 + t * d for o0, t, d in zip(origin, tap, dilation)], spatial)
+
+    return _scan_argmax(win, len(kernel_size), position, _flat(first, spatial), _has_nan(x))
 
 
 # ---------------------------------------------------------------------------------------------------- avg / LP pooling
 def _divisors(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding: Ints, count_include_pad: bool) -> np.ndarray:
     """Per-window divisor, shape ``out``: the window size clipped to the padded input (count_include_pad) or to the
     input itself."""
-    total = np.ones((1,) * len(out))
+    total = np.ones((1,) * len(out), dtype=np.int64)
     for i, (n, o, k, s, p) in enumerate(zip(spatial, out, kernel, stride, padding)):
         start = np.arange(o) * s - p
         end = np.minimum(start + k, n + p)
@@ -164,24 +182,21 @@ def avg_pool(x: np.ndarray, *, kernel_size: Ints, stride: Ints, padding: Ints, c
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, padding, ones, ceil_mode)
     win = _windows(x, out, kernel_size, stride, padding, ones, 0)
-    if x.dtype.kind == "f":
-        total = win.sum(axis=tuple(range(-nd, 0)), dtype=np.float32 if x.dtype == np.float16 else x.dtype)
-    else:
-        total = win.sum(axis=tuple(range(-nd, 0)), dtype=np.int64)
+    acc = np.dtype(np.int64) if x.dtype.kind in "iu" else np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+    total = _tap_sum(win, nd, acc)
     if divisor_override is not None:
-        div = np.full(out, divisor_override)
+        div = np.full(out, divisor_override, dtype=np.int64)
     else:
         div = _divisors(spatial, out, kernel_size, stride, padding, count_include_pad)
     if x.dtype.kind == "f":
-        return (total / div.astype(total.dtype)).astype(x.dtype)
-    div = div.astype(np.int64)
+        return (total / div.astype(acc)).astype(x.dtype, copy=False)
     return (np.sign(total) * (np.abs(total) // div)).astype(x.dtype)
 
 
 def _lp_pool_shape(x: TensorSpec, *, norm_type: float, kernel_size: Ints, stride: Ints, ceil_mode: bool) -> TensorSpec:
-    ones = (1,) * len(kernel_size)
-    zeros = (0,) * len(kernel_size)
-    return TensorSpec(x.shape[:2] + _out_sizes(x.shape[2:], kernel_size, stride, zeros, ones, ceil_mode), x.dtype)
+    nd = len(kernel_size)
+    return TensorSpec(x.shape[:2] + _out_sizes(x.shape[2:], kernel_size, stride, (0,) * nd, (1,) * nd, ceil_mode),
+                      x.dtype)
 
 
 @defop("lp_pool", fusion=Fusion.REDUCTION, shape=_lp_pool_shape)
@@ -195,19 +210,18 @@ def lp_pool(x: np.ndarray, *, norm_type: float, kernel_size: Ints, stride: Ints,
     ones, zeros = (1,) * nd, (0,) * nd
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, zeros, ones, ceil_mode)
-    axes = tuple(range(-nd, 0))
     if np.isinf(norm_type):
-        win = _windows(np.abs(x), out, kernel_size, stride, zeros, ones, np.inf if norm_type < 0 else -np.inf)
-        return (win.max(axis=axes) if norm_type > 0 else win.min(axis=axes)).astype(x.dtype)
+        sign = 1 if norm_type > 0 else -1  # min |x| = -max(-|x|)
+        win = _windows(sign * np.abs(x), out, kernel_size, stride, zeros, ones, -np.inf)
+        return (sign * _tap_max(win, nd)).astype(x.dtype, copy=False)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         powered = np.power(x, x.dtype.type(norm_type))
-        win = _windows(powered, out, kernel_size, stride, zeros, ones, 0)
-        total = win.sum(axis=axes)
-        full = float(np.prod(kernel_size))
+        total = _tap_sum(_windows(powered, out, kernel_size, stride, zeros, ones, 0), nd, x.dtype)
+        full = int(np.prod(kernel_size))
         counts = _divisors(spatial, out, kernel_size, stride, zeros, True)
         if not np.all(counts == full):
             total = total / counts.astype(x.dtype) * x.dtype.type(full)
-        return np.power(total, x.dtype.type(1.0 / norm_type)).astype(x.dtype)
+        return np.power(total, x.dtype.type(1.0 / norm_type)).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------------- adaptive pooling
@@ -227,11 +241,6 @@ def _adaptive_shape(x: TensorSpec, *, output_size: Ints) -> TensorSpec:
     return TensorSpec(x.shape[:2] + tuple(output_size), x.dtype)
 
 
-def _adaptive_indices_shape(x: TensorSpec, *, output_size: Ints) -> tuple[TensorSpec, TensorSpec]:
-    values = _adaptive_shape(x, output_size=output_size)
-    return values, TensorSpec(values.shape, np.int64)
-
-
 @defop("adaptive_avg_pool", fusion=Fusion.REDUCTION, shape=_adaptive_shape)
 def adaptive_avg_pool(x: np.ndarray, *, output_size: Ints) -> np.ndarray:
     """Adaptive average pooling of ``(N, C, *spatial)``; separable, one spatial dim at a time."""
@@ -239,36 +248,58 @@ def adaptive_avg_pool(x: np.ndarray, *, output_size: Ints) -> np.ndarray:
     y = x.astype(acc, copy=False)
     for axis, out in zip(range(2, x.ndim), output_size):
         idx, mask = adaptive_bins(x.shape[axis], out)
-        w = (mask / mask.sum(axis=1, keepdims=True)).astype(acc)
-        gathered = np.take(y, idx, axis=axis)  # (..., out, L, ...)
-        w = w.reshape(w.shape + (1,) * (y.ndim - axis - 1))
-        y = (gathered * w).sum(axis=axis + 1)
-    return y.astype(x.dtype)
+        w = (mask / np.maximum(mask.sum(axis=1, keepdims=True), 1)).astype(acc)
+        trailing = (1,) * (y.ndim - axis - 1)
+        total = np.zeros(y.shape[:axis] + (out,) + y.shape[axis + 1:], dtype=acc)
+        for t in range(idx.shape[1]):  # a loop over bin taps (the longest bin), not pixels
+            total += np.take(y, idx[:, t], axis=axis) * w[:, t].reshape((out,) + trailing)
+        y = total
+    return y.astype(x.dtype, copy=False)
 
 
-@defop("adaptive_max_pool", fusion=Fusion.REDUCTION, shape=_adaptive_indices_shape, n_outputs=2)
-def adaptive_max_pool(x: np.ndarray, *, output_size: Ints) -> tuple[np.ndarray, np.ndarray]:
-    """Adaptive max pooling with flat per-plane indices (first maximum in row-major order; last NaN if any)."""
+def _adaptive_windows(x: np.ndarray, output_size: Ints) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Gathered bins ``(N, C, *out, *L)`` (positions past a bin's end repeat its last one) and per-dim bin
+    positions ``idx[d]`` of shape ``(out_d, L_d)``."""
     nd = x.ndim - 2
-    grid: list[np.ndarray] = []
-    taps = np.zeros((1,) * (2 * nd), dtype=np.int64)
-    plane_stride = 1
-    for i in reversed(range(nd)):
-        idx, _ = adaptive_bins(x.shape[2 + i], output_size[i])
+    bins = [adaptive_bins(n, o)[0] for n, o in zip(x.shape[2:], output_size)]
+    grid = []
+    for d, idx in enumerate(bins):
         shape = [1] * (2 * nd)
-        shape[2 * i], shape[2 * i + 1] = idx.shape
-        grid.insert(0, idx.reshape(shape))
-        taps = taps + idx.reshape(shape) * plane_stride
-        plane_stride *= x.shape[2 + i]
-    # (N, C, o1, L1, o2, L2, ...) -> (N, C, o1, o2, ..., L1 * L2 * ...); positions past a bin's end repeat its last
-    # element, which changes neither the maximum nor the first/last occurrence of it.
-    win = x[(slice(None), slice(None)) + tuple(grid)]
-    order = (0, 1) + tuple(2 + 2 * i for i in range(nd)) + tuple(3 + 2 * i for i in range(nd))
-    k = int(np.prod(win.shape[3::2]))
-    flat = win.transpose(order).reshape(x.shape[:2] + tuple(output_size) + (k,))
-    taps = np.broadcast_to(taps, win.shape[2:]).transpose([o - 2 for o in order[2:]]).reshape(tuple(output_size) + (k,))
-    values = flat.max(axis=-1)
-    return values, _torch_argmax(flat, values, taps)
+        shape[2 * d], shape[2 * d + 1] = idx.shape
+        grid.append(idx.reshape(shape))
+    win = x[(slice(None), slice(None)) + tuple(grid)]  # (N, C, o1, L1, o2, L2, ...)
+    order = (0, 1) + tuple(2 + 2 * d for d in range(nd)) + tuple(3 + 2 * d for d in range(nd))
+    return win.transpose(order), bins
+
+
+@defop("adaptive_max_pool", fusion=Fusion.REDUCTION, shape=_adaptive_shape)
+def adaptive_max_pool(x: np.ndarray, *, output_size: Ints) -> np.ndarray:
+    """Adaptive max pooling of ``(N, C, *spatial)``; NaN propagates."""
+    if 0 in output_size:
+        return np.empty(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+    y = x
+    for axis, out in zip(range(2, x.ndim), output_size):  # max is separable
+        idx, _ = adaptive_bins(x.shape[axis], out)
+        acc = np.take(y, idx[:, 0], axis=axis)
+        for t in range(1, idx.shape[1]):
+            np.maximum(acc, np.take(y, idx[:, t], axis=axis), out=acc)
+        y = acc
+    return y
+
+
+@defop("adaptive_max_pool_with_indices", fusion=Fusion.REDUCTION, shape=_with_indices(_adaptive_shape), n_outputs=2)
+def adaptive_max_pool_with_indices(x: np.ndarray, *, output_size: Ints) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive max pooling with flat per-plane indices (first maximum in row-major order; last NaN if any)."""
+    shape = x.shape[:2] + tuple(output_size)
+    if 0 in output_size:
+        return np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
+    win, bins = _adaptive_windows(x, output_size)
+    spatial = x.shape[2:]
+
+    def position(tap: tuple[int, ...]) -> np.ndarray:
+        return _flat([idx[:, t] for idx, t in zip(bins, tap)], spatial)
+
+    return _scan_argmax(win, x.ndim - 2, position, position((0,) * (x.ndim - 2)), _has_nan(x))
 
 
 # ---------------------------------------------------------------------------------------------------- max unpooling

@@ -171,10 +171,12 @@ def _aa_taps(n_in: int, n_out: int, align_corners: bool, scale: float | None, ki
 
 
 def _resample_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``out[..., o, ...] = sum_t w[o, t] * x[..., idx[o, t], ...]`` along ``axis``."""
-    gathered = np.take(x, idx, axis=axis)
-    w = w.reshape(w.shape + (1,) * (x.ndim - axis - 1))
-    return (gathered * w).sum(axis=axis + 1)
+    """``out[..., o, ...] = sum_t w[o, t] * x[..., idx[o, t], ...]`` along ``axis`` (a loop over the taps t)."""
+    trailing = (1,) * (x.ndim - axis - 1)
+    out = np.take(x, idx[:, 0], axis=axis) * w[:, 0].reshape((-1,) + trailing)
+    for t in range(1, idx.shape[1]):
+        out += np.take(x, idx[:, t], axis=axis) * w[:, t].reshape((-1,) + trailing)
+    return out
 
 
 def _resample_shape(x: TensorSpec, *, size: Ints, **_: object) -> TensorSpec:

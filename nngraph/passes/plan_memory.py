@@ -2,7 +2,7 @@
 
 Views (reshape, transpose, basic slicing, broadcast) share their source's buffer and extend its lifetime. A buffer
 is released after the last use of every value living in it; an elementwise node may write into the buffer of an
-argument that dies at that node. Graph inputs, parameters, constants, weight-only values and graph outputs are not
+argument that dies at that node, owns its buffer (is not a view) and has the node's shape and dtype. Graph inputs, parameters, constants, weight-only values and graph outputs are not
 planned (outputs get fresh arrays so callers never see a buffer the next call overwrites).
 """
 from __future__ import annotations
@@ -71,10 +71,12 @@ def plan_memory(graph: Graph, ctx: PassContext) -> PassResult:
             plan.unplanned_bytes += size
             buf = None
             if n.kind == OP and _elementwise(n):
+                # In place only over an argument that owns its buffer (not a view: a transposed or broadcast view
+                # is read in another order than the output is written) and has the output's shape and dtype.
                 for a in n.inputs():
                     ra = root[a]
-                    if ra in plan.buffer_of and last_use.get(ra) == position[n.name] and \
-                            plan.buffer_bytes[plan.buffer_of[ra]] >= size and graph[ra].spec.dtype == n.spec.dtype:
+                    if a == ra and ra in plan.buffer_of and last_use.get(ra) == position[n.name] and \
+                            graph[ra].spec == n.spec:
                         buf = plan.buffer_of[ra]
                         plan.inplace[n.name] = a
                         break

@@ -232,8 +232,9 @@ def _adaptive_max(who: str, nd: int, input: np.ndarray, output_size: Any, return
     _check_input(who, input, nd)
     out = _adaptive_size(who, input, nd, output_size)
     x, unbatched = _batched(input, nd)
-    values, indices = P.adaptive_max_pool(x, output_size=out)
-    return _unbatch((values, indices) if return_indices else values, unbatched)
+    if return_indices:
+        return _unbatch(tuple(P.adaptive_max_pool_with_indices(x, output_size=out)), unbatched)
+    return _unbatch(P.adaptive_max_pool(x, output_size=out), unbatched)
 
 
 def adaptive_max_pool1d(input: np.ndarray, output_size: Any, return_indices: bool = False) -> Any:

@@ -178,6 +178,7 @@ FUNC_SAMPLES = [
     _f("F.adaptive_avg_pool1d", lambda F, x: F.adaptive_avg_pool1d(x, 5), (2, 3, 11)),
     _f("F.adaptive_avg_pool2d", lambda F, x: F.adaptive_avg_pool2d(x, (3, None)), (2, 3, 8, 5)),
     _f("F.adaptive_avg_pool2d-zero", lambda F, x: F.adaptive_avg_pool2d(x, 0), (2, 3, 4, 5)),
+    _f("F.adaptive_max_pool2d-zero", lambda F, x: F.adaptive_max_pool2d(x, (0, 2), True), (2, 3, 4, 5)),
     _f("F.adaptive_avg_pool3d", lambda F, x: F.adaptive_avg_pool3d(x, (1, 2, 3)), (1, 2, 4, 5, 6)),
     FuncSample("F.max_unpool2d", lambda F, x, i: F.max_unpool2d(x, i, 2, output_size=(7, 8)),
                _unpool_inputs((2, 3, 3, 4), (2, 2), (2, 2), (7, 8))),

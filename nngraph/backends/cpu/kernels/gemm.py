@@ -254,7 +254,7 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
                         epi(c, bi, ic + ir, ic + ir + mr, jc, jc + nc, epi_args)
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _split(total: int, parts: int, part: int, align: int) -> tuple:
     """Part ``part`` of ``[0, total)`` cut into ``parts`` near-equal pieces on multiples of ``align``."""
     units = (total + align - 1) // align
@@ -263,7 +263,7 @@ def _split(total: int, parts: int, part: int, align: int) -> tuple:
     return min(lo * align, total), min(hi * align, total)
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _bufs(c: np.ndarray) -> tuple:
     nr = _tile_nr(c)
     abuf = np.empty(MC * KC, c.dtype)
@@ -271,26 +271,21 @@ def _bufs(c: np.ndarray) -> tuple:
     return abuf, bbuf
 
 
-@njit(cache=True)
+@njit(inline="always")
 def _thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
                  out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
     """Thread ``t`` of ``nt``: a batch range when the batch is large, else a stripe of every batch item."""
     nr = _tile_nr(out)
     abuf, bbuf = _bufs(out)
+    b0, b1, m0, m1, n0, n1 = 0, nb, 0, m, 0, n
     if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
         b0, b1 = _split(nb, nt, t, 1)
-        for bi in range(b0, b1):
-            gemm_region(k, 0, m, 0, n, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
     elif n >= nt * nr or n >= m:
         n0, n1 = _split(n, nt, t, nr)
-        for bi in range(nb):
-            gemm_region(k, 0, m, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf,
-                        bbuf)
     else:
         m0, m1 = _split(m, nt, t, MR)
-        for bi in range(nb):
-            gemm_region(k, m0, m1, 0, n, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf,
-                        bbuf)
+    for bi in range(b0, b1):
+        gemm_region(k, m0, m1, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
 
 
 @njit(parallel=True, cache=True)
@@ -300,7 +295,7 @@ def _drive_parallel(nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get
         _thread_work(t, nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
 
 
-@njit(cache=True)
+@njit(inline="always")
 def drive(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarray,  # noqa: ANN001
           accumulate: bool, epi, epi_args) -> None:
     """Run ``out[bi] (+)= A @ B_bi`` then the epilogue for every batch item, threaded when large enough.

@@ -326,9 +326,9 @@ def _ov_neg(a):  # noqa: ANN001, ANN202
 
 # --------------------------------------------------------------------------------------------- GEMM micro-kernel
 # C[0:mr, 0:nr] (+)= sum_k A[k, 0:mr] (x) B[k, 0:nr] with A packed as kc rows of MR values and B as kc rows of NR
-# values (zero padded). Accumulators live in vector phis for the whole k loop; A values are broadcast. One LLVM
-# function per row count mr (1..MR) so edge rows cost no wasted FMAs; the nr < NR column edge uses masked C
-# loads/stores, so callers never need a scratch tile.
+# values (zero padded). Accumulators live in vector phis for the whole k loop; A values are broadcast. Edge rows
+# run smaller row-count variants (no wasted FMAs); the nr < NR column edge uses masked C loads/stores, so callers
+# never need a scratch tile.
 
 
 def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int) -> ir.Function:
@@ -341,6 +341,8 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     if not fn.is_declaration:
         return fn
     fn.linkage = "internal"
+    # Kept out of line: it is big, and inlining it at every call site multiplies LLVM time in every caller.
+    fn.attributes.add("noinline")
     for i in (1, 2, 3):
         fn.args[i].add_attribute("noalias")
     kc, a0, b0, c0, ldc, load_c, nr = fn.args
@@ -446,7 +448,8 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
 
 
 def _build_ukernel(module: ir.Module, elty: ir.Type, w: int) -> ir.Function:
-    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr)``: switch over mr to the per-row-count kernels."""
+    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr)``: mr == MR runs the full tile, any other mr runs its binary
+    decomposition (4 + 2 + 1 rows), so only four row-count variants exist (less code for LLVM to chew)."""
     name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}"
     i64 = ir.IntType(64)
     pty = elty.as_pointer()
@@ -457,15 +460,20 @@ def _build_ukernel(module: ir.Module, elty: ir.Type, w: int) -> ir.Function:
     fn.linkage = "internal"
     kc, a0, b0, c0, ldc, load_c, mr, nr = fn.args
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
-    done = fn.append_basic_block("done")
-    sw = bld.switch(mr, done)
-    for r in range(1, MR + 1):
-        blk = fn.append_basic_block(f"rows{r}")
-        sw.add_case(ir.Constant(i64, r), blk)
-        b = ir.IRBuilder(blk)
-        b.call(_build_ukernel_rows(module, elty, w, r, NV), [kc, a0, b0, c0, ldc, load_c, nr])
-        b.branch(done)
-    ir.IRBuilder(done).ret_void()
+    with bld.if_else(bld.icmp_signed("==", mr, ir.Constant(i64, MR))) as (then, otherwise):
+        with then:
+            bld.call(_build_ukernel_rows(module, elty, w, MR, NV), [kc, a0, b0, c0, ldc, load_c, nr])
+        with otherwise:
+            row = ir.Constant(i64, 0)
+            for bit in (4, 2, 1):
+                if bit >= MR:
+                    continue
+                take = bld.icmp_unsigned("!=", bld.and_(mr, ir.Constant(i64, bit)), ir.Constant(i64, 0))
+                with bld.if_then(take):
+                    bld.call(_build_ukernel_rows(module, elty, w, bit, NV),
+                             [kc, bld.gep(a0, [row]), b0, bld.gep(c0, [bld.mul(row, ldc)]), ldc, load_c, nr])
+                row = bld.add(row, bld.select(take, ir.Constant(i64, bit), ir.Constant(i64, 0)))
+    bld.ret_void()
     return fn
 
 

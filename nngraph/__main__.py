@@ -1,0 +1,4 @@
+"""``python -m nngraph`` = the ``nngraph`` command."""
+from .cli.main import main
+
+raise SystemExit(main())

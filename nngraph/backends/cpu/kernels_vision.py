@@ -1,0 +1,414 @@
+"""Numba kernels of the vision ops (``nngraph/ops/vision.py``), padding (``ops/padding.py``) and adaptive average
+pooling over the executor's flat arenas.
+
+* ``resample_axis``: one separable resampling pass along one axis of a C-contiguous ``(outer, n_in, inner)`` array:
+  ``y[p, o, i] = sum_t w[o, t] * x[p, idx[o, t], i]``. The taps (linear, cubic, antialiased linear/cubic, adaptive
+  average bins) are computed in the kernel with the reference's arithmetic, in the array's dtype.
+* ``nearest``: nearest-neighbour gather of ``planes`` (D, H, W) volumes with torch's float32 index arithmetic.
+* ``unfold`` / ``fold``: im2col / col2im of ``planes`` (D, H, W) volumes, one block row at a time.
+* ``pad``: constant / reflect / replicate / circular padding (and cropping) of a strided 6-d view.
+
+Shapes and attributes are runtime ints/tuples of fixed length: one compiled kernel per dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .kernels_pooling import PAR_MIN, like
+
+# resample_axis kinds
+LINEAR, CUBIC, AA_LINEAR, AA_CUBIC, ADAPTIVE_AVG = 0, 1, 2, 3, 4
+# nearest index modes per dim
+NEAREST_SAME, NEAREST_HALF, NEAREST_FLOOR, NEAREST_EXACT = 0, 1, 2, 3
+# pad modes
+PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR = 0, 1, 2, 3
+
+
+# ---------------------------------------------------------------------------------------------------- resampling
+@njit(cache=True, nogil=True)
+def _ratio(y, n_in, n_out, align, scale):  # noqa: ANN001, ANN202
+    """ops/vision.py ``_area_scale`` in y's dtype."""
+    if align:
+        if n_out > 1:
+            return like(y, n_in - 1) / like(y, n_out - 1)
+        return like(y, 0.0)
+    if scale > 0:
+        return like(y, 1.0 / scale)
+    return like(y, n_in) / like(y, n_out)
+
+
+@njit(cache=True, nogil=True)
+def _aa_filter(cubic, u):  # noqa: ANN001, ANN202
+    u = abs(u)
+    if not cubic:
+        return max(1.0 - u, 0.0)
+    a = -0.5
+    if u < 1.0:
+        return ((a + 2.0) * u - (a + 3.0)) * u * u + 1.0
+    if u < 2.0:
+        return (((u - 5.0) * u + 8.0) * u - 4.0) * a
+    return 0.0
+
+
+@njit(cache=True, nogil=True)
+def resample_taps(kind, n_in, n_out, align, scale, y):  # noqa: ANN001, ANN201
+    """``(idx, w)`` of shape ``(n_out, taps)``: source positions and weights (y's dtype) of every output position,
+    as ops/vision.py ``_linear_taps`` / ``_cubic_taps`` / ``_aa_taps`` and ops/pooling.py ``adaptive_bins``."""
+    if kind == LINEAR or kind == CUBIC:
+        cubic = kind == CUBIC
+        nt = 4 if cubic else 2
+        idx = np.empty((n_out, nt), np.int64)
+        w = np.empty((n_out, nt), y.dtype)
+        ratio = _ratio(y, n_in, n_out, align, scale)
+        half, zero, one = like(y, 0.5), like(y, 0.0), like(y, 1.0)
+        a = like(y, -0.75)
+        a2, a3, a5, a8, a4 = a + like(y, 2.0), a + like(y, 3.0), like(y, 5.0) * a, like(y, 8.0) * a, like(y, 4.0) * a
+        two = like(y, 2.0)
+        for o in range(n_out):
+            dst = like(y, o)
+            if align:
+                src = ratio * dst
+            else:
+                src = ratio * (dst + half) - half
+                if not cubic and src < zero:
+                    src = zero
+            i0 = min(int(np.floor(src)), n_in - 1)
+            t = src - like(y, i0)
+            t = zero if t < zero else (one if t > one else t)
+            if cubic:
+                u = t + one
+                w[o, 0] = ((a * u - a5) * u + a8) * u - a4
+                w[o, 1] = (a2 * t - a3) * t * t + one
+                u = one - t
+                w[o, 2] = (a2 * u - a3) * u * u + one
+                u = two - t
+                w[o, 3] = ((a * u - a5) * u + a8) * u - a4
+                for j in range(4):
+                    idx[o, j] = min(max(i0 - 1 + j, 0), n_in - 1)
+            else:
+                w[o, 0] = one - t
+                w[o, 1] = t
+                idx[o, 0] = i0
+                idx[o, 1] = i0 + 1 if i0 < n_in - 1 else i0
+        return idx, w
+    if kind == ADAPTIVE_AVG:
+        nt = 0
+        for o in range(n_out):
+            nt = max(nt, ((o + 1) * n_in + n_out - 1) // n_out - (o * n_in) // n_out)
+        idx = np.empty((n_out, nt), np.int64)
+        w = np.empty((n_out, nt), y.dtype)
+        for o in range(n_out):
+            start = (o * n_in) // n_out
+            end = ((o + 1) * n_in + n_out - 1) // n_out
+            wv = like(y, 1.0 / (end - start))
+            for j in range(nt):
+                idx[o, j] = min(start + j, end - 1)
+                w[o, j] = wv if start + j < end else like(y, 0.0)
+        return idx, w
+    # antialiased: float64 arithmetic on the dtype-rounded ratio, weights renormalized, then cast
+    cubic = kind == AA_CUBIC
+    ratio = float(_ratio(y, n_in, n_out, align, scale))
+    half = 2.0 if cubic else 1.0
+    support = half * ratio if ratio >= 1.0 else half
+    inv = 1.0 / ratio if ratio >= 1.0 else 1.0
+    nt = int(math.ceil(support)) * 2 + 1
+    idx = np.empty((n_out, nt), np.int64)
+    w = np.empty((n_out, nt), y.dtype)
+    ww = np.empty(nt, np.float64)
+    for o in range(n_out):
+        center = ratio * (o + 0.5)
+        xmin = max(int(center - support + 0.5), 0)
+        xsize = min(max(min(int(center + support + 0.5), n_in) - xmin, 0), nt)
+        total = 0.0
+        for j in range(nt):
+            ww[j] = _aa_filter(cubic, (j + xmin - center + 0.5) * inv) if j < xsize else 0.0
+            total += ww[j]
+        for j in range(nt):
+            w[o, j] = ww[j] / total if total != 0.0 else ww[j]
+            idx[o, j] = min(xmin + j, n_in - 1)
+    return idx, w
+
+
+@njit(cache=True, nogil=True)
+def _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w):  # noqa: ANN001, ANN202
+    """Output row ``r = p * n_out + o`` of a pass along a non-last axis (rows of ``inner`` contiguous elements)."""
+    p = r // n_out
+    o = r - p * n_out
+    yb = yo + r * inner
+    xb = xo + p * n_in * inner
+    s0 = xb + idx[o, 0] * inner
+    w0 = w[o, 0]
+    for i in range(inner):
+        y[yb + i] = w0 * x[s0 + i]
+    for j in range(1, idx.shape[1]):
+        sj = xb + idx[o, j] * inner
+        wj = w[o, j]
+        for i in range(inner):
+            y[yb + i] += wj * x[sj + i]
+
+
+@njit(cache=True, nogil=True)
+def _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w):  # noqa: ANN001, ANN202
+    """Row ``p`` of a pass along the last axis (a gather per output)."""
+    yb = yo + p * n_out
+    xb = xo + p * n_in
+    nt = idx.shape[1]
+    for o in range(n_out):
+        acc = w[o, 0] * x[xb + idx[o, 0]]
+        for j in range(1, nt):
+            acc += w[o, j] * x[xb + idx[o, j]]
+        y[yb + o] = acc
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def resample_axis(kind, x, xo, y, yo, outer, n_in, n_out, inner, align, scale):  # noqa: ANN001, ANN201
+    """One separable pass: ``(outer, n_in, inner) -> (outer, n_out, inner)`` with the taps of ``kind``;
+    ``align``: align_corners (0/1), ``scale``: the user's scale factor for this axis (0.0: none)."""
+    idx, w = resample_taps(kind, n_in, n_out, align, scale, y)
+    work = outer * n_out * inner * idx.shape[1]
+    if inner == 1:
+        if work < PAR_MIN:
+            for p in range(outer):
+                _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w)
+        else:
+            for p in prange(outer):
+                _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w)
+    else:
+        rows = outer * n_out
+        if work < PAR_MIN:
+            for r in range(rows):
+                _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w)
+        else:
+            for r in prange(rows):
+                _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w)
+
+
+# ---------------------------------------------------------------------------------------------------- nearest
+@njit(cache=True, nogil=True)
+def _nearest_index(n_in, n_out, mode, ratio):  # noqa: ANN001, ANN202
+    """ops/vision.py ``nearest_indices``; ``ratio`` is the float32 output-to-input ratio."""
+    idx = np.empty(n_out, np.int64)
+    r32 = np.float32(ratio)
+    r64 = np.float64(r32)
+    for o in range(n_out):
+        if mode == NEAREST_SAME:
+            s = o
+        elif mode == NEAREST_HALF:
+            s = o >> 1
+        elif mode == NEAREST_FLOOR:
+            s = int(np.floor(np.float32(o) * r32))
+        else:
+            s = int(np.floor(np.float32((o + 0.5) * r64)))
+        idx[o] = min(s, n_in - 1)
+    return idx
+
+
+@njit(cache=True, nogil=True)
+def _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w):  # noqa: ANN001, ANN202
+    n_d, n_h, n_w = ishape
+    o_d, o_h, o_w = oshape
+    plane = t // (o_d * o_h)
+    r = t - plane * (o_d * o_h)
+    od = r // o_h
+    oh = r - od * o_h
+    yb = yo + t * o_w
+    xb = xo + plane * (n_d * n_h * n_w) + (i_d[od] * n_h + i_h[oh]) * n_w
+    for o in range(o_w):
+        y[yb + o] = x[xb + i_w[o]]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def nearest(x, xo, y, yo, planes, ishape, oshape, modes, ratios):  # noqa: ANN001, ANN201
+    """Nearest-neighbour resize of ``planes`` (D, H, W) volumes; ``modes``/``ratios`` per dim (module constants)."""
+    i_d = _nearest_index(ishape[0], oshape[0], modes[0], ratios[0])
+    i_h = _nearest_index(ishape[1], oshape[1], modes[1], ratios[1])
+    i_w = _nearest_index(ishape[2], oshape[2], modes[2], ratios[2])
+    rows = planes * oshape[0] * oshape[1]
+    if rows * oshape[2] < PAR_MIN:
+        for t in range(rows):
+            _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w)
+    else:
+        for t in prange(rows):
+            _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w)
+
+
+# ---------------------------------------------------------------------------------------------------- im2col / col2im
+@njit(cache=True, nogil=True)
+def _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d):  # noqa: ANN001, ANN202
+    n_d, n_h, n_w = ishape
+    b_d, b_h, b_w = blocks
+    kk = k[0] * k[1] * k[2]
+    # t enumerates (plane, tap, bd, bh); output row (plane * kk + tap) * L + (bd * b_h + bh) * b_w
+    q = t // (b_d * b_h)
+    r = t - q * (b_d * b_h)
+    plane = q // kk
+    tap = q - plane * kk
+    kd = tap // (k[1] * k[2])
+    kh = (tap // k[2]) % k[1]
+    kw = tap % k[2]
+    bd = r // b_h
+    bh = r - bd * b_h
+    yb = yo + t * b_w
+    i_d = bd * s[0] - p[0] + kd * d[0]
+    i_h = bh * s[1] - p[1] + kh * d[1]
+    zero = like(y, 0.0)
+    if i_d < 0 or i_d >= n_d or i_h < 0 or i_h >= n_h:
+        for o in range(b_w):
+            y[yb + o] = zero
+        return
+    off = kw * d[2] - p[2]
+    xb = xo + plane * (n_d * n_h * n_w) + (i_d * n_h + i_h) * n_w + off
+    lo = min(0 if off >= 0 else (-off + s[2] - 1) // s[2], b_w)
+    last = n_w - 1 - off
+    hi = max(min(last // s[2] + 1 if last >= 0 else 0, b_w), lo)
+    for o in range(lo):
+        y[yb + o] = zero
+    st = s[2]
+    if st == 1:
+        for o in range(lo, hi):
+            y[yb + o] = x[xb + o]
+    else:
+        for o in range(lo, hi):
+            y[yb + o] = x[xb + o * st]
+    for o in range(hi, b_w):
+        y[yb + o] = zero
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def unfold(x, xo, y, yo, planes, ishape, blocks, k, s, p, d):  # noqa: ANN001, ANN201
+    """im2col of ``planes`` (D, H, W) volumes into ``(planes * prod(k), prod(blocks))`` rows."""
+    rows = planes * k[0] * k[1] * k[2] * blocks[0] * blocks[1]
+    if rows * blocks[2] < PAR_MIN:
+        for t in range(rows):
+            _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d)
+    else:
+        for t in prange(rows):
+            _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d)
+
+
+@njit(cache=True, nogil=True)
+def _fold_plane(x, xo, y, yo, plane, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN202
+    n_d, n_h, n_w = oshape
+    b_d, b_h, b_w = blocks
+    kk = k[0] * k[1] * k[2]
+    nb = b_d * b_h * b_w
+    yb = yo + plane * (n_d * n_h * n_w)
+    zero = like(y, 0.0)
+    for i in range(n_d * n_h * n_w):
+        y[yb + i] = zero
+    st = s[2]
+    for tap in range(kk):  # taps in row-major order, as the reference accumulates them
+        kd = tap // (k[1] * k[2])
+        kh = (tap // k[2]) % k[1]
+        kw = tap % k[2]
+        off = kw * d[2] - p[2]
+        lo = 0 if off >= 0 else (-off + st - 1) // st
+        last = n_w - 1 - off
+        hi = min(last // st + 1 if last >= 0 else 0, b_w)
+        xt = xo + (plane * kk + tap) * nb
+        for bd in range(b_d):
+            i_d = bd * s[0] - p[0] + kd * d[0]
+            if i_d < 0 or i_d >= n_d:
+                continue
+            for bh in range(b_h):
+                i_h = bh * s[1] - p[1] + kh * d[1]
+                if i_h < 0 or i_h >= n_h:
+                    continue
+                yr = yb + (i_d * n_h + i_h) * n_w + off
+                xr = xt + (bd * b_h + bh) * b_w
+                if st == 1:
+                    for o in range(lo, hi):
+                        y[yr + o] += x[xr + o]
+                else:
+                    for o in range(lo, hi):
+                        y[yr + o * st] += x[xr + o]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fold(x, xo, y, yo, planes, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN201
+    """col2im: sums ``(planes * prod(k), prod(blocks))`` columns into ``planes`` (D, H, W) volumes."""
+    work = planes * k[0] * k[1] * k[2] * blocks[0] * blocks[1] * blocks[2]
+    if work < PAR_MIN or planes == 1:
+        for q in range(planes):
+            _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d)
+    else:
+        for q in prange(planes):
+            _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d)
+
+
+# ---------------------------------------------------------------------------------------------------- padding
+@njit(cache=True, nogil=True)
+def _pad_src(o, n, lo, hi, mode):  # noqa: ANN001, ANN202
+    """ops/padding.py ``pad_index``: source position of output position ``o`` (-1: the constant)."""
+    pos = o - lo
+    if mode == PAD_CONSTANT:
+        return pos if 0 <= pos < n else -1
+    if mode == PAD_REFLECT:
+        i = abs(pos)
+        return 2 * (n - 1) - i if i > n - 1 else i
+    if mode == PAD_REPLICATE:
+        return min(max(pos, 0), n - 1)
+    start = max(-lo, 0)
+    kept = n - start - max(-hi, 0)
+    return start + (o - max(lo, 0)) % kept
+
+
+@njit(cache=True, nogil=True)
+def _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001, ANN202
+    yb = yo + t * oshape[5]
+    xb = xo
+    r = t
+    fill = like(y, value)
+    constant_row = False
+    for a in range(4, -1, -1):
+        o = r % oshape[a]
+        r //= oshape[a]
+        i = _pad_src(o, ishape[a], lo[a], hi[a], mode)
+        if i < 0:
+            constant_row = True
+        xb += i * xs[a]
+    n_o = oshape[5]
+    if constant_row:
+        for o in range(n_o):
+            y[yb + o] = fill
+        return
+    n, l5, st = ishape[5], lo[5], xs[5]
+    a0 = min(max(l5, 0), n_o)  # interior: 0 <= o - l5 < n
+    a1 = min(max(l5 + n, a0), n_o)
+    if mode == PAD_CONSTANT:
+        for o in range(a0):
+            y[yb + o] = fill
+        for o in range(a1, n_o):
+            y[yb + o] = fill
+    else:
+        for o in range(a0):
+            y[yb + o] = x[xb + _pad_src(o, n, l5, hi[5], mode) * st]
+        for o in range(a1, n_o):
+            y[yb + o] = x[xb + _pad_src(o, n, l5, hi[5], mode) * st]
+    xb -= l5 * st
+    if st == 1:
+        for o in range(a0, a1):
+            y[yb + o] = x[xb + o]
+    else:
+        for o in range(a0, a1):
+            y[yb + o] = x[xb + o * st]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pad(x, xo, xs, y, yo, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001, ANN201
+    """Pad/crop a strided 6-d view (element strides ``xs``) into a dense output; ``lo``/``hi`` per dim."""
+    rows = oshape[0] * oshape[1] * oshape[2] * oshape[3] * oshape[4]
+    if rows * oshape[5] < PAR_MIN:
+        for t in range(rows):
+            _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value)
+    else:
+        for t in prange(rows):
+            _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value)
+
+
+__all__ = ["resample_axis", "resample_taps", "nearest", "unfold", "fold", "pad", "LINEAR", "CUBIC", "AA_LINEAR",
+           "AA_CUBIC", "ADAPTIVE_AVG", "NEAREST_SAME", "NEAREST_HALF", "NEAREST_FLOOR", "NEAREST_EXACT",
+           "PAD_CONSTANT", "PAD_REFLECT", "PAD_REPLICATE", "PAD_CIRCULAR"]

@@ -1,0 +1,125 @@
+"""CPU lowering of the pooling ops (ops/pooling.py).
+
+* max_pool / avg_pool / lp_pool: ``kernels_pooling.window_pool`` (row-at-a-time window reductions).
+* max_pool_with_indices / adaptive_max_pool: ``kernels_pooling.argmax_pool`` (values and torch's int64 indices).
+* adaptive_avg_pool: separable ``resample_axis`` passes with the reference's bin weights (``kernels_vision``).
+
+1-3 spatial dims (padded to (D, H, W) with 1s); float32 and float64 (integer and float16 input stay on the host).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir.node import Node
+from ...ops.pooling import _divisors, _out_sizes
+from ...ops.registry import register_lowering
+from .codegen import Emitter
+from .kernels_pooling import AVG, LP, LP_MAX_ABS, LP_MIN_ABS, MAX, argmax_pool, window_pool
+from .kernels_vision import ADAPTIVE_AVG
+from .lower_vision import FLOATS, emit_resample, lit, planes_of, spatial3
+
+
+def _pool_input(em: Emitter, node: Node):  # noqa: ANN202
+    """The input Buf when the node can be lowered (float32/64, 1-3 spatial dims), else None."""
+    x = em.buf(node.args[0])
+    if x.dtype not in FLOATS or not 1 <= x.ndim - 2 <= 3:
+        return None
+    return x
+
+
+def _window(em: Emitter, node: Node, kind: int, k: tuple, s: tuple, p: tuple, d: tuple, ip: tuple,
+            fp: tuple) -> bool:
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    em.call(window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
+            spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1), tuple(int(v) for v in ip),
+            lit(tuple(float(v) for v in fp)))
+    return True
+
+
+@register_lowering("max_pool", "cpu")
+def _max_pool(em: Emitter, node: Node) -> bool:
+    if _pool_input(em, node) is None:
+        return False
+    a = node.attrs
+    return _window(em, node, MAX, a["kernel_size"], a["stride"], a["padding"], a["dilation"], (0, 0), (0.0, 0.0, 0.0))
+
+
+@register_lowering("avg_pool", "cpu")
+def _avg_pool(em: Emitter, node: Node) -> bool:
+    if _pool_input(em, node) is None:
+        return False
+    a = node.attrs
+    nd = len(a["kernel_size"])
+    override = a["divisor_override"]
+    ip = (int(bool(a["count_include_pad"])), 0 if override is None else int(override))
+    return _window(em, node, AVG, a["kernel_size"], a["stride"], a["padding"], (1,) * nd, ip, (0.0, 0.0, 0.0))
+
+
+@register_lowering("lp_pool", "cpu")
+def _lp_pool(em: Emitter, node: Node) -> bool:
+    x = _pool_input(em, node)
+    if x is None:
+        return False
+    a = node.attrs
+    k, s = tuple(a["kernel_size"]), tuple(a["stride"])
+    nd = len(k)
+    ones, zeros = (1,) * nd, (0,) * nd
+    pw = float(a["norm_type"])
+    if math.isinf(pw):
+        return _window(em, node, LP_MAX_ABS if pw > 0 else LP_MIN_ABS, k, s, zeros, ones, (0, 0), (0.0, 0.0, 0.0))
+    spatial = tuple(x.shape[2:])
+    out = _out_sizes(spatial, k, s, zeros, ones, a["ceil_mode"])
+    full = float(np.prod(k))
+    rescale = not bool(np.all(_divisors(spatial, out, k, s, zeros, True) == full))
+    return _window(em, node, LP, k, s, zeros, ones, (int(rescale), 0), (pw, 1.0 / pw, full))
+
+
+def _argmax(em: Emitter, node: Node, adaptive: bool, k: tuple, s: tuple, p: tuple, d: tuple) -> bool:
+    x = em.buf(node.args[0])
+    values_spec, indices_spec = node.spec
+    values = em.scratch(values_spec.shape, values_spec.dtype)
+    indices = em.scratch(indices_spec.shape, indices_spec.dtype)
+    em.bufs[node.name] = (values, indices)
+    if values.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    em.call(argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
+            spatial3(values.shape[2:], 1), spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1))
+    return True
+
+
+@register_lowering("max_pool_with_indices", "cpu")
+def _max_pool_with_indices(em: Emitter, node: Node) -> bool:
+    if _pool_input(em, node) is None:
+        return False
+    a = node.attrs
+    return _argmax(em, node, False, a["kernel_size"], a["stride"], a["padding"], a["dilation"])
+
+
+@register_lowering("adaptive_max_pool", "cpu")
+def _adaptive_max_pool(em: Emitter, node: Node) -> bool:
+    x = _pool_input(em, node)
+    if x is None:
+        return False
+    spatial, out = x.shape[2:], tuple(node.attrs["output_size"])
+    nd = len(spatial)
+    # kernel: the largest bin per dim (only sizes the parallel threshold)
+    k = tuple(-(-n // o) + 1 if o else 1 for n, o in zip(spatial, out))
+    return _argmax(em, node, True, k, (1,) * nd, (0,) * nd, (1,) * nd)
+
+
+@register_lowering("adaptive_avg_pool", "cpu")
+def _adaptive_avg_pool(em: Emitter, node: Node) -> bool:
+    if _pool_input(em, node) is None:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    emit_resample(em, x, out, [(axis, ADAPTIVE_AVG, False, None) for axis in range(2, x.ndim)])
+    return True

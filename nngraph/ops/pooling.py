@@ -30,7 +30,7 @@ def _out_sizes(spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilatio
     return tuple(pool_output_size(*a, ceil_mode) for a in zip(spatial, kernel, stride, padding, dilation))
 
 
-def _windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
+def sliding_windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
              fill: float | int) -> np.ndarray:
     """View of shape ``(N, C, *out, *kernel)``: the pooling windows of ``x`` padded with ``fill``.
 
@@ -127,7 +127,7 @@ def max_pool(x: np.ndarray, *, kernel_size: Ints, stride: Ints, padding: Ints, d
              ceil_mode: bool) -> np.ndarray:
     """N-d max pooling of ``(N, C, *spatial)``; padding never wins (it is the dtype's lowest value); NaN propagates."""
     out = _out_sizes(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
-    win = _windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
+    win = sliding_windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
     return _tap_max(win, len(kernel_size))
 
 
@@ -140,7 +140,7 @@ def max_pool_with_indices(x: np.ndarray, *, kernel_size: Ints, stride: Ints, pad
     """
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, padding, dilation, ceil_mode)
-    win = _windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
+    win = sliding_windows(x, out, kernel_size, stride, padding, dilation, _lowest(x.dtype))
     origin = [np.arange(o) * s - p for o, s, p in zip(out, stride, padding)]
     # torch starts each scan at the first tap inside the input from the left
     first = [o0 + -(np.minimum(o0, 0) // d) * d for o0, d in zip(origin, dilation)]
@@ -152,7 +152,8 @@ def max_pool_with_indices(x: np.ndarray, *, kernel_size: Ints, stride: Ints, pad
 
 
 # ---------------------------------------------------------------------------------------------------- avg / LP pooling
-def _divisors(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding: Ints, count_include_pad: bool) -> np.ndarray:
+def _divisors(spatial: Ints, out: Ints, kernel: Ints, stride: Ints, padding: Ints,
+              count_include_pad: bool) -> np.ndarray:
     """Per-window divisor, shape ``out``: the window size clipped to the padded input (count_include_pad) or to the
     input itself."""
     total = np.ones((1,) * len(out), dtype=np.int64)
@@ -181,7 +182,7 @@ def avg_pool(x: np.ndarray, *, kernel_size: Ints, stride: Ints, padding: Ints, c
     ones = (1,) * nd
     spatial = x.shape[2:]
     out = _out_sizes(spatial, kernel_size, stride, padding, ones, ceil_mode)
-    win = _windows(x, out, kernel_size, stride, padding, ones, 0)
+    win = sliding_windows(x, out, kernel_size, stride, padding, ones, 0)
     acc = np.dtype(np.int64) if x.dtype.kind in "iu" else np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
     total = _tap_sum(win, nd, acc)
     if divisor_override is not None:
@@ -212,11 +213,11 @@ def lp_pool(x: np.ndarray, *, norm_type: float, kernel_size: Ints, stride: Ints,
     out = _out_sizes(spatial, kernel_size, stride, zeros, ones, ceil_mode)
     if np.isinf(norm_type):
         sign = 1 if norm_type > 0 else -1  # min |x| = -max(-|x|)
-        win = _windows(sign * np.abs(x), out, kernel_size, stride, zeros, ones, -np.inf)
+        win = sliding_windows(sign * np.abs(x), out, kernel_size, stride, zeros, ones, -np.inf)
         return (sign * _tap_max(win, nd)).astype(x.dtype, copy=False)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         powered = np.power(x, x.dtype.type(norm_type))
-        total = _tap_sum(_windows(powered, out, kernel_size, stride, zeros, ones, 0), nd, x.dtype)
+        total = _tap_sum(sliding_windows(powered, out, kernel_size, stride, zeros, ones, 0), nd, x.dtype)
         full = int(np.prod(kernel_size))
         counts = _divisors(spatial, out, kernel_size, stride, zeros, True)
         if not np.all(counts == full):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from .pooling import sliding_windows
 from .registry import Fusion, TensorSpec, defop
 
 Ints = tuple[int, ...]
@@ -231,7 +230,8 @@ def upsample_antialias(x: np.ndarray, *, size: Ints, scales: Scales, align_corne
 
 # ---------------------------------------------------------------------------------------------------- im2col / col2im
 def _blocks(size: Ints, kernel: Ints, dilation: Ints, padding: Ints, stride: Ints) -> Ints:
-    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, d, p, s in zip(size, kernel, dilation, padding, stride))
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                 for n, k, d, p, s in zip(size, kernel, dilation, padding, stride))
 
 
 def _unfold_shape(x: TensorSpec, *, kernel_size: Ints, dilation: Ints, padding: Ints, stride: Ints) -> TensorSpec:
@@ -246,11 +246,7 @@ def unfold(x: np.ndarray, *, kernel_size: Ints, dilation: Ints, padding: Ints, s
     n, c, *spatial = x.shape
     nd = len(kernel_size)
     blocks = _blocks(tuple(spatial), kernel_size, dilation, padding, stride)
-    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p) for p in padding]) if any(padding) else x
-    view = sliding_window_view(xp, [d * (k - 1) + 1 for k, d in zip(kernel_size, dilation)], axis=tuple(range(2, 2 + nd)))
-    index = (slice(None),) * 2 + tuple(slice(0, (b - 1) * s + 1, s) for b, s in zip(blocks, stride))
-    index += tuple(slice(None, None, d) for d in dilation)
-    win = view[index]  # (N, C, *blocks, *kernel)
+    win = sliding_windows(x, blocks, kernel_size, stride, padding, dilation, 0)  # (N, C, *blocks, *kernel)
     order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
     return win.transpose(order).reshape(n, c * int(np.prod(kernel_size)), int(np.prod(blocks)))
 

@@ -63,12 +63,33 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _purge(directory: str, name: str) -> None:
-    for path in [os.path.join(directory, name + ".py"), *glob.glob(os.path.join(directory, "__pycache__", name + ".*"))]:
+def _purge(directory: str, name: str, keep_source: bool = False) -> None:
+    paths = glob.glob(os.path.join(directory, "__pycache__", name + ".*"))
+    if not keep_source:
+        paths.append(os.path.join(directory, name + ".py"))
+    for path in paths:
         try:
             os.remove(path)
         except OSError:
             pass
+
+
+def is_cache_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from loading Numba's on-disk cache (a corrupted index or data file)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("numba", "core", "caching.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def forget(names: list[str], use_cache: bool = True) -> None:
+    """Drop generated modules from this process and delete their Numba cache files (sources are kept)."""
+    for name in names:
+        sys.modules.pop(name, None)
+        if use_cache:
+            _purge(cache_dir(), name, keep_source=True)
 
 
 def load_module(name: str, source: str, use_cache: bool = True) -> ModuleType:

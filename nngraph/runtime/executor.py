@@ -1,6 +1,7 @@
 """``CpuExecutable``: one specialized graph as generated @njit segments over flat arenas (plus host steps)."""
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -43,11 +44,10 @@ class CpuExecutable:
     def __init__(self, graph: Graph, root: Any, use_cache: bool = True, extra_key: str = "") -> None:
         self.graph = graph
         self.root = root
+        self.use_cache = use_cache
         self.key = cache.make_key("cpu", extra_key, graph_fingerprint(graph))
-        self.program = codegen.generate(graph, self.key)
-        self.module = cache.load_module(self.key, self.program.source, use_cache=use_cache) \
-            if any(isinstance(s, str) for s in self.program.segments) else None
-        self.steps = [getattr(self.module, s) if isinstance(s, str) else s for s in self.program.segments]
+        self._build()
+        self._verified = False
         self._weights: list[np.ndarray] = []
         self._weights_version: Any = object()
         self._lock = threading.Lock()
@@ -55,6 +55,16 @@ class CpuExecutable:
         arenas = self.program.arenas
         self._weight_dtypes = sorted(arenas.weight_sizes)
         self._work_dtypes = sorted(arenas.work_sizes)
+
+    def _build(self) -> None:
+        self.program = codegen.generate(self.graph, self.key)
+        self.module = cache.load_module(self.key, self.program.source, use_cache=self.use_cache) \
+            if any(isinstance(s, str) for s in self.program.segments) else None
+        self.steps = [getattr(self.module, s) if isinstance(s, str) else s for s in self.program.segments]
+
+    def _generated_modules(self) -> list[str]:
+        """This executor's module and the generated kernel modules it imports."""
+        return [self.key] + sorted(set(re.findall(r"^from (nngraph_gen_\w+) import", self.program.source, re.M)))
 
     @property
     def source(self) -> str:
@@ -101,6 +111,21 @@ class CpuExecutable:
 
     # -- calling ----------------------------------------------------------------------------------------------------
     def __call__(self, leaves: list[np.ndarray]) -> tuple:
+        if not self._verified:
+            try:
+                result = self._run(leaves)
+            except Exception as e:
+                if not cache.is_cache_error(e):
+                    raise
+                # A corrupted Numba cache entry: delete it and compile again.
+                cache.forget(self._generated_modules(), self.use_cache)
+                self._build()
+                result = self._run(leaves)
+            self._verified = True
+            return result
+        return self._run(leaves)
+
+    def _run(self, leaves: list[np.ndarray]) -> tuple:
         outs = [np.empty(spec.shape, dtype=spec.dtype) for _, spec in self.program.outputs]
         args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + self._workspace()
         for step in self.steps:

@@ -16,14 +16,15 @@ from nngraph.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _cli(*args: str, module: str = "nngraph.cli.main") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "nngraph.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
 
 
-def test_run_prints_summary() -> None:
-    res = _cli("run", "mlp", "--batch", "3", "--seed", "1")
+@pytest.mark.parametrize("module", ["nngraph.cli.main", "nngraph"])
+def test_run_prints_summary(module: str) -> None:
+    res = _cli("run", "mlp", "--batch", "3", "--seed", "1", module=module)
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "model:       mlp" in out

@@ -176,7 +176,7 @@ def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):
             _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, ip, fp)
     else:
         for t in prange(rows):
-            _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, ip, fp)
+            _window_row(kind, x, xo, y, yo, np.int64(t), ishape, oshape, k, s, p, d, ip, fp)
 
 
 # ---------------------------------------------------------------------------------------------------- with indices
@@ -272,7 +272,7 @@ def argmax_pool(adaptive, x, xo, y, yo, ix, ixo, planes, ishape, oshape, k, s, p
             _argmax_row(adaptive, x, xo, y, yo, ix, ixo, t, ishape, oshape, k, s, p, d)
     else:
         for t in prange(rows):
-            _argmax_row(adaptive, x, xo, y, yo, ix, ixo, t, ishape, oshape, k, s, p, d)
+            _argmax_row(adaptive, x, xo, y, yo, ix, ixo, np.int64(t), ishape, oshape, k, s, p, d)
 
 
 __all__ = ["window_pool", "argmax_pool", "like", "MAX", "AVG", "LP", "LP_MAX_ABS", "LP_MIN_ABS", "PAR_MIN"]

@@ -175,7 +175,7 @@ def resample_axis(kind, x, xo, y, yo, outer, n_in, n_out, inner, align, scale): 
                 _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w)
         else:
             for p in prange(outer):
-                _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w)
+                _resample_last(x, xo, y, yo, np.int64(p), n_in, n_out, idx, w)
     else:
         rows = outer * n_out
         if work < PAR_MIN:
@@ -183,7 +183,7 @@ def resample_axis(kind, x, xo, y, yo, outer, n_in, n_out, inner, align, scale): 
                 _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w)
         else:
             for r in prange(rows):
-                _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w)
+                _resample_row(x, xo, y, yo, np.int64(r), n_in, n_out, inner, idx, w)
 
 
 # ---------------------------------------------------------------------------------------------------- nearest
@@ -232,7 +232,7 @@ def nearest(x, xo, y, yo, planes, ishape, oshape, modes, ratios):  # noqa: ANN00
             _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w)
     else:
         for t in prange(rows):
-            _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w)
+            _nearest_row(x, xo, y, yo, np.int64(t), ishape, oshape, i_d, i_h, i_w)
 
 
 # ---------------------------------------------------------------------------------------------------- im2col / col2im
@@ -286,7 +286,7 @@ def unfold(x, xo, y, yo, planes, ishape, blocks, k, s, p, d):  # noqa: ANN001, A
             _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d)
     else:
         for t in prange(rows):
-            _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d)
+            _unfold_row(x, xo, y, yo, np.int64(t), ishape, blocks, k, s, p, d)
 
 
 @njit(cache=True, nogil=True)
@@ -336,7 +336,7 @@ def fold(x, xo, y, yo, planes, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN
             _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d)
     else:
         for q in prange(planes):
-            _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d)
+            _fold_plane(x, xo, y, yo, np.int64(q), oshape, blocks, k, s, p, d)
 
 
 # ---------------------------------------------------------------------------------------------------- padding
@@ -406,7 +406,7 @@ def pad(x, xo, xs, y, yo, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001,
             _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value)
     else:
         for t in prange(rows):
-            _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value)
+            _pad_row(x, xo, xs, y, yo, np.int64(t), ishape, oshape, lo, hi, mode, value)
 
 
 __all__ = ["resample_axis", "resample_taps", "nearest", "unfold", "fold", "pad", "LINEAR", "CUBIC", "AA_LINEAR",

@@ -20,9 +20,9 @@ __all__ = [
 _SPATIAL = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
-def _pattern(nd: int, channels: str = "C") -> str:
+def _pattern(nd: int) -> str:
     dims = ", ".join(_SPATIAL[nd])
-    return f"(N, {channels}, {dims}) or ({channels}, {dims})"
+    return f"(N, C, {dims}) or (C, {dims})"
 
 
 def _ntuple(who: str, name: str, value: Any, nd: int) -> tuple[int, ...]:
@@ -45,7 +45,8 @@ def _check_input(who: str, x: Any, nd: int, *, ints: str = "") -> None:
         check_float(who, x)
     elif not (dtype is not None and (dtype.kind == "f" or ints == "all" and dtype.kind in "iu" or dtype == np.int64)):
         kinds = "integer" if ints == "all" else "int64"
-        raise InputError(who, f"a floating-point or {kinds} input", f"dtype {dtype if dtype is not None else type(x).__name__}")
+        got = f"dtype {dtype}" if dtype is not None else type(x).__name__
+        raise InputError(who, f"a floating-point or {kinds} input", got)
     if x.ndim not in (nd + 1, nd + 2) or any(s == 0 for s in x.shape[-nd - 1:]):
         raise InputError(who, f"input of shape {_pattern(nd)} with non-zero C and spatial sizes", shape_str(x.shape))
 
@@ -66,7 +67,7 @@ def _window_args(who: str, x: np.ndarray, nd: int, kernel_size: Any, stride: Any
             raise InputError(who, f"padding at most half the kernel size ({kk // 2} for kernel_size={kk})",
                              f"padding={pp}")
     spatial = x.shape[-nd:]
-    out = tuple(P.pool_output_size(n, kk, ss, pp, dd, bool(ceil_mode)) for n, kk, ss, pp, dd in zip(spatial, k, s, p, d))
+    out = tuple(P.pool_output_size(*a, bool(ceil_mode)) for a in zip(spatial, k, s, p, d))
     if any(o < 1 for o in out):
         raise InputError(who, f"an input large enough for the window (output size {out} is too small)",
                          f"input of shape {shape_str(x.shape)}")
@@ -76,7 +77,8 @@ def _window_args(who: str, x: np.ndarray, nd: int, kernel_size: Any, stride: Any
 def _check_3d_avg_fits(who: str, x: np.ndarray, k: tuple[int, ...]) -> None:
     """torch's 3-d average pooling (and so LP pooling) also wants every input size to hold the kernel unpadded."""
     if any(n < kk for n, kk in zip(x.shape[-3:], k)):
-        raise InputError(who, f"input spatial sizes of at least kernel_size={k}", f"input of shape {shape_str(x.shape)}")
+        raise InputError(who, f"input spatial sizes of at least kernel_size={k}",
+                         f"input of shape {shape_str(x.shape)}")
 
 
 def _batched(x: np.ndarray, nd: int) -> tuple[np.ndarray, bool]:

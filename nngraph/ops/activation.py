@@ -136,7 +136,7 @@ def selu(x: np.ndarray) -> np.ndarray:
     return _out(_SELU_SCALE * np.where(w > 0, w, _SELU_ALPHA * np.expm1(np.minimum(w, 0))), x)
 
 
-@defop("rrelu", fusion=Fusion.OPAQUE, shape=same_as_first)  # random: never fused or deduplicated
+@defop("rrelu", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)  # random: never fused or deduplicated
 @_quiet
 def rrelu(x: np.ndarray, *, lower: float, upper: float) -> np.ndarray:
     """Training-mode RReLU: x if x > 0 else a * x with a ~ U(lower, upper) drawn per element."""
@@ -296,7 +296,7 @@ def log_softmax(x: np.ndarray, *, axis: int, dtype: str | None) -> np.ndarray:
         return (shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))).astype(out_dtype, copy=False)
 
 
-@defop("gumbel_softmax", fusion=Fusion.OPAQUE, shape=same_as_first)  # random
+@defop("gumbel_softmax", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)  # random
 def gumbel_softmax(x: np.ndarray, *, tau: float, hard: bool, axis: int) -> np.ndarray:
     """softmax((x + g) / tau) along ``axis`` with g ~ Gumbel(0, 1); with ``hard`` the one-hot of its argmax."""
     w = _work(x)

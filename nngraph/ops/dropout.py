@@ -49,25 +49,25 @@ def _alpha_dropout(x: np.ndarray, p: float, feature: bool) -> np.ndarray:
     return (w * (keep * a) + b).astype(x.dtype, copy=False)
 
 
-@defop("dropout", fusion=Fusion.OPAQUE, shape=same_as_first)
+@defop("dropout", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)
 def dropout(x: np.ndarray, *, p: float) -> np.ndarray:
     """Zero each element with probability ``p``; scale the kept ones by 1 / (1 - p)."""
     return _dropout(x, p, feature=False)
 
 
-@defop("feature_dropout", fusion=Fusion.OPAQUE, shape=same_as_first)
+@defop("feature_dropout", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)
 def feature_dropout(x: np.ndarray, *, p: float) -> np.ndarray:
     """Zero each channel ``x[n, c]`` (ndim >= 2) with probability ``p``; scale the kept ones by 1 / (1 - p)."""
     return _dropout(x, p, feature=True)
 
 
-@defop("alpha_dropout", fusion=Fusion.OPAQUE, shape=same_as_first)
+@defop("alpha_dropout", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)
 def alpha_dropout(x: np.ndarray, *, p: float) -> np.ndarray:
     """Alpha dropout of each element (preserves zero mean and unit variance)."""
     return _alpha_dropout(x, p, feature=False)
 
 
-@defop("feature_alpha_dropout", fusion=Fusion.OPAQUE, shape=same_as_first)
+@defop("feature_alpha_dropout", fusion=Fusion.OPAQUE, shape=same_as_first, random=True)
 def feature_alpha_dropout(x: np.ndarray, *, p: float) -> np.ndarray:
     """Alpha dropout of whole channels ``x[n, c]`` (ndim >= 2)."""
     return _alpha_dropout(x, p, feature=True)

@@ -31,7 +31,7 @@ def _out_sizes(spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilatio
 
 
 def sliding_windows(x: np.ndarray, out: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints,
-             fill: float | int) -> np.ndarray:
+                    fill: float | int) -> np.ndarray:
     """View of shape ``(N, C, *out, *kernel)``: the pooling windows of ``x`` padded with ``fill``.
 
     The right side is padded further when ceil mode lets the last window run past the padded input.

@@ -183,8 +183,9 @@ def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):
 @njit(cache=True, nogil=True)
 def _argmax_out(x, xb, y, yb, ix, ixb, o, ishape, wstart, wlen, step):  # noqa: ANN001, ANN202
     """One output of max pooling with torch's indices: taps ``wstart[a] + j * step[a]`` for ``j < wlen[a]`` along
-    each axis ``a``; a tap outside the input is padding. First maximum among valid taps in window order, the last NaN
-    if any; a window without a valid tap gives the lowest value and its first tap past the left padding."""
+    each axis ``a``; a tap outside the input is padding. First maximum among valid taps in window order (torch's scan
+    ``val > max or isnan(val)``), so the last NaN if any; a window without a valid tap gives the lowest value and its
+    first tap past the left padding."""
     n_d, n_h, n_w = ishape
     best = like(y, -np.inf)
     bi = -1
@@ -209,21 +210,12 @@ def _argmax_out(x, xb, y, yb, ix, ixb, o, ishape, wstart, wlen, step):  # noqa: 
                     elif v != v:
                         bi = r + i_w
     if bi < 0:  # no tap inside the input: torch reports the first tap past the left padding
-        pos = np.zeros(3, np.int64)
+        bi = 0
         for a in range(3):
-            pos[a] = wstart[a]
-            if wlen[a] > 0 and pos[a] < 0:
-                j = (-pos[a] + step[a] - 1) // step[a]
-                if j < wlen[a]:
-                    pos[a] += j * step[a]
-        found = True
-        for a in range(3):
-            if pos[a] < 0:
-                found = False
-        if found:
-            bi = (pos[0] * n_h + pos[1]) * n_w + pos[2]
-        else:
-            bi = (wstart[0] * n_h + wstart[1]) * n_w + wstart[2]
+            pa = wstart[a]
+            if pa < 0:
+                pa += ((-pa + step[a] - 1) // step[a]) * step[a]
+            bi = bi * ishape[a] + pa
     y[yb + o] = best
     ix[ixb + o] = bi
 

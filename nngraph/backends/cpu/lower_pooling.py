@@ -1,7 +1,8 @@
 """CPU lowering of the pooling ops (ops/pooling.py).
 
 * max_pool / avg_pool / lp_pool: ``kernels_pooling.window_pool`` (row-at-a-time window reductions).
-* max_pool_with_indices / adaptive_max_pool: ``kernels_pooling.argmax_pool`` (values and torch's int64 indices).
+* max_pool_with_indices / adaptive_max_pool(_with_indices): ``kernels_pooling.argmax_pool`` (values and torch's
+  int64 indices; the values-only op writes its indices to scratch).
 * adaptive_avg_pool: separable ``resample_axis`` passes with the reference's bin weights (``kernels_vision``).
 
 1-3 spatial dims (padded to (D, H, W) with 1s); float32 and float64 (integer and float16 input stay on the host).
@@ -80,11 +81,15 @@ def _lp_pool(em: Emitter, node: Node) -> bool:
 
 
 def _argmax(em: Emitter, node: Node, adaptive: bool, k: tuple, s: tuple, p: tuple, d: tuple) -> bool:
-    x = em.buf(node.args[0])
-    values_spec, indices_spec = node.spec
-    values = em.scratch(values_spec.shape, values_spec.dtype)
-    indices = em.scratch(indices_spec.shape, indices_spec.dtype)
-    em.bufs[node.name] = (values, indices)
+    """Values and torch's int64 indices (a two-output node), or the values alone (the indices go to scratch)."""
+    if isinstance(node.spec, tuple):
+        values_spec, indices_spec = node.spec
+        values = em.scratch(values_spec.shape, values_spec.dtype)
+        indices = em.scratch(indices_spec.shape, indices_spec.dtype)
+        em.bufs[node.name] = (values, indices)
+    else:
+        values = em.out(node)
+        indices = em.scratch(values.shape, np.dtype(np.int64))
     if values.size == 0:
         return True
     x = em.dense(node.args[0])
@@ -101,8 +106,7 @@ def _max_pool_with_indices(em: Emitter, node: Node) -> bool:
     return _argmax(em, node, False, a["kernel_size"], a["stride"], a["padding"], a["dilation"])
 
 
-@register_lowering("adaptive_max_pool", "cpu")
-def _adaptive_max_pool(em: Emitter, node: Node) -> bool:
+def _adaptive_max(em: Emitter, node: Node) -> bool:
     x = _pool_input(em, node)
     if x is None:
         return False
@@ -111,6 +115,10 @@ def _adaptive_max_pool(em: Emitter, node: Node) -> bool:
     # kernel: the largest bin per dim (only sizes the parallel threshold)
     k = tuple(-(-n // o) + 1 if o else 1 for n, o in zip(spatial, out))
     return _argmax(em, node, True, k, (1,) * nd, (0,) * nd, (1,) * nd)
+
+
+register_lowering("adaptive_max_pool", "cpu")(_adaptive_max)
+register_lowering("adaptive_max_pool_with_indices", "cpu")(_adaptive_max)
 
 
 @register_lowering("adaptive_avg_pool", "cpu")

@@ -99,6 +99,8 @@ class CpuExecutable:
                     raise TypeError(f"weight '{self.graph[name].target}' is now {v.dtype}{v.shape}; this "
                                     f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
                 arenas[dtype][off:off + size] = v.reshape(-1)
+            for source, transform, dtype, off, size in self.program.arenas.derived.values():
+                arenas[dtype][off:off + size] = transform(np.ascontiguousarray(values[source]))
             self._weights = [arenas[d] for d in self._weight_dtypes]
             self._weights_version = version
 

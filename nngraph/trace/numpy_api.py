@@ -22,6 +22,11 @@ def handles(*funcs: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callab
     return wrap
 
 
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise GraphBreak(f"numpy.{name} with out=")
+
+
 def _p(t: "Tracer", x: Any) -> Proxy:
     """``x`` as a proxy (concrete arrays become constants)."""
     if isinstance(x, Proxy):
@@ -63,6 +68,7 @@ def _size(t: "Tracer", a: Any, axis: int | None = None) -> int:
 
 @handles(np.concatenate)
 def _concatenate(t: "Tracer", arrays: Any, axis: int | None = 0, out: Any = None, dtype: Any = None, **_: Any) -> Any:
+    _no_out("concatenate", out)
     xs = [_p(t, a) for a in arrays]
     if axis is None:
         xs, axis = [x.reshape(-1) for x in xs], 0
@@ -72,6 +78,7 @@ def _concatenate(t: "Tracer", arrays: Any, axis: int | None = 0, out: Any = None
 
 @handles(np.stack)
 def _stack(t: "Tracer", arrays: Any, axis: int = 0, out: Any = None, **_: Any) -> Any:
+    _no_out("stack", out)
     xs = [_p(t, a) for a in arrays]
     return t.op("stack", *xs, axis=axis % (xs[0].ndim + 1))
 
@@ -121,12 +128,14 @@ def _where(t: "Tracer", cond: Any, x: Any = None, y: Any = None) -> Any:
 
 
 @handles(np.matmul)
-def _matmul(t: "Tracer", a: Any, b: Any, **_: Any) -> Any:
+def _matmul(t: "Tracer", a: Any, b: Any, out: Any = None, **_: Any) -> Any:
+    _no_out("matmul", out)
     return t.op("matmul", a, b)
 
 
 @handles(np.dot)
 def _dot(t: "Tracer", a: Any, b: Any, out: Any = None) -> Any:
+    _no_out("dot", out)
     return t.dot(a, b)
 
 
@@ -149,7 +158,10 @@ def _tile(t: "Tracer", a: Any, reps: Any) -> Any:
 
 
 @handles(np.take)
-def _take(t: "Tracer", a: Any, indices: Any, axis: int | None = None, **_: Any) -> Any:
+def _take(t: "Tracer", a: Any, indices: Any, axis: int | None = None, out: Any = None, mode: str = "raise") -> Any:
+    _no_out("take", out)
+    if mode != "raise":
+        raise GraphBreak(f"numpy.take with mode={mode!r}")
     x = _p(t, a)
     if axis is None:
         x, axis = x.reshape(-1), 0
@@ -179,10 +191,11 @@ def _flip(t: "Tracer", m: Any, axis: Any = None) -> Any:
 
 
 def _like(fill: Any) -> Callable[..., Any]:
-    def handler(t: "Tracer", a: Any, *args: Any, dtype: Any = None, shape: Any = None, **kw: Any) -> np.ndarray:
+    def handler(t: "Tracer", a: Any, *args: Any, dtype: Any = None, shape: Any = None, **kw: Any) -> Proxy:
         value = fill(a, args)
         dt = np.dtype(dtype) if dtype is not None else a.dtype
-        return np.full(a.shape if shape is None else shape, value, dtype=dt)  # a constant: its value is known
+        # A constant (its value is known), as a proxy so that ``out = np.zeros_like(x); out[i] = x[j]`` traces.
+        return _p(t, np.full(a.shape if shape is None else shape, value, dtype=dt))
 
     return handler
 

@@ -60,6 +60,14 @@ class Proxy:
         return self.value.size
 
     @property
+    def itemsize(self) -> int:
+        return self.value.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.value.nbytes
+
+    @property
     def spec(self) -> TensorSpec:
         return TensorSpec(self.value.shape, self.value.dtype)
 
@@ -98,8 +106,7 @@ class Proxy:
         return self._op(name, other, self) if reverse else self._op(name, self, other)
 
     def _inplace(self, name: str, other: Any) -> "Proxy":
-        result = self._binary(name, other)
-        self.tracer.rebind(self, result)
+        self.tracer.assign(self, self._binary(name, other))
         return self
 
     # -- operators ---------------------------------------------------------------------------------------------------

@@ -201,9 +201,22 @@ class Tracer:
             target = out[0] if isinstance(out, tuple) else out
             if not isinstance(target, Proxy):
                 raise GraphBreak("a ufunc writing into a concrete array (out=)")
-            self.rebind(target, result)
+            self.assign(target, result)
             return target
         return result
+
+    def assign(self, target: Proxy, result: Proxy) -> None:
+        """``target`` updated in place with ``result`` (``x += y``, ``out=``), with numpy's rules: the shape cannot
+        grow, and the result is cast to the target's dtype where "same_kind" casting allows."""
+        if result.shape != target.shape:
+            raise ValueError(f"non-broadcastable output operand with shape {target.shape} doesn't match the "
+                             f"broadcast shape {result.shape}")
+        if result.dtype != target.dtype:
+            if not np.can_cast(result.dtype, target.dtype, "same_kind"):
+                raise TypeError(f"Cannot cast ufunc output from {result.dtype} to {target.dtype} with casting rule "
+                                "'same_kind'")
+            result = result.astype(target.dtype)
+        self.rebind(target, result)
 
     def array_function(self, func: Any, args: tuple, kwargs: dict) -> Any:
         handler = FUNCTIONS.get(func)

@@ -275,3 +275,40 @@ def test_round_and_norm() -> None:
     check_trace(Fn(lambda x, v: (np.linalg.norm(x), np.linalg.norm(x, axis=-1), np.linalg.norm(x, axis=(1, 2)),
                                  np.linalg.norm(x, ord=1, axis=1, keepdims=True), np.linalg.norm(v, np.inf),
                                  np.linalg.norm(v, 2))), X, V, rtol=1e-5)
+
+
+def _inplace_casts(x: Any, d: Any) -> Any:
+    y = x.copy()
+    y += d  # float64 operand: the float32 array stays float32 (same_kind casting)
+    y *= 2
+    np.add(y, d, out=y)
+    return y
+
+
+def _fill_buffer(x: Any) -> Any:
+    out = np.zeros_like(x)
+    out[:, 1:] = x[:, :-1]  # shift right; a traceable zeros_like buffer
+    ones = np.ones_like(x, dtype=np.float64)
+    return out, ones + x
+
+
+def test_inplace_keeps_dtype_and_buffer_patterns() -> None:
+    graph = check_trace(Fn(_inplace_casts), X, np.full(4, 0.25))
+    assert Interpreter(graph, None).run(X, np.full(4, 0.25)).dtype == np.float32
+    check_trace(Fn(_fill_buffer), X)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.__iadd__(np.ones((2,) + x.shape, np.float32)),  # the in-place result cannot grow
+    lambda x: (x > 0).astype(np.int32).__iadd__(1.5),  # float into int: not same_kind
+])
+def test_inplace_errors_match_numpy(fn: Callable[[Any], Any]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        fn(X.copy())
+    with pytest.raises((TypeError, ValueError)):  # the eager re-run of the broken module raises numpy's error
+        nngraph.trace(Fn(fn), X)
+
+
+def test_out_arguments_of_numpy_functions_break() -> None:
+    with pytest.warns(GraphBreakWarning, match=r"numpy.concatenate with out="):
+        nngraph.trace(Fn(lambda x: np.concatenate([x, x], out=np.empty((4, 3, 4), np.float32))), X)

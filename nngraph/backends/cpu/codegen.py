@@ -43,6 +43,17 @@ class Arenas:
     weight_sizes: dict[str, int] = field(default_factory=dict)
     weight_slots: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # node -> (dtype, offset, size)
     work_sizes: dict[str, int] = field(default_factory=dict)
+    # Derived weights (e.g. GEMM-packed panels): key -> (source node, transform, dtype, offset, size); computed from
+    # the source weight's value whenever weights are refreshed.
+    derived: dict[str, tuple[str, Any, str, int, int]] = field(default_factory=dict)
+
+    def add_derived(self, key: str, source: str, transform: Any, dtype: np.dtype, size: int) -> int:
+        if key not in self.derived:
+            dkey = np.dtype(dtype).str
+            off = self.weight_sizes.get(dkey, 0)
+            self.weight_sizes[dkey] = off + _align(max(size, 1))
+            self.derived[key] = (source, transform, dkey, off, size)
+        return self.derived[key][3]
 
     def add_weight(self, name: str, spec: TensorSpec) -> int:
         key = spec.dtype.str
@@ -138,6 +149,16 @@ class Emitter:
         self.bufs[node.name] = buf
         return buf
 
+    def is_weight(self, name: str | None) -> bool:
+        return name is not None and _is_weight(self.graph[name])
+
+    def derived_weight(self, source: str, transform: Any, size: int, tag: str) -> Buf:
+        """A weight-arena region holding ``transform(value of weight source)`` (a 1-D array of ``size``),
+        recomputed whenever weights change -- e.g. a pre-packed GEMM operand."""
+        spec = self.graph[source].spec
+        off = self.arenas.add_derived(f"{source}:{tag}", source, transform, spec.dtype, size)
+        return Buf.dense(weight_arena(spec.dtype), off, (size,), spec.dtype)
+
     def set_view(self, node: Node, buf: Buf) -> None:
         self.bufs[node.name] = buf
 
@@ -189,6 +210,7 @@ def generate(graph: Graph, module_name: str) -> Program:
         em.bufs[n.name] = Buf.dense(arena, 0, n.spec.shape, n.spec.dtype)
     weight_nodes = [n.name for n in nodes if _is_weight(n) and isinstance(n.spec, TensorSpec)
                     and any(not _is_weight(graph[u]) for u in graph.users(n.name))]
+    em.weight_nodes = set(weight_nodes)
     for name in weight_nodes:
         spec = graph[name].spec
         em.bufs[name] = Buf.dense(weight_arena(spec.dtype), em.arenas.add_weight(name, spec), spec.shape, spec.dtype)

@@ -1,17 +1,102 @@
-"""CPU lowering of heavy ops (conv, linear, matmul) and fused epilogue nodes."""
+"""CPU lowering of heavy ops (linear, matmul, conv) and fused epilogue nodes.
+
+A fused "epilogue" node (see ``passes/fuse_epilogue.py``) whose steps after the heavy op are an optional residual
+``add`` and an optional activation maps onto the GEMM kernels' standard epilogue ``act(c + bias + residual)``,
+applied per output block while it is in cache. Other epilogues run as the heavy op plus one elementwise loop.
+"""
 from __future__ import annotations
 
-from ...ir.node import OP, Node
-from ...ops.registry import REGISTRY
-from .codegen import Emitter
+import math
+from typing import Any
 
-# Epilogue-capable heavy lowerings: op name -> rule(em, node, base_args, epilogue_steps) -> bool.
-EPILOGUE_RULES: dict = {}
+from ...ir.node import OP, Node
+from ...ops.registry import REGISTRY, TensorSpec, register_lowering
+from .buffers import Buf
+from .codegen import Emitter
+from .kernels.epilogue import ACTIVATIONS
+from . import kernels_heavy as kh
+
+# epilogue op name -> (std activation name, alpha attr or value, beta attr or value)
+_ACT = {"relu": ("relu", 0.0, 0.0), "silu": ("silu", 0.0, 0.0), "gelu": ("gelu", 0.0, 0.0),
+        "gelu_tanh": ("gelu_tanh", 0.0, 0.0), "sigmoid": ("sigmoid", 0.0, 0.0), "tanh": ("tanh", 0.0, 0.0),
+        "hardswish": ("hardswish", 0.0, 0.0), "hardsigmoid": ("hardsigmoid", 0.0, 0.0),
+        "leaky_relu": ("leaky_relu", "negative_slope", 0.0), "hardtanh": ("clamp", "min_val", "max_val"),
+        "elu": ("elu", "alpha", 0.0)}
+
+
+def std_epilogue(node_args: tuple, steps: list[tuple], out_spec: TensorSpec) -> tuple | None:
+    """(residual arg index or None, act code, alpha, beta) when ``steps[1:]`` fit ``act(c + residual)``."""
+    rest = list(steps[1:])
+    residual = None
+    if rest and rest[0][0] == "add":
+        ops = rest[0][2]
+        others = [op for op in ops if op != ("tmp", 0)]
+        if len(others) != 1 or others[0][0] != "in":
+            return None
+        residual = others[0][1]
+        rest = rest[1:]
+    act, alpha, beta = "none", 0.0, 0.0
+    if rest:
+        name, attrs, _ = rest[0]
+        if len(rest) > 1 or name not in _ACT:
+            return None
+        act, a, b = _ACT[name]
+        alpha = float(attrs[a]) if isinstance(a, str) else a
+        beta = float(attrs[b]) if isinstance(b, str) else b
+    return residual, ACTIVATIONS[act][0], alpha, beta
+
+
+
+
+
+def _lower_linear(em: Emitter, node: Node, steps: list[tuple]) -> bool:
+    x_name, w_name, b_name = (node.args[i] if k == "in" else None for k, i in steps[0][2])
+    spec = node.spec
+    if spec.dtype.kind != "f" or spec.dtype.itemsize < 4 or em.graph[w_name].spec.dtype != spec.dtype:
+        return False
+    epi = std_epilogue(node.args, steps, spec)
+    if epi is None:
+        return False
+    res_idx, act, alpha, beta = epi
+    x = em.dense(x_name)
+    n, k = em.graph[w_name].spec.shape
+    m = x.size // k if k else 0
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    if m == 0 or k == 0:
+        return False
+    bias = em.buf(b_name) if b_name is not None else None
+    res = em.dense(node.args[res_idx]) if res_idx is not None else None
+    if res is not None and res.shape != spec.shape:
+        return False
+    b_args = (bias, bias.size) if bias is not None else (out, 0)
+    r_args = (res, res.size) if res is not None else (out, 0)
+    if em.is_weight(w_name):
+        size = kh.packed_size(n, k, spec.dtype)
+        packed = em.derived_weight(w_name, kh.pack_linear_weight, size, "packed_bt")
+        em.call(kh.linear_packed, m, k, n, x, packed, size, *b_args, *r_args, act, alpha, beta, out)
+    else:
+        w = em.dense(w_name)
+        em.call(kh.linear_raw, m, k, n, x, w, *b_args, *r_args, act, alpha, beta, out)
+    return True
+
+
+EPILOGUE_RULES = {"linear": _lower_linear}
+
+
+def _plain(name: str):  # noqa: ANN202
+    def rule(em: Emitter, node: Node) -> bool:
+        steps = [(name, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
+                                                for i, a in enumerate(node.args)))]
+        return EPILOGUE_RULES[name](em, node, steps)
+
+    return rule
 
 
 def lower_epilogue(em: Emitter, node: Node, steps: list[tuple]) -> bool:
-    """A heavy op and its elementwise epilogue: inside the heavy kernel when it supports epilogues, else the heavy
-    op (compiled or on the host) followed by one loop over its output."""
+    """A heavy op and its elementwise epilogue: inside the heavy kernel when it fits the standard epilogue, else the
+    heavy op (compiled or on the host) followed by one loop over its output."""
     from .elementwise import SCALAR, lower_loop
 
     base_name, base_attrs, base_ops = steps[0]
@@ -36,4 +121,8 @@ def lower_epilogue(em: Emitter, node: Node, steps: list[tuple]) -> bool:
 
 
 def register() -> None:
-    """Register heavy-op lowerings."""
+    for name in EPILOGUE_RULES:
+        register_lowering(name, "cpu")(_plain(name))
+
+
+__all__ = ["lower_epilogue", "register", "std_epilogue", "math"]

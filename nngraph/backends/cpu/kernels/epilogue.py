@@ -26,11 +26,12 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
-from .simd import (Vec, vabs, vcopysign, vfloor, vfma, vldexp, vload, vload_n, vmax, vmin, vselect_lt, vsplat,
-                   vstore, vstore_n, width_of)
+from .simd import Vec, VecIR, _suffix, vadd, vec_width, vload_n, vsplat, vstore_n
 
 # Activation codes. alpha/beta meaning in the comment; the numpy references are in ``nngraph.ops.activation``.
 ACT_NONE = 0
@@ -66,103 +67,124 @@ ACTIVATIONS: dict[str, tuple[int, float, float]] = {
 
 
 # --------------------------------------------------------------------------------------------- vector math
-# float32: Cephes-style polynomials (max rel. error a few ulp), all lanes at once. float64 epilogues take the scalar
-# path with libm (see _rows_scalar), so these are float32-only in practice but type-generic.
+# float32 lanes only (float64 epilogues take the scalar libm path in _rows_scalar). Cephes-style polynomials,
+# a few ulp; emitted as IR by one intrinsic so all activations cost one small LLVM function to compile.
 
 _LN2_HI = 0.693359375
 _LN2_LO = -2.12194440e-4
-_LOG2E = 1.44269504088896341
 
 
-@njit(inline="always")
-def vexp(x: Vec) -> Vec:
-    """exp(x) for float32 lanes, clamped to the finite normal range."""
-    x = vmin(vmax(x, vsplat(np.float32(-87.33654))), vsplat(np.float32(88.72283)))
-    n = vfloor(vfma(x, vsplat(np.float32(_LOG2E)), vsplat(np.float32(0.5))))
-    r = vfma(n, vsplat(np.float32(-_LN2_HI)), x)
-    r = vfma(n, vsplat(np.float32(-_LN2_LO)), r)
-    p = vsplat(np.float32(1.9875691500e-4))
-    p = vfma(p, r, vsplat(np.float32(1.3981999507e-3)))
-    p = vfma(p, r, vsplat(np.float32(8.3334519073e-3)))
-    p = vfma(p, r, vsplat(np.float32(4.1665795894e-2)))
-    p = vfma(p, r, vsplat(np.float32(1.6666665459e-1)))
-    p = vfma(p, r, vsplat(np.float32(5.0000001201e-1)))
-    p = vfma(p, r * r, r) + np.float32(1.0)
-    # 2**n in two halves so n = 128 (x near the top clamp) does not overflow the exponent field.
-    half = vfloor(n * np.float32(0.5))
-    return vldexp(vldexp(p, half), n - half)
+def _ir_exp(v: VecIR, x):  # noqa: ANN001, ANN202
+    x = v.min(v.max(x, v.c(-87.33654)), v.c(88.72283))
+    n = v.floor(v.fma(x, v.c(1.4426950408889634), v.c(0.5)))
+    r = v.fma(n, v.c(-_LN2_HI), x)
+    r = v.fma(n, v.c(-_LN2_LO), r)
+    p = v.poly(r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                   5.0000001201e-1])
+    p = v.add(v.fma(p, v.mul(r, r), r), v.c(1.0))
+    half = v.floor(v.mul(n, v.c(0.5)))  # 2**n in two steps: n = 128 at the top clamp would overflow one
+    return v.ldexp(v.ldexp(p, half), v.sub(n, half))
 
 
-@njit(inline="always")
-def vsigmoid(x: Vec) -> Vec:
-    return np.float32(1.0) / (vexp(-x) + np.float32(1.0))
+def _ir_sigmoid(v: VecIR, x):  # noqa: ANN001, ANN202
+    return v.div(v.c(1.0), v.add(_ir_exp(v, v.sub(v.c(0.0), x)), v.c(1.0)))
 
 
-@njit(inline="always")
-def vtanh(x: Vec) -> Vec:
-    """Cephes tanhf: odd polynomial for |x| < 0.625, 1 - 2/(exp(2|x|)+1) otherwise."""
-    ax = vabs(x)
-    z = x * x
-    p = vsplat(np.float32(-5.70498872745e-3))
-    p = vfma(p, z, vsplat(np.float32(2.06390887954e-2)))
-    p = vfma(p, z, vsplat(np.float32(-5.37397155531e-2)))
-    p = vfma(p, z, vsplat(np.float32(1.33314422036e-1)))
-    p = vfma(p, z, vsplat(np.float32(-3.33332819422e-1)))
-    small = vfma(p * z, x, x)
-    big = np.float32(1.0) - np.float32(2.0) / (vexp(ax + ax) + np.float32(1.0))
-    return vselect_lt(ax, vsplat(np.float32(0.625)), small, vcopysign(big, x))
+def _ir_tanh(v: VecIR, x):  # noqa: ANN001, ANN202
+    """Cephes tanhf: odd polynomial below |x| = 0.625, 1 - 2/(exp(2|x|)+1) above."""
+    ax = v.abs(x)
+    z = v.mul(x, x)
+    p = v.poly(z, [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1])
+    small = v.fma(v.mul(p, z), x, x)
+    big = v.sub(v.c(1.0), v.div(v.c(2.0), v.add(_ir_exp(v, v.add(ax, ax)), v.c(1.0))))
+    return v.select_lt(ax, v.c(0.625), small, v.copysign(big, x))
 
 
-@njit(inline="always")
-def verf(x: Vec) -> Vec:
-    """erf(x): Abramowitz & Stegun 7.1.26 (abs. error < 1.5e-7), Taylor series near 0 for relative accuracy."""
-    ax = vabs(x)
-    t = np.float32(1.0) / vfma(ax, vsplat(np.float32(0.3275911)), vsplat(np.float32(1.0)))
-    p = vsplat(np.float32(1.061405429))
-    p = vfma(p, t, vsplat(np.float32(-1.453152027)))
-    p = vfma(p, t, vsplat(np.float32(1.421413741)))
-    p = vfma(p, t, vsplat(np.float32(-0.284496736)))
-    p = vfma(p, t, vsplat(np.float32(0.254829592)))
-    y = np.float32(1.0) - p * t * vexp(-(ax * ax))
-    # Near 0 the formula loses relative accuracy: use the Taylor series x*(2/sqrt(pi))*(1 - x^2/3 + x^4/10).
-    z = x * x
-    s = vfma(z, vsplat(np.float32(0.1)), vsplat(np.float32(-1.0 / 3.0)))
-    s = vfma(s, z, vsplat(np.float32(1.0)))
-    small = x * s * np.float32(1.1283791670955126)
-    return vselect_lt(ax, vsplat(np.float32(0.05)), small, vcopysign(y, x))
+def _ir_erfc_pos(v: VecIR, z):  # noqa: ANN001, ANN202
+    """erfc(z) for z >= 0 with relative error < 1.2e-7 (Numerical Recipes' erfcc Chebyshev fit)."""
+    t = v.div(v.c(1.0), v.fma(z, v.c(0.5), v.c(1.0)))
+    p = v.poly(t, [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+                   0.37409196, 1.00002368, -1.26551223])
+    return v.mul(t, _ir_exp(v, v.sub(p, v.mul(z, z))))
 
 
-@njit(inline="always")
-def _act_vec(v: Vec, act: int, alpha: Any, beta: Any) -> Vec:
-    """Apply activation ``act`` to float32 lanes ``v`` (alpha/beta already splatted)."""
-    if act == ACT_RELU:
-        return vmax(v, vsplat(np.float32(0.0)))
-    if act == ACT_NONE:
-        return v
-    if act == ACT_CLAMP:
-        return vmin(vmax(v, alpha), beta)
-    if act == ACT_SILU:
-        return v * vsigmoid(v)
-    if act == ACT_LEAKY_RELU:
-        return vselect_lt(v, vsplat(np.float32(0.0)), v * alpha, v)
-    if act == ACT_GELU:
-        return v * np.float32(0.5) * (verf(v * np.float32(0.7071067811865476)) + np.float32(1.0))
-    if act == ACT_GELU_TANH:
-        inner = v * np.float32(0.7978845608028654) * vfma(v * v, vsplat(np.float32(0.044715)), vsplat(np.float32(1.0)))
-        return v * np.float32(0.5) * (vtanh(inner) + np.float32(1.0))
-    if act == ACT_SIGMOID:
-        return vsigmoid(v)
-    if act == ACT_TANH:
-        return vtanh(v)
-    if act == ACT_HARDSWISH:
-        return v * vmin(vmax(v + np.float32(3.0), vsplat(np.float32(0.0))), vsplat(np.float32(6.0))) * np.float32(
-            1.0 / 6.0)
-    if act == ACT_ELU:
-        return vselect_lt(v, vsplat(np.float32(0.0)), (vexp(v) - np.float32(1.0)) * alpha, v)
-    if act == ACT_HARDSIGMOID:
-        return vmin(vmax(v * np.float32(1.0 / 6.0) + np.float32(0.5), vsplat(np.float32(0.0))),
-                    vsplat(np.float32(1.0)))
-    return v
+def _ir_gelu(v: VecIR, x):  # noqa: ANN001, ANN202
+    """0.5 x (1 + erf(x/sqrt2)) with 1 + erf(u) = erfc(-u): no cancellation in the negative tail."""
+    u = v.mul(x, v.c(0.7071067811865476))
+    e = _ir_erfc_pos(v, v.abs(u))
+    one_plus_erf = v.select_lt(u, v.c(0.0), e, v.sub(v.c(2.0), e))
+    return v.mul(v.mul(x, v.c(0.5)), one_plus_erf)
+
+
+def _ir_act(v: VecIR, code: int, x, alpha, beta):  # noqa: ANN001, ANN202
+    zero = v.c(0.0)
+    if code == ACT_RELU:
+        return v.max(x, zero)
+    if code == ACT_CLAMP:
+        return v.min(v.max(x, alpha), beta)
+    if code == ACT_LEAKY_RELU:
+        return v.select_lt(x, zero, v.mul(x, alpha), x)
+    if code == ACT_SILU:
+        return v.mul(x, _ir_sigmoid(v, x))
+    if code == ACT_GELU:
+        return _ir_gelu(v, x)
+    if code == ACT_GELU_TANH:
+        # 0.5 x (1 + tanh(y)) == x * sigmoid(2y): same value, no cancellation for negative y.
+        inner = v.mul(v.mul(x, v.c(2.0 * 0.7978845608028654)), v.fma(v.mul(x, x), v.c(0.044715), v.c(1.0)))
+        return v.mul(x, _ir_sigmoid(v, inner))
+    if code == ACT_SIGMOID:
+        return _ir_sigmoid(v, x)
+    if code == ACT_TANH:
+        return _ir_tanh(v, x)
+    if code == ACT_HARDSWISH:
+        return v.mul(v.mul(x, v.min(v.max(v.add(x, v.c(3.0)), zero), v.c(6.0))), v.c(1.0 / 6.0))
+    if code == ACT_ELU:
+        return v.select_lt(x, zero, v.mul(v.sub(_ir_exp(v, x), v.c(1.0)), alpha), x)
+    if code == ACT_HARDSIGMOID:
+        return v.min(v.max(v.fma(x, v.c(1.0 / 6.0), v.c(0.5)), zero), v.c(1.0))
+    return x
+
+
+_ALL_CODES = (ACT_RELU, ACT_CLAMP, ACT_LEAKY_RELU, ACT_SILU, ACT_GELU, ACT_GELU_TANH, ACT_SIGMOID, ACT_TANH,
+              ACT_HARDSWISH, ACT_ELU, ACT_HARDSIGMOID)
+
+
+def _build_vact(module: ir.Module, vty: ir.VectorType) -> ir.Function:
+    name = f"nngraph_vact_{_suffix(vty)}"
+    fnty = ir.FunctionType(vty, [vty, ir.IntType(64), vty.element, vty.element])
+    fn = cgutils.get_or_insert_function(module, fnty, name)
+    if not fn.is_declaration:
+        return fn
+    fn.linkage = "internal"
+    x, code, alpha, beta = fn.args
+    entry = fn.append_basic_block("entry")
+    b = ir.IRBuilder(entry)
+    default = fn.append_basic_block("identity")
+    sw = b.switch(code, default)
+    ir.IRBuilder(default).ret(x)
+    for c in _ALL_CODES:
+        blk = fn.append_basic_block(f"act{c}")
+        sw.add_case(ir.Constant(ir.IntType(64), c), blk)
+        bb = ir.IRBuilder(blk)
+        v = VecIR(bb, vty)
+        bb.ret(_ir_act(v, c, x, v.splat(alpha), v.splat(beta)))
+    return fn
+
+
+@intrinsic
+def vact(typingctx, x, code, alpha, beta):  # noqa: ANN001, ANN201
+    """Activation ``code`` (ACT_*) on float32 lanes ``x`` with float32 parameters ``alpha``, ``beta``."""
+    if not (isinstance(x, Vec) and x.dtype == types.float32):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        fn = _build_vact(builder.module, args[0].type)
+        code_ = context.cast(builder, args[1], sig.args[1], types.int64)
+        a_ = context.cast(builder, args[2], sig.args[2], types.float32)
+        b_ = context.cast(builder, args[3], sig.args[3], types.float32)
+        return builder.call(fn, [args[0], code_, a_, b_])
+
+    return x(x, types.int64, types.float32, types.float32), codegen
 
 
 @njit(inline="always")
@@ -201,61 +223,57 @@ def act_scalar(x: float, act: int, alpha: float, beta: float) -> float:
 # --------------------------------------------------------------------------------------------- standard epilogue
 
 
+@njit(cache=True)
+def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
+    """float32: one masked-vector pass (full vectors get an all-true mask, so there is one code path)."""
+    w = vec_width(c)
+    ldc = c.shape[1]
+    has_bias = bias.shape[0] > 0
+    row_bias = has_bias and bias_axis == 0
+    col_bias = has_bias and bias_axis != 0
+    has_res = res.size > 0
+    a32 = np.float32(alpha)
+    b32 = np.float32(beta)
+    zero = vsplat(np.float32(0.0))
+    for i in range(r0, r1):
+        off = i * ldc
+        roff = (b * c.shape[0] + i) * ldc
+        vb = vsplat(bias[i]) if row_bias else zero
+        for j in range(c0, c1, w):
+            n = min(w, c1 - j)
+            v = vadd(vload_n(c, off + j, n), vb)
+            if col_bias:
+                v = vadd(v, vload_n(bias, j, n))
+            if has_res:
+                v = vadd(v, vload_n(res, roff + j, n))
+            if act != ACT_NONE:
+                v = vact(v, act, a32, b32)
+            vstore_n(c, off + j, v, n)
+
+
+@njit(cache=True)
+def _rows_scalar(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
+    has_bias = bias.shape[0] > 0
+    has_res = res.size > 0
+    for i in range(r0, r1):
+        for j in range(c0, c1):
+            v = c[i, j]
+            if has_bias:
+                v += bias[i] if bias_axis == 0 else bias[j]
+            if has_res:
+                v += res[b, i, j]
+            c[i, j] = act_scalar(v, act, alpha, beta)
+
+
 def _std_rows(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
     pass
 
 
 @overload(_std_rows)
 def _ov_std_rows(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
-    if c.dtype == types.float32:
-        w = width_of(types.float32)
-
-        def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
-            has_bias = bias.shape[0] > 0
-            row_bias = has_bias and bias_axis == 0
-            col_bias = has_bias and bias_axis != 0
-            has_res = res.size > 0
-            va = vsplat(np.float32(alpha))
-            vb = vsplat(np.float32(beta))
-            zero = vsplat(np.float32(0.0))
-            for i in range(r0, r1):
-                row = c[i]
-                rres = res[b, i] if has_res else row
-                vbias = vsplat(bias[i]) if row_bias else zero
-                j = c0
-                while j < c1:
-                    n = min(w, c1 - j)
-                    full = n == w
-                    v = vload(row, j) if full else vload_n(row, j, n)
-                    if row_bias:
-                        v = v + vbias
-                    if col_bias:
-                        v = v + (vload(bias, j) if full else vload_n(bias, j, n))
-                    if has_res:
-                        v = v + (vload(rres, j) if full else vload_n(rres, j, n))
-                    v = _act_vec(v, act, va, vb)
-                    if full:
-                        vstore(row, j, v)
-                    else:
-                        vstore_n(row, j, v, n)
-                    j += w
-
-        return _rows_vec
-
-    def _rows_scalar(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
-        has_bias = bias.shape[0] > 0
-        has_res = res.size > 0
-        for i in range(r0, r1):
-            row = c[i]
-            for j in range(c0, c1):
-                v = row[j]
-                if has_bias:
-                    v += bias[i] if bias_axis == 0 else bias[j]
-                if has_res:
-                    v += res[b, i, j]
-                row[j] = act_scalar(v, act, alpha, beta)
-
-    return _rows_scalar
+    impl = _rows_vec if c.dtype == types.float32 else _rows_scalar
+    return lambda c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta: impl(  # noqa: E731
+        c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta)
 
 
 @njit(cache=True)

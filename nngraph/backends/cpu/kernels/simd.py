@@ -8,14 +8,13 @@ generic vector IR to whatever the target has, so the same code is correct everyw
 """
 from __future__ import annotations
 
-import operator
 
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, models, overload, register_model
+from numba.extending import intrinsic, models, register_model
 
 # --------------------------------------------------------------------------------------------- host features
 _FEATURES = llvm.get_host_cpu_features()
@@ -237,50 +236,6 @@ vsqrt = _llvm_math("sqrt", 1)
 
 
 @intrinsic
-def vselect_lt(typingctx, a, b, x, y):  # noqa: ANN001, ANN201
-    """Lane-wise ``x if a < b else y``."""
-    if not all(isinstance(t, Vec) and t == a for t in (b, x, y)):
-        return None
-
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        return builder.select(builder.fcmp_ordered("<", args[0], args[1]), args[2], args[3])
-
-    return a(a, b, x, y), codegen
-
-
-@intrinsic
-def vcopysign(typingctx, mag, sgn):  # noqa: ANN001, ANN201
-    """|mag| with the sign of ``sgn`` lane-wise."""
-    if not (isinstance(mag, Vec) and mag == sgn):
-        return None
-
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        vty = args[0].type
-        return builder.call(_intrinsic_fn(builder, f"llvm.copysign.{_suffix(vty)}", vty, 2), list(args))
-
-    return mag(mag, sgn), codegen
-
-
-@intrinsic
-def vldexp(typingctx, v, n):  # noqa: ANN001, ANN201
-    """``v * 2**n`` for integral-valued float lanes ``n`` in the normal exponent range (built from exponent bits)."""
-    if not (isinstance(v, Vec) and v == n):
-        return None
-
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        vty = args[0].type
-        f32 = vty.element == ir.FloatType()
-        ity = ir.VectorType(ir.IntType(32 if f32 else 64), vty.count)
-        bias, shift = (127, 23) if f32 else (1023, 52)
-        ni = builder.fptosi(args[1], ity)
-        ni = builder.add(ni, _splat(builder, ir.Constant(ity.element, bias), ity))
-        bits = builder.shl(ni, _splat(builder, ir.Constant(ity.element, shift), ity))
-        return builder.fmul(args[0], builder.bitcast(bits, vty))
-
-    return v(v, n), codegen
-
-
-@intrinsic
 def vhsum(typingctx, v):  # noqa: ANN001, ANN201
     """Sum of all lanes."""
     if not isinstance(v, Vec):
@@ -290,38 +245,101 @@ def vhsum(typingctx, v):  # noqa: ANN001, ANN201
         vty = args[0].type
         fnty = ir.FunctionType(vty.element, [vty.element, vty])
         fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.vector.reduce.fadd.{_suffix(vty)}")
-        # Without the reassoc flag the reduction is sequential; call it with -0.0 start and let the flag through.
-        r = builder.call(fn, [ir.Constant(vty.element, -0.0), args[0]], fastmath=("reassoc",))
-        return r
+        return builder.call(fn, [ir.Constant(vty.element, -0.0), args[0]], fastmath=("reassoc",))
 
     return v.dtype(v), codegen
 
 
-# Operators on Vec (vector op vector, vector op scalar, scalar op vector) for readable kernels.
-def _def_operator(pyop, vimpl) -> None:  # noqa: ANN001
-    @overload(pyop)
-    def _ov(a, b):  # noqa: ANN001, ANN202
-        if isinstance(a, Vec) and isinstance(b, Vec):
-            return lambda a, b: vimpl(a, b)
-        if isinstance(a, Vec) and isinstance(b, (types.Float, types.Integer)):
-            dt = a.dtype
-            return lambda a, b: vimpl(a, vsplat(dt(b)))
-        if isinstance(b, Vec) and isinstance(a, (types.Float, types.Integer)):
-            dt = b.dtype
-            return lambda a, b: vimpl(vsplat(dt(a)), b)
-        return None
+def _const_intrinsic(fn_of_dtype):  # noqa: ANN001, ANN202
+    """Intrinsic ``f(array) -> intp`` folding ``fn_of_dtype(array.dtype)`` to a constant (no call, no compile)."""
+
+    @intrinsic
+    def _impl(typingctx, ary):  # noqa: ANN001, ANN202
+        if not isinstance(ary, types.Array):
+            return None
+        val = fn_of_dtype(ary.dtype)
+
+        def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+            return context.get_constant(types.intp, val)
+
+        return types.intp(ary), codegen
+
+    return _impl
 
 
-for _op, _impl in ((operator.add, vadd), (operator.sub, vsub), (operator.mul, vmul), (operator.truediv, vdiv)):
-    _def_operator(_op, _impl)
+#: ``tile_nr(arr)``: GEMM tile columns for arr's dtype, as a compile-time constant.
+tile_nr = _const_intrinsic(lambda dt: nr_of(dt))
+#: ``vec_width(arr)``: SIMD lanes for arr's dtype, as a compile-time constant.
+vec_width = _const_intrinsic(lambda dt: width_of(dt))
 
 
-@overload(operator.neg)
-def _ov_neg(a):  # noqa: ANN001, ANN202
-    if isinstance(a, Vec):
-        dt = a.dtype
-        return lambda a: vsub(vsplat(dt(0.0)), a)
-    return None
+class VecIR:
+    """Builds lane-wise vector math as LLVM IR (used to write activations as one intrinsic, which is far cheaper
+    to compile than the same math as many small Numba functions)."""
+
+    def __init__(self, builder: ir.IRBuilder, vty: ir.VectorType) -> None:
+        self.b = builder
+        self.vty = vty
+        self.sfx = _suffix(vty)
+
+    def c(self, x: float) -> ir.Constant:
+        return ir.Constant(self.vty, [ir.Constant(self.vty.element, float(x))] * self.vty.count)
+
+    def splat(self, x: ir.Value) -> ir.Value:
+        return _splat(self.b, x, self.vty)
+
+    def _call(self, name: str, *args: ir.Value) -> ir.Value:
+        return self.b.call(_intrinsic_fn(self.b, f"llvm.{name}.{self.sfx}", self.vty, len(args)), list(args))
+
+    def add(self, x, y):  # noqa: ANN001, ANN201
+        return self.b.fadd(x, y)
+
+    def sub(self, x, y):  # noqa: ANN001, ANN201
+        return self.b.fsub(x, y)
+
+    def mul(self, x, y):  # noqa: ANN001, ANN201
+        return self.b.fmul(x, y)
+
+    def div(self, x, y):  # noqa: ANN001, ANN201
+        return self.b.fdiv(x, y)
+
+    def fma(self, x, y, z):  # noqa: ANN001, ANN201
+        return self._call("fma", x, y, z)
+
+    def max(self, x, y):  # noqa: ANN001, ANN201
+        return self._call("maxnum", x, y)
+
+    def min(self, x, y):  # noqa: ANN001, ANN201
+        return self._call("minnum", x, y)
+
+    def floor(self, x):  # noqa: ANN001, ANN201
+        return self._call("floor", x)
+
+    def abs(self, x):  # noqa: ANN001, ANN201
+        return self._call("fabs", x)
+
+    def copysign(self, mag, sgn):  # noqa: ANN001, ANN201
+        return self._call("copysign", mag, sgn)
+
+    def select_lt(self, a, b, x, y):  # noqa: ANN001, ANN201
+        """x where a < b else y."""
+        return self.b.select(self.b.fcmp_ordered("<", a, b), x, y)
+
+    def poly(self, x, coeffs):  # noqa: ANN001, ANN201
+        """Horner: coeffs[0]*x^(n-1) + ... + coeffs[-1]."""
+        p = self.c(coeffs[0])
+        for k in coeffs[1:]:
+            p = self.fma(p, x, self.c(k))
+        return p
+
+    def ldexp(self, x, n):  # noqa: ANN001, ANN201
+        """x * 2**n for integral float lanes n within the normal exponent range (exponent-bit construction)."""
+        f32 = self.vty.element == ir.FloatType()
+        ity = ir.VectorType(ir.IntType(32 if f32 else 64), self.vty.count)
+        bias, shift = (127, 23) if f32 else (1023, 52)
+        ni = self.b.add(self.b.fptosi(n, ity), ir.Constant(ity, [ir.Constant(ity.element, bias)] * ity.count))
+        bits = self.b.shl(ni, ir.Constant(ity, [ir.Constant(ity.element, shift)] * ity.count))
+        return self.b.fmul(x, self.b.bitcast(bits, self.vty))
 
 
 # --------------------------------------------------------------------------------------------- GEMM micro-kernel

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ops.registry import REGISTRY, TensorSpec
 from .node import CONSTANT, INPUT, MODULE, OP, OUTPUT, PARAM, Node, NodeMeta
-from .pytree import Tree
+from .pytree import Tree, count_leaves
 
 
 class LintError(ValueError):
@@ -153,8 +153,23 @@ class Graph:
                 raise LintError(f"{node.describe()}: constant without an array value")
             if node.kind == OP:
                 self._lint_op(node)
+            elif node.kind == MODULE:
+                self._lint_module(node)
         if self.users(out.name):
             raise LintError("the output node has users")
+        if count_leaves(out.attrs["tree"]) != len(out.args):
+            raise LintError(f"{out.describe()}: its tree has {count_leaves(out.attrs['tree'])} leaves for "
+                            f"{len(out.args)} arguments")
+        positions = sorted(n.target for n in self.by_kind(INPUT))
+        if positions != list(range(count_leaves(self.input_tree))):
+            raise LintError(f"input nodes at positions {positions} do not match the {count_leaves(self.input_tree)} "
+                            "array leaves of the input structure")
+
+    def _lint_module(self, node: Node) -> None:
+        n_args, n_out = count_leaves(node.attrs["call_tree"]), count_leaves(node.attrs["out_tree"])
+        if n_args != len(node.args) or not isinstance(node.spec, tuple) or len(node.spec) != n_out:
+            raise LintError(f"{node.describe()}: {len(node.args)} arguments and {node.spec} outputs do not match "
+                            f"its call structure ({n_args} arrays in, {n_out} out)")
 
     def _lint_op(self, node: Node) -> None:
         if node.target not in REGISTRY:

@@ -288,3 +288,19 @@ def test_structural_equality_sees_differences() -> None:
 
 def test_input_kind_constant() -> None:
     assert INPUT == "input" and OP == "op"
+
+
+def test_lint_structures() -> None:
+    b, n = small()
+    out = b.graph.output
+    out.attrs["tree"] = ("tuple", (("leaf",), ("leaf",)))
+    _lint_error(b.graph, "its tree has 2 leaves for 1 arguments")
+    b, n = small()
+    b.graph.input_tree = ("tuple", (("tuple", (("leaf",), ("leaf",))), ("dict", (), ())))
+    _lint_error(b.graph, r"input nodes at positions \[0\] do not match the 2 array leaves")
+    m = nn.Sequential(nn.Linear(4, 4))
+    m[0].register_forward_hook(lambda *a: None)
+    g = nngraph.trace(m, np.ones((2, 4), F32))
+    call = g.by_kind("module")[0]
+    call.meta = call.meta.with_(spec=(call.spec[0], call.spec[0]))
+    _lint_error(g, r"%call_0 = module\[0\].*do not match its call structure \(1 arrays in, 1 out\)")

@@ -23,10 +23,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import njit, prange
-from numba.extending import overload
 
 from .epilogue import epi_std
-from .simd import MR, NV, nr_of, ukernel, vload, vload_n, vsplat, vstore, width_of
+from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vsplat, vstore
 
 # Block sizes (elements). KC*NC*4 bytes of packed B per thread sit in L2 (1 MiB/core here), an MR x KC A panel in
 # L1. MC only sets the A packing granularity.
@@ -35,26 +34,6 @@ NC = 384
 MC = 8 * MR
 #: Below this many flops a call runs on one thread.
 PAR_MIN_FLOPS = 2_000_000
-
-
-def _tile_nr(x):  # noqa: ANN001, ANN202
-    pass
-
-
-@overload(_tile_nr)
-def _ov_tile_nr(x):  # noqa: ANN001, ANN202
-    n = nr_of(x.dtype)
-    return lambda x: n
-
-
-def _vec_w(x):  # noqa: ANN001, ANN202
-    pass
-
-
-@overload(_vec_w)
-def _ov_vec_w(x):  # noqa: ANN001, ANN202
-    n = width_of(x.dtype)
-    return lambda x: n
 
 
 # --------------------------------------------------------------------------------------------- packing
@@ -83,10 +62,9 @@ def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndar
 @njit(cache=True)
 def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
     """Pack ``b[k0:k0+kc, j0:j0+nc]`` (C-contiguous 2-D, row length ``b.shape[1]``) into NR-column panels."""
-    nr = _tile_nr(dst)
-    w = _vec_w(dst)
+    nr = tile_nr(dst)
+    w = vec_width(dst)
     ld = b.shape[1]
-    zero = vsplat(dst[0] * 0)
     for q in range((nc + nr - 1) // nr):
         jq = j0 + q * nr
         n = min(nr, j0 + nc - jq)
@@ -96,21 +74,18 @@ def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndar
                 src = (k0 + k) * ld + jq
                 for v in range(NV):
                     vstore(dst, base + k * nr + v * w, vload(b, src + v * w))
-        else:
+        else:  # edge panel: masked loads read only the n valid columns and zero the rest
             for k in range(kc):
                 src = (k0 + k) * ld + jq
                 for v in range(NV):
-                    cnt = n - v * w
-                    if cnt > 0:
-                        vstore(dst, base + k * nr + v * w, vload_n(b, src + v * w, min(cnt, w)))
-                    else:
-                        vstore(dst, base + k * nr + v * w, zero)
+                    cnt = min(max(n - v * w, 0), w)
+                    vstore(dst, base + k * nr + v * w, vload_n(b, src + v * w, cnt))
 
 
 @njit(cache=True)
 def pack_bt_block(wt: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
     """Pack ``wt.T[k0:k0+kc, j0:j0+nc]`` for ``wt`` (N, K) C-contiguous (a linear layer's weight)."""
-    nr = _tile_nr(dst)
+    nr = tile_nr(dst)
     ld = wt.shape[1]
     wf = wt.reshape(-1)
     for q in range((nc + nr - 1) // nr):
@@ -151,7 +126,7 @@ def pack_a(a: np.ndarray) -> np.ndarray:
 def pack_b(b: np.ndarray) -> np.ndarray:
     """Pre-pack a whole B (K, N) for :func:`gemm_packed`."""
     k, n = b.shape
-    nr = _tile_nr(b)
+    nr = tile_nr(b)
     dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), b.dtype)
     pack_b_block(b, 0, k, 0, n, dst)
     return dst
@@ -161,7 +136,7 @@ def pack_b(b: np.ndarray) -> np.ndarray:
 def pack_bt(w: np.ndarray) -> np.ndarray:
     """Pre-pack ``w.T`` for ``w`` (N, K) -- a linear weight (out, in) -- for :func:`gemm_packed`."""
     n, k = w.shape
-    nr = _tile_nr(w)
+    nr = tile_nr(w)
     dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), w.dtype)
     pack_bt_block(w, 0, k, 0, n, dst)
     return dst
@@ -189,41 +164,41 @@ def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) ->
 @njit(cache=True)
 def b_raw(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     pack_b_block(src, pc, kc, jc, nc, buf)
-    return buf, 0, kc * _tile_nr(buf)
+    return buf, 0, kc * tile_nr(buf)
 
 
 @njit(cache=True)
 def b_raw_batched(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """``src`` (B, K, N): item ``bi`` (1x1 convolution: x viewed as (B, C, H*W))."""
     pack_b_block(src[bi], pc, kc, jc, nc, buf)
-    return buf, 0, kc * _tile_nr(buf)
+    return buf, 0, kc * tile_nr(buf)
 
 
 @njit(cache=True)
 def b_rawt(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     pack_bt_block(src, pc, kc, jc, nc, buf)
-    return buf, 0, kc * _tile_nr(buf)
+    return buf, 0, kc * tile_nr(buf)
 
 
 @njit(cache=True)
 def b_packed(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """``src = (packed, K)``."""
     bp, k = src
-    nr = _tile_nr(bp)
+    nr = tile_nr(bp)
     return bp, (jc // nr) * k * nr + pc * nr, k * nr
 
 
 # --------------------------------------------------------------------------------------------- driver
 
 
-@njit(cache=True)
+@njit
 def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, bsrc, c: np.ndarray,  # noqa: ANN001
                 bi: int, accumulate: bool, epi, epi_args, abuf: np.ndarray, bbuf: np.ndarray) -> None:
     """Serial blocked GEMM for ``c[m0:m1, n0:n1]`` (2-D C-contiguous) of batch item ``bi``.
 
     ``m0`` must be a multiple of MR when A is pre-packed and ``n0`` a multiple of NR when B is pre-packed.
     """
-    nr = _tile_nr(c)
+    nr = tile_nr(c)
     ldc = c.shape[1]
     if m1 <= m0 or n1 <= n0:
         return
@@ -263,54 +238,60 @@ def _split(total: int, parts: int, part: int, align: int) -> tuple:
     return min(lo * align, total), min(hi * align, total)
 
 
-@njit(inline="always")
-def _bufs(c: np.ndarray) -> tuple:
-    nr = _tile_nr(c)
-    abuf = np.empty(MC * KC, c.dtype)
-    bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, c.dtype)
-    return abuf, bbuf
+@njit
+def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
+                out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
+    """Share ``t`` of ``nt`` of ``out[bi] (+)= A @ B_bi`` + epilogue over all batch items ``bi``.
 
-
-@njit(inline="always")
-def _thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
-                 out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
-    """Thread ``t`` of ``nt``: a batch range when the batch is large, else a stripe of every batch item."""
-    nr = _tile_nr(out)
-    abuf, bbuf = _bufs(out)
+    Splits the batch when it is large, else a stripe of N (NR-aligned), or of M when N is narrow.
+    """
+    nr = tile_nr(out)
+    abuf = np.empty(MC * KC, out.dtype)
+    bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out.dtype)
     b0, b1, m0, m1, n0, n1 = 0, nb, 0, m, 0, n
-    if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
-        b0, b1 = _split(nb, nt, t, 1)
-    elif n >= nt * nr or n >= m:
-        n0, n1 = _split(n, nt, t, nr)
-    else:
-        m0, m1 = _split(m, nt, t, MR)
+    if nt > 1:
+        if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
+            b0, b1 = _split(nb, nt, t, 1)
+        elif n >= nt * nr or n >= m:
+            n0, n1 = _split(n, nt, t, nr)
+        else:
+            m0, m1 = _split(m, nt, t, MR)
     for bi in range(b0, b1):
         gemm_region(k, m0, m1, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
 
 
-@njit(parallel=True, cache=True)
-def _drive_parallel(nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
-                    out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
-    for t in prange(nt):
-        _thread_work(t, nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
-
-
 @njit(inline="always")
-def drive(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarray,  # noqa: ANN001
-          accumulate: bool, epi, epi_args) -> None:
-    """Run ``out[bi] (+)= A @ B_bi`` then the epilogue for every batch item, threaded when large enough.
-
-    ``out`` is (nb, m, n) C-contiguous.
-    """
+def threads_for(flops: float) -> int:
+    """Threads to use for a call of ``flops`` (1 below ``PAR_MIN_FLOPS``)."""
     nt = numba.get_num_threads()
-    flops = 2.0 * nb * m * n * k
-    if nt > 1 and flops >= PAR_MIN_FLOPS:
-        _drive_parallel(nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+    return nt if flops >= PAR_MIN_FLOPS else 1
+
+
+@njit(parallel=True)
+def _par_generic(nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
+                 out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
+    for t in prange(nt):
+        thread_work(t, nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+
+
+@njit
+def run(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarray,  # noqa: ANN001
+        accumulate: bool, epi, epi_args) -> None:
+    """Generic driver: ``out[bi] (+)= A @ B_bi`` then ``epi`` for every batch item; ``out`` (nb, m, n) C-contiguous.
+
+    Compiled per (provider, epilogue) combination and not disk-cacheable (function arguments); the ``*_std``
+    entry points below are the cached fast-compiling variants of the common cases.
+    """
+    nt = threads_for(2.0 * nb * m * n * k)
+    if nt > 1:
+        _par_generic(nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
     else:
-        _thread_work(0, 1, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
+        thread_work(0, 1, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
 
 
 # --------------------------------------------------------------------------------------------- public API
+# Each *_std entry point has a parallel twin whose prange body calls thread_work with fixed providers and epi_std;
+# no function-typed arguments cross a cached boundary, so these compile once per dtype and load from disk after.
 
 
 @njit
@@ -318,7 +299,14 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  #
     """``c[:] = epi(a @ b)``; a (M, K), b (K, N), c (M, N), C-contiguous, one float dtype."""
     m, k = a.shape
     n = b.shape[1]
-    drive(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
+    run(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def _par_gemm_std(nt: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    for t in prange(nt):
+        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
 
 
 @njit(cache=True)
@@ -326,7 +314,12 @@ def gemm_std(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi_args: tuple) -> No
     """:func:`gemm` with the standard epilogue (``epi_args`` from ``std_args``; bias_axis 1 = per column)."""
     m, k = a.shape
     n = b.shape[1]
-    drive(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi_std, epi_args)
+    out = c.reshape(1, m, n)
+    nt = threads_for(2.0 * m * n * k)
+    if nt > 1:
+        _par_gemm_std(nt, a, b, out, epi_args)
+    else:
+        thread_work(0, 1, 1, m, n, k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
 
 
 @njit
@@ -334,7 +327,14 @@ def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:
     """``c[:] = epi(a @ w.T)``; a (M, K), w (N, K) (a linear weight), c (M, N)."""
     m, k = a.shape
     n = w.shape[0]
-    drive(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
+    run(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def _par_gemm_bt_std(nt: int, a: np.ndarray, w: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    for t in prange(nt):
+        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
 
 
 @njit(cache=True)
@@ -342,7 +342,12 @@ def gemm_bt_std(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi_args: tuple) ->
     """:func:`gemm_bt` with the standard epilogue."""
     m, k = a.shape
     n = w.shape[0]
-    drive(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi_std, epi_args)
+    out = c.reshape(1, m, n)
+    nt = threads_for(2.0 * m * n * k)
+    if nt > 1:
+        _par_gemm_bt_std(nt, a, w, out, epi_args)
+    else:
+        thread_work(0, 1, 1, m, n, k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
 
 
 @njit
@@ -350,7 +355,14 @@ def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> 
     """``c[:] = epi(a @ B)`` with ``bp = pack_b(B)`` or ``pack_bt(W)`` (B = W.T); N is ``c.shape[1]``."""
     m, k = a.shape
     n = c.shape[1]
-    drive(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
+    run(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def _par_gemm_packed_std(nt: int, a: np.ndarray, bp: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    for t in prange(nt):
+        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
 
 
 @njit(cache=True)
@@ -358,4 +370,9 @@ def gemm_packed_std(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi_args: tupl
     """:func:`gemm_packed` with the standard epilogue."""
     m, k = a.shape
     n = c.shape[1]
-    drive(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi_std, epi_args)
+    out = c.reshape(1, m, n)
+    nt = threads_for(2.0 * m * n * k)
+    if nt > 1:
+        _par_gemm_packed_std(nt, a, bp, out, epi_args)
+    else:
+        thread_work(0, 1, 1, m, n, k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)

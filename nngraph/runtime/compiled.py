@@ -56,6 +56,7 @@ class CompileOptions:
 class Specialization:
     result: OptimizeResult
     executable: CpuExecutable
+    out_tree: Any = None  # how to rebuild the returned structure from the executor's outputs
 
 
 def _is_array(v: Any) -> bool:
@@ -136,7 +137,12 @@ class CompiledModule(Module):
             return self._original.forward(*args, **kwargs)
         leaves, tree = flatten((args, kwargs), _is_array)
         leaves = [np.ascontiguousarray(v) for v in leaves]
-        key = (repr(tree), tuple((v.shape, v.dtype.str) for v in leaves), self._hooked_modules())
+        tree_key: Any = tree
+        try:
+            hash(tree)
+        except TypeError:  # unhashable constants in the call structure
+            tree_key = repr(tree)
+        key = (tree_key, tuple((v.shape, v.dtype.str) for v in leaves), self._hooked_modules())
         spec = self._specializations.get(key)
         if spec is None:
             if key in self._eager_keys:
@@ -152,7 +158,7 @@ class CompiledModule(Module):
 
             numba.set_num_threads(self._options.threads)
         outputs = exe(leaves)
-        return unflatten(list(outputs), spec.result.graph.output.attrs["tree"])
+        return unflatten(list(outputs), spec.out_tree)
 
     def _specialize(self, key: tuple, args: tuple, kwargs: dict) -> Specialization | None:
         with self._compile_lock:
@@ -169,7 +175,7 @@ class CompiledModule(Module):
             result = optimize(self._original, *args, passes=opts.passes, disable=opts.disable, debug=opts.debug,
                               dump_dir=opts.dump_dir, fullgraph=opts.fullgraph, training=False, **kwargs)
             exe = CpuExecutable(result.graph, self._original, use_cache=opts.cache)
-            spec = Specialization(result, exe)
+            spec = Specialization(result, exe, result.graph.output.attrs["tree"])
             self._specializations[key] = spec
             object.__setattr__(self, "compile_count", self.compile_count + 1)
             return spec

@@ -9,7 +9,8 @@ from .ir.dot import to_dot  # noqa: E402
 from .passes import optimize  # noqa: E402
 from .trace import trace  # noqa: E402
 from .runtime import compile  # noqa: E402,A004
+from . import models  # noqa: E402
 from ._random import manual_seed  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
-__all__ = ["__version__", "nn", "ops", "manual_seed", "save", "load", "trace", "optimize", "compile", "to_dot", "Graph", "Interpreter"]
+__all__ = ["__version__", "nn", "ops", "models", "manual_seed", "save", "load", "trace", "optimize", "compile", "to_dot", "Graph", "Interpreter"]

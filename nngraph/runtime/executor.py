@@ -132,10 +132,30 @@ class CpuExecutable:
         args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + self._workspace()
         for step in self.steps:
             if callable(step):
-                step(*args)
+                try:
+                    step(*args)
+                except Exception as e:  # noqa: BLE001 -- locate the failing node, then re-raise
+                    raise self._diagnose(leaves, e) from e
             else:
                 self._host(step, args)
         return tuple(outs)
+
+    def _diagnose(self, leaves: list[np.ndarray], error: Exception) -> Exception:
+        """A compiled kernel failed: replay the graph in the reference interpreter, which names the node and module
+        (the numpy reference raises for the same input), or fall back to the kernel's own error."""
+        from ..ir.interpreter import Interpreter
+        from ..ir.pytree import unflatten
+
+        if cache.is_cache_error(error):
+            return error
+        args, kwargs = unflatten(list(leaves), self.graph.input_tree)
+        try:
+            Interpreter(self.graph, self.root).run(*args, **kwargs)
+        except NodeExecutionError as located:
+            return located
+        except Exception:  # noqa: BLE001
+            pass
+        return error
 
     def _host(self, step: codegen.Step, args: list[np.ndarray]) -> None:
         arenas = dict(zip(self.program.params, args))

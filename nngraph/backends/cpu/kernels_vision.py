@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
-from .kernels_pooling import PAR_MIN, like
+from .kernels_pooling import PAR_MIN, like, valid_ranges
 
 # resample_axis kinds
 LINEAR, CUBIC, AA_LINEAR, AA_CUBIC, ADAPTIVE_AVG = 0, 1, 2, 3, 4
@@ -137,30 +137,42 @@ def _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w):  # noqa: ANN001,
     """Output row ``r = p * n_out + o`` of a pass along a non-last axis (rows of ``inner`` contiguous elements)."""
     p = r // n_out
     o = r - p * n_out
-    yb = yo + r * inner
+    uy = uint64(yo + r * inner)
     xb = xo + p * n_in * inner
-    s0 = xb + idx[o, 0] * inner
+    ux = uint64(xb + idx[o, 0] * inner)
     w0 = w[o, 0]
-    for i in range(inner):
-        y[yb + i] = w0 * x[s0 + i]
+    for i in range(uint64(inner)):
+        y[uy + i] = w0 * x[ux + i]
     for j in range(1, idx.shape[1]):
-        sj = xb + idx[o, j] * inner
+        ux = uint64(xb + idx[o, j] * inner)
         wj = w[o, j]
-        for i in range(inner):
-            y[yb + i] += wj * x[sj + i]
+        for i in range(uint64(inner)):
+            y[uy + i] += wj * x[ux + i]
 
 
 @njit(cache=True, nogil=True)
 def _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w):  # noqa: ANN001, ANN202
-    """Row ``p`` of a pass along the last axis (a gather per output)."""
-    yb = yo + p * n_out
-    xb = xo + p * n_in
-    nt = idx.shape[1]
-    for o in range(n_out):
-        acc = w[o, 0] * x[xb + idx[o, 0]]
-        for j in range(1, nt):
-            acc += w[o, j] * x[xb + idx[o, j]]
-        y[yb + o] = acc
+    """Row ``p`` of a pass along the last axis: a gather per output (taps flattened: ``idx``/``w`` are 1-d)."""
+    uy = uint64(yo + p * n_out)
+    ux = uint64(xo + p * n_in)
+    nt = idx.shape[0] // n_out
+    if nt == 2:
+        for o in range(uint64(n_out)):
+            q = o * uint64(2)
+            y[uy + o] = w[q] * x[ux + uint64(idx[q])] + w[q + uint64(1)] * x[ux + uint64(idx[q + uint64(1)])]
+    elif nt == 4:
+        for o in range(uint64(n_out)):
+            q = o * uint64(4)
+            acc = w[q] * x[ux + uint64(idx[q])] + w[q + uint64(1)] * x[ux + uint64(idx[q + uint64(1)])]
+            acc += w[q + uint64(2)] * x[ux + uint64(idx[q + uint64(2)])]
+            y[uy + o] = acc + w[q + uint64(3)] * x[ux + uint64(idx[q + uint64(3)])]
+    else:
+        for o in range(n_out):
+            q = o * nt
+            acc = w[q] * x[ux + uint64(idx[q])]
+            for j in range(1, nt):
+                acc += w[q + j] * x[ux + uint64(idx[q + j])]
+            y[uy + uint64(o)] = acc
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -170,12 +182,14 @@ def resample_axis(kind, x, xo, y, yo, outer, n_in, n_out, inner, align, scale): 
     idx, w = resample_taps(kind, n_in, n_out, align, scale, y)
     work = outer * n_out * inner * idx.shape[1]
     if inner == 1:
+        idx_f = idx.reshape(-1)
+        w_f = w.reshape(-1)
         if work < PAR_MIN:
             for p in range(outer):
-                _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w)
+                _resample_last(x, xo, y, yo, p, n_in, n_out, idx_f, w_f)
         else:
             for p in prange(outer):
-                _resample_last(x, xo, y, yo, np.int64(p), n_in, n_out, idx, w)
+                _resample_last(x, xo, y, yo, np.int64(p), n_in, n_out, idx_f, w_f)
     else:
         rows = outer * n_out
         if work < PAR_MIN:
@@ -207,17 +221,28 @@ def _nearest_index(n_in, n_out, mode, ratio):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w):  # noqa: ANN001, ANN202
+def _nearest_volume(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w, mode_w):  # noqa: ANN001, ANN202
+    """Output rows of (plane, od) = divmod(t, o_d); a row whose source row repeats the previous one is copied."""
     n_d, n_h, n_w = ishape
     o_d, o_h, o_w = oshape
-    plane = t // (o_d * o_h)
-    r = t - plane * (o_d * o_h)
-    od = r // o_h
-    oh = r - od * o_h
-    yb = yo + t * o_w
-    xb = xo + plane * (n_d * n_h * n_w) + (i_d[od] * n_h + i_h[oh]) * n_w
-    for o in range(o_w):
-        y[yb + o] = x[xb + i_w[o]]
+    plane = t // o_d
+    od = t - plane * o_d
+    xb = xo + plane * (n_d * n_h * n_w) + i_d[od] * n_h * n_w
+    yb = yo + t * o_h * o_w
+    for oh in range(o_h):
+        uy = uint64(yb + oh * o_w)
+        if oh > 0 and i_h[oh] == i_h[oh - 1]:
+            up = uint64(yb + (oh - 1) * o_w)
+            for o in range(uint64(o_w)):
+                y[uy + o] = y[up + o]
+            continue
+        ux = uint64(xb + i_h[oh] * n_w)
+        if mode_w == NEAREST_SAME:
+            for o in range(uint64(o_w)):
+                y[uy + o] = x[ux + o]
+        else:
+            for o in range(uint64(o_w)):
+                y[uy + o] = x[ux + uint64(i_w[o])]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -226,89 +251,93 @@ def nearest(x, xo, y, yo, planes, ishape, oshape, modes, ratios):  # noqa: ANN00
     i_d = _nearest_index(ishape[0], oshape[0], modes[0], ratios[0])
     i_h = _nearest_index(ishape[1], oshape[1], modes[1], ratios[1])
     i_w = _nearest_index(ishape[2], oshape[2], modes[2], ratios[2])
-    rows = planes * oshape[0] * oshape[1]
-    if rows * oshape[2] < PAR_MIN:
-        for t in range(rows):
-            _nearest_row(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w)
+    mode_w = modes[2]
+    tasks = planes * oshape[0]
+    if tasks * oshape[1] * oshape[2] < PAR_MIN:
+        for t in range(tasks):
+            _nearest_volume(x, xo, y, yo, t, ishape, oshape, i_d, i_h, i_w, mode_w)
     else:
-        for t in prange(rows):
-            _nearest_row(x, xo, y, yo, np.int64(t), ishape, oshape, i_d, i_h, i_w)
+        for t in prange(tasks):
+            _nearest_volume(x, xo, y, yo, np.int64(t), ishape, oshape, i_d, i_h, i_w, mode_w)
 
 
 # ---------------------------------------------------------------------------------------------------- im2col / col2im
 @njit(cache=True, nogil=True)
-def _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d):  # noqa: ANN001, ANN202
+def _unfold_tap(x, xo, y, yo, t, ishape, blocks, k, s, p, d, lo_w, hi_w):  # noqa: ANN001, ANN202
+    """The ``b_d * b_h`` output rows of (plane, tap) = divmod(t, prod(k)): row ``t`` of the (planes * prod(k), L)
+    output."""
     n_d, n_h, n_w = ishape
     b_d, b_h, b_w = blocks
     kk = k[0] * k[1] * k[2]
-    # t enumerates (plane, tap, bd, bh); output row (plane * kk + tap) * L + (bd * b_h + bh) * b_w
-    q = t // (b_d * b_h)
-    r = t - q * (b_d * b_h)
-    plane = q // kk
-    tap = q - plane * kk
+    plane = t // kk
+    tap = t - plane * kk
     kd = tap // (k[1] * k[2])
     kh = (tap // k[2]) % k[1]
     kw = tap % k[2]
-    bd = r // b_h
-    bh = r - bd * b_h
-    yb = yo + t * b_w
-    i_d = bd * s[0] - p[0] + kd * d[0]
-    i_h = bh * s[1] - p[1] + kh * d[1]
-    zero = like(y, 0.0)
-    if i_d < 0 or i_d >= n_d or i_h < 0 or i_h >= n_h:
-        for o in range(b_w):
-            y[yb + o] = zero
-        return
-    off = kw * d[2] - p[2]
-    xb = xo + plane * (n_d * n_h * n_w) + (i_d * n_h + i_h) * n_w + off
-    lo = min(0 if off >= 0 else (-off + s[2] - 1) // s[2], b_w)
-    last = n_w - 1 - off
-    hi = max(min(last // s[2] + 1 if last >= 0 else 0, b_w), lo)
-    for o in range(lo):
-        y[yb + o] = zero
+    lo, hi = lo_w[kw], hi_w[kw]
     st = s[2]
-    if st == 1:
-        for o in range(lo, hi):
-            y[yb + o] = x[xb + o]
-    else:
-        for o in range(lo, hi):
-            y[yb + o] = x[xb + o * st]
-    for o in range(hi, b_w):
-        y[yb + o] = zero
+    zero = like(y, 0.0)
+    xp = xo + plane * (n_d * n_h * n_w) + kw * d[2] - p[2]
+    yb = yo + t * (b_d * b_h * b_w)
+    for bd in range(b_d):
+        i_d = bd * s[0] - p[0] + kd * d[0]
+        for bh in range(b_h):
+            i_h = bh * s[1] - p[1] + kh * d[1]
+            uy = uint64(yb + (bd * b_h + bh) * b_w)
+            if i_d < 0 or i_d >= n_d or i_h < 0 or i_h >= n_h:
+                for o in range(uint64(b_w)):
+                    y[uy + o] = zero
+                continue
+            for o in range(uint64(lo)):
+                y[uy + o] = zero
+            ux = uint64(xp + (i_d * n_h + i_h) * n_w + lo * st)
+            uy2 = uy + uint64(lo)
+            if st == 1:
+                for o in range(uint64(hi - lo)):
+                    y[uy2 + o] = x[ux + o]
+            else:
+                us = uint64(st)
+                for o in range(uint64(hi - lo)):
+                    y[uy2 + o] = x[ux + o * us]
+            for o in range(uint64(hi), uint64(b_w)):
+                y[uy + o] = zero
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def unfold(x, xo, y, yo, planes, ishape, blocks, k, s, p, d):  # noqa: ANN001, ANN201
     """im2col of ``planes`` (D, H, W) volumes into ``(planes * prod(k), prod(blocks))`` rows."""
-    rows = planes * k[0] * k[1] * k[2] * blocks[0] * blocks[1]
-    if rows * blocks[2] < PAR_MIN:
-        for t in range(rows):
-            _unfold_row(x, xo, y, yo, t, ishape, blocks, k, s, p, d)
+    lo_w, hi_w = valid_ranges(k[2], d[2], p[2], s[2], ishape[2], blocks[2])
+    tasks = planes * k[0] * k[1] * k[2]
+    if tasks * blocks[0] * blocks[1] * blocks[2] < PAR_MIN:
+        for t in range(tasks):
+            _unfold_tap(x, xo, y, yo, t, ishape, blocks, k, s, p, d, lo_w, hi_w)
     else:
-        for t in prange(rows):
-            _unfold_row(x, xo, y, yo, np.int64(t), ishape, blocks, k, s, p, d)
+        for t in prange(tasks):
+            _unfold_tap(x, xo, y, yo, np.int64(t), ishape, blocks, k, s, p, d, lo_w, hi_w)
 
 
 @njit(cache=True, nogil=True)
-def _fold_plane(x, xo, y, yo, plane, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN202
+def _fold_plane(x, xo, y, yo, plane, oshape, blocks, k, s, p, d, lo_w, hi_w):  # noqa: ANN001, ANN202
     n_d, n_h, n_w = oshape
     b_d, b_h, b_w = blocks
     kk = k[0] * k[1] * k[2]
     nb = b_d * b_h * b_w
     yb = yo + plane * (n_d * n_h * n_w)
     zero = like(y, 0.0)
-    for i in range(n_d * n_h * n_w):
-        y[yb + i] = zero
+    uy = uint64(yb)
+    for i in range(uint64(n_d * n_h * n_w)):
+        y[uy + i] = zero
     st = s[2]
+    us = uint64(st)
     for tap in range(kk):  # taps in row-major order, as the reference accumulates them
         kd = tap // (k[1] * k[2])
         kh = (tap // k[2]) % k[1]
         kw = tap % k[2]
-        off = kw * d[2] - p[2]
-        lo = 0 if off >= 0 else (-off + st - 1) // st
-        last = n_w - 1 - off
-        hi = min(last // st + 1 if last >= 0 else 0, b_w)
-        xt = xo + (plane * kk + tap) * nb
+        lo, hi = lo_w[kw], hi_w[kw]
+        if hi <= lo:
+            continue
+        off = kw * d[2] - p[2] + lo * st
+        xt = xo + (plane * kk + tap) * nb + lo
         for bd in range(b_d):
             i_d = bd * s[0] - p[0] + kd * d[0]
             if i_d < 0 or i_d >= n_d:
@@ -317,26 +346,27 @@ def _fold_plane(x, xo, y, yo, plane, oshape, blocks, k, s, p, d):  # noqa: ANN00
                 i_h = bh * s[1] - p[1] + kh * d[1]
                 if i_h < 0 or i_h >= n_h:
                     continue
-                yr = yb + (i_d * n_h + i_h) * n_w + off
-                xr = xt + (bd * b_h + bh) * b_w
+                uyr = uint64(yb + (i_d * n_h + i_h) * n_w + off)
+                uxr = uint64(xt + (bd * b_h + bh) * b_w)
                 if st == 1:
-                    for o in range(lo, hi):
-                        y[yr + o] += x[xr + o]
+                    for o in range(uint64(hi - lo)):
+                        y[uyr + o] += x[uxr + o]
                 else:
-                    for o in range(lo, hi):
-                        y[yr + o * st] += x[xr + o]
+                    for o in range(uint64(hi - lo)):
+                        y[uyr + o * us] += x[uxr + o]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def fold(x, xo, y, yo, planes, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN201
     """col2im: sums ``(planes * prod(k), prod(blocks))`` columns into ``planes`` (D, H, W) volumes."""
+    lo_w, hi_w = valid_ranges(k[2], d[2], p[2], s[2], oshape[2], blocks[2])
     work = planes * k[0] * k[1] * k[2] * blocks[0] * blocks[1] * blocks[2]
     if work < PAR_MIN or planes == 1:
         for q in range(planes):
-            _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d)
+            _fold_plane(x, xo, y, yo, q, oshape, blocks, k, s, p, d, lo_w, hi_w)
     else:
         for q in prange(planes):
-            _fold_plane(x, xo, y, yo, np.int64(q), oshape, blocks, k, s, p, d)
+            _fold_plane(x, xo, y, yo, np.int64(q), oshape, blocks, k, s, p, d, lo_w, hi_w)
 
 
 # ---------------------------------------------------------------------------------------------------- padding
@@ -357,56 +387,72 @@ def _pad_src(o, n, lo, hi, mode):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001, ANN202
-    yb = yo + t * oshape[5]
+def _pad_rows(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, fill):  # noqa: ANN001, ANN202
+    """The ``oshape[4]`` output rows below index ``t`` of the first four dims."""
+    n_o = oshape[5]
+    rows = oshape[4]
+    yb = yo + t * rows * n_o
     xb = xo
     r = t
-    fill = like(y, value)
-    constant_row = False
-    for a in range(4, -1, -1):
+    constant = False
+    for a in range(3, -1, -1):
         o = r % oshape[a]
         r //= oshape[a]
         i = _pad_src(o, ishape[a], lo[a], hi[a], mode)
         if i < 0:
-            constant_row = True
+            constant = True
         xb += i * xs[a]
-    n_o = oshape[5]
-    if constant_row:
-        for o in range(n_o):
-            y[yb + o] = fill
+    if constant:
+        uy = uint64(yb)
+        for o in range(uint64(rows * n_o)):
+            y[uy + o] = fill
         return
-    n, l5, st = ishape[5], lo[5], xs[5]
+    n, l5, h5, st = ishape[5], lo[5], hi[5], xs[5]
     a0 = min(max(l5, 0), n_o)  # interior: 0 <= o - l5 < n
     a1 = min(max(l5 + n, a0), n_o)
-    if mode == PAD_CONSTANT:
-        for o in range(a0):
-            y[yb + o] = fill
-        for o in range(a1, n_o):
-            y[yb + o] = fill
-    else:
-        for o in range(a0):
-            y[yb + o] = x[xb + _pad_src(o, n, l5, hi[5], mode) * st]
-        for o in range(a1, n_o):
-            y[yb + o] = x[xb + _pad_src(o, n, l5, hi[5], mode) * st]
-    xb -= l5 * st
-    if st == 1:
-        for o in range(a0, a1):
-            y[yb + o] = x[xb + o]
-    else:
-        for o in range(a0, a1):
-            y[yb + o] = x[xb + o * st]
+    for q in range(rows):
+        yr = yb + q * n_o
+        uy = uint64(yr)
+        i4 = _pad_src(q, ishape[4], lo[4], hi[4], mode)
+        if i4 < 0:
+            for o in range(uint64(n_o)):
+                y[uy + o] = fill
+            continue
+        xr = xb + i4 * xs[4]
+        if mode == PAD_CONSTANT:
+            for o in range(uint64(a0)):
+                y[uy + o] = fill
+            for o in range(uint64(a1), uint64(n_o)):
+                y[uy + o] = fill
+        else:
+            for o in range(a0):
+                y[yr + o] = x[xr + _pad_src(o, n, l5, h5, mode) * st]
+            for o in range(a1, n_o):
+                y[yr + o] = x[xr + _pad_src(o, n, l5, h5, mode) * st]
+        if a1 > a0:
+            ux = uint64(xr + (a0 - l5) * st)
+            uy2 = uint64(yr + a0)
+            if st == 1:
+                for o in range(uint64(a1 - a0)):
+                    y[uy2 + o] = x[ux + o]
+            else:
+                us = uint64(st)
+                for o in range(uint64(a1 - a0)):
+                    y[uy2 + o] = x[ux + o * us]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def pad(x, xo, xs, y, yo, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001, ANN201
-    """Pad/crop a strided 6-d view (element strides ``xs``) into a dense output; ``lo``/``hi`` per dim."""
-    rows = oshape[0] * oshape[1] * oshape[2] * oshape[3] * oshape[4]
-    if rows * oshape[5] < PAR_MIN:
-        for t in range(rows):
-            _pad_row(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, value)
+    """Pad/crop a strided 6-d view (element strides ``xs``, all >= 0) into a dense output; ``lo``/``hi`` per dim;
+    ``value``: the constant (converted to y's dtype)."""
+    fill = like(y, value)
+    tasks = oshape[0] * oshape[1] * oshape[2] * oshape[3]
+    if tasks * oshape[4] * oshape[5] < PAR_MIN:
+        for t in range(tasks):
+            _pad_rows(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, fill)
     else:
-        for t in prange(rows):
-            _pad_row(x, xo, xs, y, yo, np.int64(t), ishape, oshape, lo, hi, mode, value)
+        for t in prange(tasks):
+            _pad_rows(x, xo, xs, y, yo, np.int64(t), ishape, oshape, lo, hi, mode, fill)
 
 
 __all__ = ["resample_axis", "resample_taps", "nearest", "unfold", "fold", "pad", "LINEAR", "CUBIC", "AA_LINEAR",

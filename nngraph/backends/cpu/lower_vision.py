@@ -254,6 +254,8 @@ def _pad(em: Emitter, node: Node) -> bool:
                                                                                           else 0)
     if fill is None:
         return False
+    if any(st < 0 for st in x.strides):
+        x = em.dense(node.args[0])
     pads = [(int(lo), int(hi)) for lo, hi in node.attrs["pads"]]
     # (size, stride, lo, hi) per dim; merge runs of unpadded dims that are contiguous with each other
     dims: list[list[int]] = []

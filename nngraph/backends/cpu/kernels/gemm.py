@@ -191,7 +191,7 @@ def b_packed(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
 # --------------------------------------------------------------------------------------------- driver
 
 
-@njit
+@njit(inline="always")
 def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, bsrc, c: np.ndarray,  # noqa: ANN001
                 bi: int, accumulate: bool, epi, epi_args, abuf: np.ndarray, bbuf: np.ndarray) -> None:
     """Serial blocked GEMM for ``c[m0:m1, n0:n1]`` (2-D C-contiguous) of batch item ``bi``.
@@ -238,7 +238,7 @@ def _split(total: int, parts: int, part: int, align: int) -> tuple:
     return min(lo * align, total), min(hi * align, total)
 
 
-@njit
+@njit(inline="always")
 def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
                 out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
     """Share ``t`` of ``nt`` of ``out[bi] (+)= A @ B_bi`` + epilogue over all batch items ``bi``.
@@ -279,8 +279,8 @@ def run(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarr
         accumulate: bool, epi, epi_args) -> None:
     """Generic driver: ``out[bi] (+)= A @ B_bi`` then ``epi`` for every batch item; ``out`` (nb, m, n) C-contiguous.
 
-    Compiled per (provider, epilogue) combination and not disk-cacheable (function arguments); the ``*_std``
-    entry points below are the cached fast-compiling variants of the common cases.
+    Compiled per (provider, epilogue) combination and not disk-cacheable (function-typed arguments); the ``*_std``
+    entry points are the cached variants of the common cases.
     """
     nt = threads_for(2.0 * nb * m * n * k)
     if nt > 1:
@@ -290,8 +290,9 @@ def run(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarr
 
 
 # --------------------------------------------------------------------------------------------- public API
-# Each *_std entry point has a parallel twin whose prange body calls thread_work with fixed providers and epi_std;
-# no function-typed arguments cross a cached boundary, so these compile once per dtype and load from disk after.
+# Each *_std entry point is a parallel=True function whose prange body calls a worker with fixed providers and
+# epi_std. Providers/epilogue reach thread_work (inline="always") as plain globals, never as first-class values,
+# which keeps these functions disk-cacheable: they compile once per dtype and load from __pycache__ afterwards.
 
 
 @njit
@@ -302,24 +303,24 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  #
     run(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(parallel=True, cache=True)
-def _par_gemm_std(nt: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    for t in prange(nt):
-        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
-
-
 @njit(cache=True)
+def _w_gemm_std(t: int, nt: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
 def gemm_std(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm` with the standard epilogue (``epi_args`` from ``std_args``; bias_axis 1 = per column)."""
     m, k = a.shape
     n = b.shape[1]
     out = c.reshape(1, m, n)
     nt = threads_for(2.0 * m * n * k)
-    if nt > 1:
-        _par_gemm_std(nt, a, b, out, epi_args)
+    if nt == 1:
+        _w_gemm_std(0, 1, a, b, out, epi_args)
     else:
-        thread_work(0, 1, 1, m, n, k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
+        for t in prange(nt):
+            _w_gemm_std(t, nt, a, b, out, epi_args)
 
 
 @njit
@@ -330,24 +331,24 @@ def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:
     run(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(parallel=True, cache=True)
-def _par_gemm_bt_std(nt: int, a: np.ndarray, w: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    for t in prange(nt):
-        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
-
-
 @njit(cache=True)
+def _w_gemm_bt_std(t: int, nt: int, a: np.ndarray, w: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
 def gemm_bt_std(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm_bt` with the standard epilogue."""
     m, k = a.shape
     n = w.shape[0]
     out = c.reshape(1, m, n)
     nt = threads_for(2.0 * m * n * k)
-    if nt > 1:
-        _par_gemm_bt_std(nt, a, w, out, epi_args)
+    if nt == 1:
+        _w_gemm_bt_std(0, 1, a, w, out, epi_args)
     else:
-        thread_work(0, 1, 1, m, n, k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
+        for t in prange(nt):
+            _w_gemm_bt_std(t, nt, a, w, out, epi_args)
 
 
 @njit
@@ -358,21 +359,21 @@ def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> 
     run(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(parallel=True, cache=True)
-def _par_gemm_packed_std(nt: int, a: np.ndarray, bp: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    for t in prange(nt):
-        thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
-
-
 @njit(cache=True)
+def _w_gemm_packed_std(t: int, nt: int, a: np.ndarray, bp: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
+    m, k = a.shape
+    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
 def gemm_packed_std(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm_packed` with the standard epilogue."""
     m, k = a.shape
     n = c.shape[1]
     out = c.reshape(1, m, n)
     nt = threads_for(2.0 * m * n * k)
-    if nt > 1:
-        _par_gemm_packed_std(nt, a, bp, out, epi_args)
+    if nt == 1:
+        _w_gemm_packed_std(0, 1, a, bp, out, epi_args)
     else:
-        thread_work(0, 1, 1, m, n, k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
+        for t in prange(nt):
+            _w_gemm_packed_std(t, nt, a, bp, out, epi_args)

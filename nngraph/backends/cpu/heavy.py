@@ -14,7 +14,7 @@ from ...ops.registry import REGISTRY, TensorSpec, register_lowering
 from .buffers import Buf
 from .codegen import Emitter
 from .kernels.epilogue import ACTIVATIONS
-from . import kernels_heavy as kh
+from . import kernels_heavy as kern
 
 # epilogue op name -> (std activation name, alpha attr or value, beta attr or value)
 _ACT = {"relu": ("relu", 0.0, 0.0), "silu": ("silu", 0.0, 0.0), "gelu": ("gelu", 0.0, 0.0),
@@ -73,16 +73,59 @@ def _lower_linear(em: Emitter, node: Node, steps: list[tuple]) -> bool:
     b_args = (bias, bias.size) if bias is not None else (out, 0)
     r_args = (res, res.size) if res is not None else (out, 0)
     if em.is_weight(w_name):
-        size = kh.packed_size(n, k, spec.dtype)
-        packed = em.derived_weight(w_name, kh.pack_linear_weight, size, "packed_bt")
-        em.call(kh.linear_packed, m, k, n, x, packed, size, *b_args, *r_args, act, alpha, beta, out)
+        size = kern.packed_size(n, k, spec.dtype)
+        packed = em.derived_weight(w_name, kern.pack_linear_weight, size, "packed_bt")
+        em.call(kern.linear_packed, m, k, n, x, packed, size, *b_args, *r_args, act, alpha, beta, out)
     else:
         w = em.dense(w_name)
-        em.call(kh.linear_raw, m, k, n, x, w, *b_args, *r_args, act, alpha, beta, out)
+        em.call(kern.linear_raw, m, k, n, x, w, *b_args, *r_args, act, alpha, beta, out)
     return True
 
 
-EPILOGUE_RULES = {"linear": _lower_linear}
+def _lower_conv(em: Emitter, node: Node, steps: list[tuple]) -> bool:
+    x_name, w_name, b_name = (node.args[i] if k == "in" else None for k, i in steps[0][2])
+    attrs = dict(steps[0][1])
+    spec = node.spec
+    xs, ws = em.graph[x_name].spec, em.graph[w_name].spec
+    nd = xs.ndim - 2
+    if nd not in (1, 2) or spec.dtype.kind != "f" or spec.dtype.itemsize < 4 or ws.dtype != spec.dtype:
+        return False
+    epi = std_epilogue(node.args, steps, spec)
+    if epi is None:
+        return False
+    res_idx, act, alpha, beta = epi
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    if 0 in xs.shape:
+        return False
+    pad = attrs["padding"]
+    if nd == 1:  # as 2-D with height 1
+        (n, c, w), (o, cg, kw), (oh, ow) = xs.shape, ws.shape, (1, spec.shape[2])
+        h, kh, sh, dh, pt = 1, 1, 1, 1, 0
+        sw, dw, pl = attrs["stride"][0], attrs["dilation"][0], pad[0][0]
+    else:
+        (n, c, h, w), (o, cg, kh, kw), (oh, ow) = xs.shape, ws.shape, spec.shape[2:]
+        (sh, sw), (dh, dw), pt, pl = attrs["stride"], attrs["dilation"], pad[0][0], pad[1][0]
+    g = attrs["groups"]
+    x = em.dense(x_name)
+    wb = em.dense(w_name)
+    bias = em.buf(b_name) if b_name is not None else None
+    res = em.dense(node.args[res_idx]) if res_idx is not None else None
+    if res is not None and res.shape != spec.shape:
+        return False
+    b_args = (bias, bias.size) if bias is not None else (out, 0)
+    r_args = (res, res.size) if res is not None else (out, 0)
+    geo = (kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
+    if g == c and cg == 1:
+        em.call(kern.conv_depthwise, n, c, h, w, *geo, o // c, x, wb, *b_args, *r_args, act, alpha, beta, out)
+        return True
+    cols = em.scratch((cg * kh * kw * oh * ow,), spec.dtype)
+    em.call(kern.conv_gemm, n, c, h, w, o, *geo, g, x, wb, *b_args, *r_args, act, alpha, beta, out, cols)
+    return True
+
+
+EPILOGUE_RULES = {"linear": _lower_linear, "conv": _lower_conv}
 
 
 def _plain(name: str):  # noqa: ANN202

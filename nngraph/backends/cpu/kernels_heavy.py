@@ -3,8 +3,9 @@ pairs and calls the packed GEMM with the standard epilogue ``act(c + bias + resi
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from .kernels.epilogue import act_scalar
 from .kernels.gemm import gemm_bt_std, gemm_packed_std, gemm_std, pack_bt, packed_b_size
 
 
@@ -48,3 +49,92 @@ def pack_linear_weight(w: np.ndarray) -> np.ndarray:
 
 def packed_size(n: int, k: int, dtype: np.dtype) -> int:
     return int(packed_b_size(n, k, dtype))
+
+
+# --------------------------------------------------------------------------------------------- convolution (2-D)
+# Shapes: x (N, C, H, W), w (O, C/G, KH, KW), out (N, O, OH, OW); 1-D convolutions run with H = KH = 1.
+
+
+@njit(cache=True, nogil=True)
+def im2col(xa, xo, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, ca, co):  # noqa: ANN001, ANN201
+    """cols[(ci*kh + i)*kw + j, y*ow + x] = input[ci, y*sh - pt + i*dh, x*sw - pl + j*dw] (zero outside)."""
+    p = oh * ow
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                base = co + ((ci * kh + i) * kw + j) * p
+                for y in range(oh):
+                    iy = y * sh - pt + i * dh
+                    row = base + y * ow
+                    if iy < 0 or iy >= h:
+                        for x in range(ow):
+                            ca[row + x] = 0.0
+                        continue
+                    src = xo + (ci * h + iy) * w
+                    for x in range(ow):
+                        ix = x * sw - pl + j * dw
+                        ca[row + x] = xa[src + ix] if 0 <= ix < w else 0.0
+
+
+@njit(cache=True, nogil=True)
+def conv_gemm(n, c, h, w, o, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, g, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres,  # noqa: ANN001, ANN201
+              act, alpha, beta, oa, oo, sa, so):
+    """Grouped convolution as one GEMM per (image, group): W_g (O/G, C/G*KH*KW) @ cols, epilogue fused."""
+    cg, og = c // g, o // g
+    k = cg * kh * kw
+    p = oh * ow
+    direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0 and oh == h and ow == w
+    for b in range(n):
+        for gi in range(g):
+            if direct:
+                start = xo + (b * c + gi * cg) * h * w
+                cols = xa[start:start + k * p].reshape((k, p))
+            else:
+                im2col(xa, xo + (b * c + gi * cg) * h * w, cg, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, sa, so)
+                cols = sa[so:so + k * p].reshape((k, p))
+            wg = wa[wo + gi * og * k:wo + (gi + 1) * og * k].reshape((og, k))
+            out0 = oo + (b * o + gi * og) * p
+            cmat = oa[out0:out0 + og * p].reshape((og, p))
+            bias = ba[bo + gi * og:bo + gi * og + og] if nb else ba[bo:bo]
+            r0 = ro + (b * o + gi * og) * p
+            res = ra[r0:r0 + og * p].reshape((1, og, p)) if nres else ra[ro:ro].reshape((0, 0, 0))
+            gemm_std(wg, cols, cmat, (bias, 0, res, act, alpha, beta))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def conv_depthwise(n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, mult, xa, xo, wa, wo, ba, bo, nb, ra, ro,  # noqa: ANN001, ANN201
+                   nres, act, alpha, beta, oa, oo):
+    """Depthwise convolution (groups == C, O = C * mult): a direct kernel, parallel over (image, channel)."""
+    o = c * mult
+    for t in prange(n * o):
+        b, oc = t // o, t % o
+        ci = oc // mult
+        xbase = xo + (b * c + ci) * h * w
+        wbase = wo + oc * kh * kw
+        obase = oo + (b * o + oc) * oh * ow
+        bias = ba[bo + oc] if nb else 0.0
+        for y in range(oh):
+            row = obase + y * ow
+            for x in range(ow):
+                oa[row + x] = bias
+            for i in range(kh):
+                iy = y * sh - pt + i * dh
+                if iy < 0 or iy >= h:
+                    continue
+                src = xbase + iy * w
+                for j in range(kw):
+                    wv = wa[wbase + i * kw + j]
+                    off = j * dw - pl
+                    x0 = 0
+                    while x0 < ow and x0 * sw + off < 0:
+                        x0 += 1
+                    x1 = ow
+                    while x1 > x0 and (x1 - 1) * sw + off >= w:
+                        x1 -= 1
+                    for x in range(x0, x1):
+                        oa[row + x] += wv * xa[src + x * sw + off]
+            for x in range(ow):
+                v = oa[row + x]
+                if nres:
+                    v += ra[ro + (b * o + oc) * oh * ow + y * ow + x]
+                oa[row + x] = act_scalar(v, act, alpha, beta)

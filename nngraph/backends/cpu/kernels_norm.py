@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 BLOCK = 4096  # elements per partial sum in blocked summation
-COLS = 512  # spatial positions per task in local response normalization
+COLS = 4096  # spatial positions per task in local response normalization
 
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 _REASSOC = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})

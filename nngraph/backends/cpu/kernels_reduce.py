@@ -33,7 +33,8 @@ OP_ANY, OP_ALL = 0, 1
 OP_ARGMAX, OP_ARGMIN = 0, 1
 
 BLOCK = 4096  # elements per partial sum in blocked summation
-COLS = 512  # output columns per task in column kernels
+# Column kernels run one task per (kept outer index, block of ``bw`` columns); ``bw`` is the whole row unless the
+# lowering splits rows for parallelism: long contiguous runs matter (short strided stripes defeat the prefetchers).
 
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 _REASSOC = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
@@ -99,7 +100,8 @@ def _i32_as_f32(typingctx, v):  # noqa: ANN001, ANN201
 @njit(nogil=True, inline="always")
 def exp_f32(x):  # noqa: ANN001, ANN201
     """float32 exp with < 1 ulp error over the whole range (denormal results included; exp(-inf) = 0,
-    exp(NaN) = NaN); a straight-line formula the loop vectorizer turns into SIMD code."""
+    exp(NaN) = NaN); straight-line float code (exponent arithmetic in float too, so no 64-bit integer lanes) that
+    the loop vectorizer turns into SIMD code. Callers compile with fastmath={"contract"} to get FMAs."""
     xc = np.float32(88.72283) if x > np.float32(88.72283) else x
     xc = np.float32(-104.0) if xc < np.float32(-104.0) else xc
     n = np.floor(xc * np.float32(1.44269504088896341) + np.float32(0.5))
@@ -112,9 +114,11 @@ def exp_f32(x):  # noqa: ANN001, ANN201
     p = p * r + np.float32(1.6666665459e-1)
     p = p * r + np.float32(5.0000001201e-1)
     p = p * (r * r) + r + np.float32(1.0)
-    ni = np.int32(n) if n == n else np.int32(0)
-    h = ni >> 1  # 2**n in two factors: n reaches -150 (denormals) and +128
-    y = p * _i32_as_f32((h + 127) << 23) * _i32_as_f32((ni - h + 127) << 23)
+    n = n if n == n else np.float32(0.0)
+    h = np.floor(n * np.float32(0.5))  # 2**n in two factors: n reaches -150 (denormals) and +128
+    s1 = _i32_as_f32(np.int32((h + np.float32(127.0)) * np.float32(8388608.0)))
+    s2 = _i32_as_f32(np.int32((n - h + np.float32(127.0)) * np.float32(8388608.0)))
+    y = p * s1 * s2
     return np.float32(0.0) if x < np.float32(-104.0) else y
 
 
@@ -284,11 +288,11 @@ def _accumulate_sqdev(acc, xs, mean, n):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True, error_model="numpy")
-def _arith_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, ddof, nb, t):  # noqa: ANN001, ANN201
+def _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t):  # noqa: ANN001, ANN201
     blk = t % nb
     q = t // nb
-    j0 = blk * COLS
-    jn = min(COLS, m - j0)
+    j0 = blk * bw
+    jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
     acc[:] = 1 if op == OP_PROD else 0
@@ -322,16 +326,16 @@ def _arith_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, ddof, nb, t):  # noqa:
 
 
 @njit(parallel=True, **_FLAGS)
-def arith_cols(op, x, xo, out, oo, ksh, kst, m, rsh, rst, ddof, par):  # noqa: ANN001, ANN201
+def arith_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, par):  # noqa: ANN001, ANN201
     """out[k0, k1, 0:m] = op over r of x[k0, k1, r0, r1, r2, 0:m] (kept dims ksh/kst, the last one contiguous)."""
-    nb = (m + COLS - 1) // COLS
+    nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
     if par:
         for t in prange(n_tasks):
-            _arith_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, ddof, nb, t)
+            _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t)
     else:
         for t in range(n_tasks):
-            _arith_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, ddof, nb, t)
+            _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t)
 
 
 # --------------------------------------------------------------------------------------------- max / min
@@ -381,11 +385,11 @@ def _minacc(acc, xs, n):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True)
-def _minmax_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t):  # noqa: ANN001, ANN201
+def _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: ANN001, ANN201
     blk = t % nb
     q = t // nb
-    j0 = blk * COLS
-    jn = min(COLS, m - j0)
+    j0 = blk * bw
+    jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
     acc[:] = x[base:base + jn]
@@ -400,15 +404,15 @@ def _minmax_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t):  # noqa: ANN0
 
 
 @njit(parallel=True, **_FLAGS)
-def minmax_cols(op, x, xo, out, oo, ksh, kst, m, rsh, rst, par):  # noqa: ANN001, ANN201
-    nb = (m + COLS - 1) // COLS
+def minmax_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
     if par:
         for t in prange(n_tasks):
-            _minmax_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t)
+            _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
     else:
         for t in range(n_tasks):
-            _minmax_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t)
+            _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
 
 
 # --------------------------------------------------------------------------------------------- any / all
@@ -456,11 +460,11 @@ def bool_rows(op, x, xo, out, oo, ksh, kst, rsh, rst, n, par):  # noqa: ANN001, 
 
 
 @njit(nogil=True)
-def _bool_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t):  # noqa: ANN001, ANN201
+def _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: ANN001, ANN201
     blk = t % nb
     q = t // nb
-    j0 = blk * COLS
-    jn = min(COLS, m - j0)
+    j0 = blk * bw
+    jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
     acc[:] = op == OP_ALL
@@ -478,15 +482,15 @@ def _bool_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t):  # noqa: ANN001
 
 
 @njit(parallel=True, **_FLAGS)
-def bool_cols(op, x, xo, out, oo, ksh, kst, m, rsh, rst, par):  # noqa: ANN001, ANN201
-    nb = (m + COLS - 1) // COLS
+def bool_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
     if par:
         for t in prange(n_tasks):
-            _bool_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t)
+            _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
     else:
         for t in range(n_tasks):
-            _bool_col(op, x, xo, out, oo, ksh, kst, m, rsh, rst, nb, t)
+            _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
 
 
 # --------------------------------------------------------------------------------------------- argmax / argmin
@@ -513,11 +517,11 @@ def arg_rows(op, x, xo, out, oo, ksh, kst, n, par):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True)
-def _arg_col(op, x, xo, out, oo, ksh, kst, m, na, sa, nb, t):  # noqa: ANN001, ANN201
+def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t):  # noqa: ANN001, ANN201
     blk = t % nb
     q = t // nb
-    j0 = blk * COLS
-    jn = min(COLS, m - j0)
+    j0 = blk * bw
+    jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     idx = out[oo + q * m + j0:oo + q * m + j0 + jn]
     best = x[base:base + jn].copy()
@@ -541,16 +545,16 @@ def _arg_col(op, x, xo, out, oo, ksh, kst, m, na, sa, nb, t):  # noqa: ANN001, A
 
 
 @njit(parallel=True, **_FLAGS)
-def arg_cols(op, x, xo, out, oo, ksh, kst, m, na, sa, par):  # noqa: ANN001, ANN201
+def arg_cols(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, par):  # noqa: ANN001, ANN201
     """out[k0, k1, 0:m] = argmax/argmin over r < na of x[k0, k1, r * sa + 0:m]."""
-    nb = (m + COLS - 1) // COLS
+    nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
     if par:
         for t in prange(n_tasks):
-            _arg_col(op, x, xo, out, oo, ksh, kst, m, na, sa, nb, t)
+            _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t)
     else:
         for t in range(n_tasks):
-            _arg_col(op, x, xo, out, oo, ksh, kst, m, na, sa, nb, t)
+            _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t)
 
 
 @njit(**_FLAGS)
@@ -561,13 +565,26 @@ def fill(out, oo, n, value):  # noqa: ANN001, ANN201
 
 
 # --------------------------------------------------------------------------------------------- softmax
+@njit(nogil=True, error_model="numpy", fastmath={"contract"})
+def _exp_shift(xs, os, m, n):  # noqa: ANN001, ANN201
+    for j in range(n):
+        os[j] = fexp(xs[j] - m)
+
+
+@njit(nogil=True, error_model="numpy", fastmath={"contract"})
+def _exp_shift_acc(xs, os, mx, s, n):  # noqa: ANN001, ANN201
+    for j in range(n):
+        e = fexp(xs[j] - mx[j])
+        os[j] = e
+        s[j] += e
+
+
 @njit(nogil=True, error_model="numpy")
 def _softmax_row(log, x, xo, out, oo, n, i):  # noqa: ANN001, ANN201
     xs = x[xo + i * n:xo + i * n + n]
     os = out[oo + i * n:oo + i * n + n]
     m = rmax(xs, n)
-    for j in range(n):
-        os[j] = fexp(xs[j] - m)
+    _exp_shift(xs, os, m, n)
     s = rsum(os, n, out.dtype.type(0))
     if log:
         lse = np.log(s)
@@ -590,23 +607,19 @@ def softmax_rows(log, x, xo, out, oo, rows, n, par):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True, error_model="numpy")
-def _softmax_col(log, x, xo, out, oo, na, m, nb, t):  # noqa: ANN001, ANN201
+def _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t):  # noqa: ANN001, ANN201
     blk = t % nb
     q = t // nb
-    j0 = blk * COLS
-    jn = min(COLS, m - j0)
+    j0 = blk * bw
+    jn = min(bw, m - j0)
     base = q * na * m + j0
     mx = x[xo + base:xo + base + jn].copy()
     for a in range(1, na):
-        _maxacc(mx, x[xo + base + a * m:], jn)
+        _maxacc(mx, x[xo + base + a * m:xo + base + a * m + jn], jn)
     s = np.zeros(jn, out.dtype)
     for a in range(na):
-        xs = x[xo + base + a * m:xo + base + a * m + jn]
-        os = out[oo + base + a * m:oo + base + a * m + jn]
-        for j in range(jn):
-            e = fexp(xs[j] - mx[j])
-            os[j] = e
-            s[j] += e
+        o = base + a * m
+        _exp_shift_acc(x[xo + o:xo + o + jn], out[oo + o:oo + o + jn], mx, s, jn)
     if log:
         for j in range(jn):
             s[j] = np.log(s[j])
@@ -623,13 +636,13 @@ def _softmax_col(log, x, xo, out, oo, na, m, nb, t):  # noqa: ANN001, ANN201
 
 
 @njit(parallel=True, **_FLAGS)
-def softmax_cols(log, x, xo, out, oo, outer, na, m, par):  # noqa: ANN001, ANN201
-    """(log_)softmax over the middle axis of a dense (outer, na, m) array."""
-    nb = (m + COLS - 1) // COLS
+def softmax_cols(log, x, xo, out, oo, outer, na, m, bw, par):  # noqa: ANN001, ANN201
+    """(log_)softmax over the middle axis of a dense (outer, na, m) array, in blocks of ``bw`` columns."""
+    nb = (m + bw - 1) // bw
     n_tasks = outer * nb
     if par:
         for t in prange(n_tasks):
-            _softmax_col(log, x, xo, out, oo, na, m, nb, t)
+            _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t)
     else:
         for t in range(n_tasks):
-            _softmax_col(log, x, xo, out, oo, na, m, nb, t)
+            _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t)

@@ -55,6 +55,18 @@ def _parallel(work: int, tasks: int) -> bool:
     return work >= PARALLEL_MIN and tasks >= 2
 
 
+def _blocks(outer: int, m: int, work: int) -> tuple[int, bool]:
+    """(block width, parallel) of a column kernel over ``outer`` rows of ``m`` columns: whole rows (long
+    contiguous runs stream best), split in two when a single row is the only parallelism there is."""
+    if work < PARALLEL_MIN:
+        return max(m, 1), False
+    if outer >= 2:
+        return m, True
+    if m >= 4096:
+        return (m + 127) // 128 * 64, True
+    return m, False
+
+
 def _split(x: Buf, axes: tuple[int, ...], sort_reduced: bool) -> tuple[list, list]:
     kept = [(s, st) for d, (s, st) in enumerate(zip(x.shape, x.strides)) if d not in axes and s != 1]
     red = [(s, st) for d, (s, st) in enumerate(zip(x.shape, x.strides)) if d in axes and s != 1]
@@ -149,13 +161,13 @@ def _reduce(em: Emitter, node: Node) -> bool:
     _, kept, m, red = plan
     ksh, kst = _pad(kept, MAX_KEPT_COLS)
     rsh, rst = _pad(red, MAX_RED_COLS)
-    par = _parallel(work, (n_out + K.COLS - 1) // K.COLS)
+    bw, par = _blocks(int(np.prod(ksh)), m, work)
     if name in _ARITH:
-        em.call(K.arith_cols, _ARITH[name], x, out, ksh, kst, m, rsh, rst, int(node.attrs.get("ddof", 0)), par)
+        em.call(K.arith_cols, _ARITH[name], x, out, ksh, kst, m, bw, rsh, rst, int(node.attrs.get("ddof", 0)), par)
     elif name in _MINMAX:
-        em.call(K.minmax_cols, _MINMAX[name], x, out, ksh, kst, m, rsh, rst, par)
+        em.call(K.minmax_cols, _MINMAX[name], x, out, ksh, kst, m, bw, rsh, rst, par)
     else:
-        em.call(K.bool_cols, _BOOL[name], x, out, ksh, kst, m, rsh, rst, par)
+        em.call(K.bool_cols, _BOOL[name], x, out, ksh, kst, m, bw, rsh, rst, par)
     return True
 
 
@@ -171,8 +183,8 @@ def _lower_arg(em: Emitter, node: Node, x: Buf, axis: int) -> bool:
         if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT_COLS:
             ksh, kst = _pad(kept[:-1], MAX_KEPT_COLS)
             m = kept[-1][0]
-            tasks = int(np.prod(ksh)) * ((m + K.COLS - 1) // K.COLS)
-            em.call(K.arg_cols, _ARG[node.target], x, em.out(node), ksh, kst, m, na, sa, _parallel(x.size, tasks))
+            bw, par = _blocks(int(np.prod(ksh)), m, x.size)
+            em.call(K.arg_cols, _ARG[node.target], x, em.out(node), ksh, kst, m, bw, na, sa, par)
             return True
         if attempt or x.contiguous:
             return False
@@ -205,8 +217,8 @@ def _softmax(em: Emitter, node: Node) -> bool:
     if inner == 1:
         em.call(K.softmax_rows, log, x, out, outer, na, _parallel(x.size, outer))
     else:
-        tasks = outer * ((inner + K.COLS - 1) // K.COLS)
-        em.call(K.softmax_cols, log, x, out, outer, na, inner, _parallel(x.size, tasks))
+        bw, par = _blocks(outer, inner, x.size)
+        em.call(K.softmax_cols, log, x, out, outer, na, inner, bw, par)
     return True
 
 

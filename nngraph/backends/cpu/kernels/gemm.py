@@ -20,9 +20,9 @@ Threads: work is split into one contiguous stripe of N (or of M when N is narrow
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
+from numba.np.ufunc import parallel as _nb_parallel
 
 from .epilogue import epi_std
 from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vsplat, vstore
@@ -260,11 +260,16 @@ def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b
         gemm_region(k, m0, m1, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
 
 
+# numba.get_num_threads() calls through a ctypes pointer, a "dynamic global" that makes the caller uncacheable;
+# this intrinsic calls the threading layer's registered symbol instead (registered by _launch_threads).
+_nb_parallel._launch_threads()
+_num_threads = _nb_parallel._iget_num_threads
+
+
 @njit(inline="always")
 def threads_for(flops: float) -> int:
-    """Threads to use for a call of ``flops`` (1 below ``PAR_MIN_FLOPS``)."""
-    nt = numba.get_num_threads()
-    return nt if flops >= PAR_MIN_FLOPS else 1
+    """Threads to use for a call of ``flops`` (1 below ``PAR_MIN_FLOPS``; numba.set_num_threads applies)."""
+    return _num_threads() if flops >= PAR_MIN_FLOPS else 1
 
 
 @njit(parallel=True)

@@ -1,0 +1,810 @@
+"""Kernels for sequence ops (lowered by ``lower_sequence.py``): batched strided matrix products (matmul, einsum,
+attention_context), fused attention (scaled_dot_product_attention, attention_weights) and the recurrences
+(rnn/lstm/gru layers and cells).
+
+All heavy arithmetic goes through the project's GEMM register tile (``kernels/simd.ukernel``) on operands packed
+here straight from strided arena views (so transposed/sliced/broadcast operands need no copy), with the block sizes
+of ``kernels/gemm.py``. The ``kernels/gemm.py`` drivers take C-contiguous 2-D operands with one A per call, which
+does not cover per-item batched A/B with broadcast strides, so the (small) blocked driver is here.
+
+* ``bmm``        C[b] = A[b] @ B[b] over up to 4 broadcast batch dims (element strides, 0 = broadcast; an optional
+                 divisor on the last batch dim of B for grouped-query attention). Threads split the batch, else
+                 rows/columns of each item.
+* ``attention``  per (batch, head) item and block of NR queries: S^T = K Q^T (K packed once per item as the A
+                 operand, the query block as one B panel), a softmax over the keys vectorized across the NR
+                 queries, O^T = V^T P^T with P^T already in B-panel layout, one transposed store. Same semantics
+                 as the numpy reference: scale, float/bool/causal masks, fully masked rows -> 0 ('zero') or NaN
+                 ('nan'), non-finite row maxima, NaN scores.
+* ``recurrent``  the whole loop over time of rnn/lstm/gru in one call: per step h_{t-1} @ W_hh^T with W_hh packed
+                 gate-blocked (the NR-wide panels of all gates of NR hidden units together), so one task computes
+                 every gate of its hidden units in a register-tile pass and applies the cell math right away;
+                 h is kept in the packed A layout for the next step. Parallel per step over hidden blocks.
+
+float32 gate/softmax math is explicit SIMD with exp/sigmoid/tanh polynomials (a few ulp; exact 0 for exp(-inf),
+NaN/inf propagate like numpy); float64 uses libm scalars with the reference's formulas.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.np.ufunc import parallel as _nb_parallel
+
+from .kernels.gemm import KC, MC, NC
+from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, vadd, vdiv, vload, vload_n, vmax, vmul, vsplat, vstore,
+                           vstore_n, vsub, width_of)
+
+assert NV == 2, "the vector code below unrolls the two vectors of an NR-wide tile row"
+
+_FLAGS = dict(cache=True, nogil=True, error_model="numpy")
+_PFLAGS = dict(cache=True, nogil=True, error_model="numpy", parallel=True)
+_HELPER = dict(nogil=True, error_model="numpy")
+
+# numba.get_num_threads() goes through a ctypes pointer, which makes callers uncacheable (as in kernels/gemm.py).
+_nb_parallel._launch_threads()
+_num_threads = _nb_parallel._iget_num_threads
+
+MODE_RNN_TANH, MODE_RNN_RELU, MODE_LSTM, MODE_GRU = 0, 1, 2, 3
+ATT_CONTEXT, ATT_WEIGHTS_ZERO, ATT_WEIGHTS_NAN = 0, 1, 2
+MASK_NONE, MASK_BOOL, MASK_FLOAT = 0, 1, 2
+
+
+# --------------------------------------------------------------------------------------------- dtype constants
+def _nr(a):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_nr)
+def _ov_nr(a):  # noqa: ANN001, ANN202
+    n = nr_of(a.dtype)
+    return lambda a: n
+
+
+def _vw(a):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_vw)
+def _ov_vw(a):  # noqa: ANN001, ANN202
+    n = width_of(a.dtype)
+    return lambda a: n
+
+
+# --------------------------------------------------------------------------------------------- vector math (IR)
+# Lane-wise float32 functions emitted once per module as internal LLVM functions (cheap to compile, unlike the
+# same math as many small Numba functions). Semantics follow the numpy references: exp(-inf) = 0, overflow -> inf,
+# NaN -> NaN (results below ~1.2e-38 flush to 0); a few ulp of error.
+
+def _vconst(vty, x):  # noqa: ANN001, ANN202
+    return ir.Constant(vty, [ir.Constant(vty.element, float(x))] * vty.count)
+
+
+def _vcall(b, name, vty, *args):  # noqa: ANN001, ANN202
+    sfx = f"v{vty.count}{'f32' if vty.element == ir.FloatType() else 'f64'}"
+    fn = cgutils.get_or_insert_function(b.module, ir.FunctionType(vty, [vty] * len(args)), f"llvm.{name}.{sfx}")
+    return b.call(fn, list(args))
+
+
+def _sel_lt(b, a, c, x, y):  # noqa: ANN001, ANN202
+    return b.select(b.fcmp_ordered("<", a, c), x, y)
+
+
+def _ir_exp(b, vty, x):  # noqa: ANN001, ANN202
+    lo, hi = -87.33654, 88.72283
+    xc = _vcall(b, "minnum", vty, _vcall(b, "maxnum", vty, x, _vconst(vty, lo)), _vconst(vty, hi))
+    n = _vcall(b, "floor", vty, _vcall(b, "fma", vty, xc, _vconst(vty, 1.44269504088896341), _vconst(vty, 0.5)))
+    r = _vcall(b, "fma", vty, n, _vconst(vty, -0.693359375), xc)
+    r = _vcall(b, "fma", vty, n, _vconst(vty, 2.12194440e-4), r)
+    p = _vconst(vty, 1.9875691500e-4)
+    for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
+        p = _vcall(b, "fma", vty, p, r, _vconst(vty, c))
+    p = b.fadd(_vcall(b, "fma", vty, p, b.fmul(r, r), r), _vconst(vty, 1.0))
+    half = _vcall(b, "floor", vty, b.fmul(n, _vconst(vty, 0.5)))
+    y = _ir_ldexp(b, vty, _ir_ldexp(b, vty, p, half), b.fsub(n, half))
+    y = b.fadd(y, b.fmul(b.fsub(x, xc), _vconst(vty, 0.0)))  # NaN in -> NaN out (the clamps drop NaN)
+    y = _sel_lt(b, x, _vconst(vty, lo), _vconst(vty, 0.0), y)
+    return _sel_lt(b, _vconst(vty, hi), x, _vconst(vty, np.inf), y)
+
+
+def _ir_ldexp(b, vty, x, n):  # noqa: ANN001, ANN202
+    ity = ir.VectorType(ir.IntType(32), vty.count)
+    ni = b.add(b.fptosi(n, ity), ir.Constant(ity, [ir.Constant(ir.IntType(32), 127)] * vty.count))
+    bits = b.shl(ni, ir.Constant(ity, [ir.Constant(ir.IntType(32), 23)] * vty.count))
+    return b.fmul(x, b.bitcast(bits, vty))
+
+
+def _ir_sigmoid(b, vty, x):  # noqa: ANN001, ANN202
+    """The reference's overflow-free logistic: e = exp(-|x|), r = 1/(1+e), x >= 0 ? r : e*r."""
+    e = _ir_exp(b, vty, b.fsub(_vconst(vty, 0.0), _vcall(b, "fabs", vty, x)))
+    r = b.fdiv(_vconst(vty, 1.0), b.fadd(_vconst(vty, 1.0), e))
+    return _sel_lt(b, x, _vconst(vty, 0.0), b.fmul(e, r), r)
+
+
+def _ir_tanh(b, vty, x):  # noqa: ANN001, ANN202
+    """Cephes tanhf: odd polynomial for |x| < 0.625, 1 - 2/(exp(2|x|)+1) otherwise (NaN propagates)."""
+    ax = _vcall(b, "fabs", vty, x)
+    z = b.fmul(x, x)
+    p = _vconst(vty, -5.70498872745e-3)
+    for c in (2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1):
+        p = _vcall(b, "fma", vty, p, z, _vconst(vty, c))
+    small = _vcall(b, "fma", vty, b.fmul(p, z), x, x)
+    e = _ir_exp(b, vty, b.fadd(ax, ax))
+    big = b.fsub(_vconst(vty, 1.0), b.fdiv(_vconst(vty, 2.0), b.fadd(e, _vconst(vty, 1.0))))
+    return _sel_lt(b, ax, _vconst(vty, 0.625), small, _vcall(b, "copysign", vty, big, x))
+
+
+def _ir_relu(b, vty, x):  # noqa: ANN001, ANN202
+    return _sel_lt(b, x, _vconst(vty, 0.0), _vconst(vty, 0.0), x)  # NaN stays NaN (np.maximum)
+
+
+def _ir_finite_or_zero(b, vty, x):  # noqa: ANN001, ANN202
+    return _sel_lt(b, _vcall(b, "fabs", vty, x), _vconst(vty, np.inf), x, _vconst(vty, 0.0))
+
+
+def _unary(name, build, f32_only=True):  # noqa: ANN001, ANN202
+    @intrinsic
+    def _impl(typingctx, x):  # noqa: ANN001, ANN202
+        if not isinstance(x, Vec) or (f32_only and x.dtype != types.float32):
+            return None
+
+        def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+            vty = args[0].type
+            fname = f"nngraph_seq_{name}_v{vty.count}{'f32' if vty.element == ir.FloatType() else 'f64'}"
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty]), fname)
+            if fn.is_declaration:
+                fn.linkage = "internal"
+                bb = ir.IRBuilder(fn.append_basic_block("entry"))
+                bb.ret(build(bb, vty, fn.args[0]))
+            return builder.call(fn, [args[0]])
+
+        return x(x), codegen
+
+    _impl.__name__ = f"v_{name}"
+    return _impl
+
+
+v_exp = _unary("exp", _ir_exp)
+v_sigmoid = _unary("sigmoid", _ir_sigmoid)
+v_tanh = _unary("tanh", _ir_tanh)
+v_relu = _unary("relu", _ir_relu, f32_only=False)
+v_finite_or_zero = _unary("finite_or_zero", _ir_finite_or_zero, f32_only=False)
+
+
+@njit(inline="always")
+def _ld(a, i, n, w):  # noqa: ANN001, ANN201
+    return vload(a, i) if n >= w else vload_n(a, i, n)
+
+
+@njit(inline="always")
+def _st(a, i, v, n, w):  # noqa: ANN001, ANN201
+    if n >= w:
+        vstore(a, i, v)
+    else:
+        vstore_n(a, i, v, n)
+
+
+@njit(inline="always")
+def _xg(xa, xr, g, H, u, bxa, bxo, has_bx):  # noqa: ANN001, ANN201, N803
+    v = xa[xr + g * H + u]
+    if has_bx:
+        v = v + bxa[bxo + g * H + u]
+    return v
+
+
+@njit(inline="always")
+def _hg(tile, tr, g, nr, j, ba, bo, has_b, H, u):  # noqa: ANN001, ANN201, N803
+    v = tile[tr + g * nr + j]
+    if has_b:
+        v = v + ba[bo + g * H + u]
+    return v
+
+
+@njit(inline="always")
+def _sigmoid(x):  # noqa: ANN001, ANN201
+    e = math.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    return r if x >= 0 else e * r
+
+
+# --------------------------------------------------------------------------------------------- packing
+@njit(**_HELPER)
+def pack_a(src, off, rs, cs, i0, mc, k0, kc, dst, doff):  # noqa: ANN001, ANN201
+    """A[i0:i0+mc, k0:k0+kc] (element (i, k) at ``off + i*rs + k*cs``) -> MR-row panels at ``dst[doff:]``:
+    element (i, k) of panel p at ``p*kc*MR + k*MR + i``. Rows past ``mc`` are not written (the register tile
+    never reads them)."""
+    for p in range((mc + MR - 1) // MR):
+        base = doff + p * kc * MR
+        rows = min(MR, mc - p * MR)
+        if rs == 1 and cs != 1:  # rows contiguous in the source (a transposed view): read along i
+            for k in range(kc):
+                s = off + i0 + p * MR + (k0 + k) * cs
+                d = base + k * MR
+                for i in range(rows):
+                    dst[d + i] = src[s + i]
+            continue
+        for i in range(rows):
+            s = off + (i0 + p * MR + i) * rs + k0 * cs
+            if cs == 1:
+                for k in range(kc):
+                    dst[base + k * MR + i] = src[s + k]
+            else:
+                for k in range(kc):
+                    dst[base + k * MR + i] = src[s + k * cs]
+
+
+@njit(**_HELPER)
+def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
+    """B[k0:k0+kc, j0:j0+nc] (element (k, j) at ``off + k*rs + j*cs``) -> NR-column panels (zero padded) at
+    ``dst[doff:]``: element (k, j) of panel q at ``q*kc*NR + k*NR + j``."""
+    nr = _nr(dst)
+    for q in range((nc + nr - 1) // nr):
+        jq = j0 + q * nr
+        n = min(nr, j0 + nc - jq)
+        base = doff + q * kc * nr
+        if cs == 1 or rs != 1:
+            for k in range(kc):
+                s = off + (k0 + k) * rs + jq * cs
+                d = base + k * nr
+                if cs == 1:
+                    for j in range(n):
+                        dst[d + j] = src[s + j]
+                else:
+                    for j in range(n):
+                        dst[d + j] = src[s + j * cs]
+                for j in range(n, nr):
+                    dst[d + j] = 0.0
+        else:  # columns contiguous in the source (a transposed view): read along k
+            for j in range(n):
+                s = off + k0 + (jq + j) * cs
+                for k in range(kc):
+                    dst[base + k * nr + j] = src[s + k]
+            for j in range(n, nr):
+                for k in range(kc):
+                    dst[base + k * nr + j] = 0.0
+
+
+@njit(**_FLAGS)
+def pack_gates(wa, wo, ng, rows, k, dst, doff):  # noqa: ANN001, ANN201
+    """Pack W (ng*rows, k) row-major -- a recurrent weight, gates stacked -- as the B operand W^T, gate-blocked:
+    for every block of NR rows r0 (hidden units) and gate g, the NR-wide panel of W^T's columns g*rows + r0 ...
+    at ``doff + (blk*ng + g)*k*NR`` (zero padded)."""
+    nr = _nr(dst)
+    nblk = (rows + nr - 1) // nr
+    for blk in range(nblk):
+        r0 = blk * nr
+        n = min(nr, rows - r0)
+        for g in range(ng):
+            base = doff + (blk * ng + g) * k * nr
+            for j in range(n):
+                s = wo + (g * rows + r0 + j) * k
+                for kk in range(k):
+                    dst[base + kk * nr + j] = wa[s + kk]
+            for j in range(n, nr):
+                for kk in range(k):
+                    dst[base + kk * nr + j] = 0.0
+
+
+def packed_gates_size(ng: int, rows: int, k: int, dtype: np.dtype) -> int:
+    nr = nr_of(dtype)
+    return ((rows + nr - 1) // nr) * ng * k * nr
+
+
+def pack_gates_array(w: np.ndarray, ng: int) -> np.ndarray:
+    """Host-side packing of a recurrent weight (for weights packed once per weight change)."""
+    w = np.ascontiguousarray(w)
+    rows, k = w.shape[0] // ng, w.shape[1]
+    dst = np.empty(max(packed_gates_size(ng, rows, k, w.dtype), 1), w.dtype)
+    pack_gates(w.reshape(-1), 0, ng, rows, k, dst, 0)
+    return dst
+
+
+# --------------------------------------------------------------------------------------------- batched GEMM
+@njit(**_HELPER)
+def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, abuf, bbuf):  # noqa: ANN001, ANN201
+    """C[m0:m1, n0:n1] = A[m0:m1, :] @ B[:, n0:n1] (C element (i, j) at ``co + i*ldc + j``), blocked like
+    kernels/gemm.py (NC columns x KC depth of B packed, MC x KC of A packed, register tiles of MR x NR)."""
+    nr = _nr(c)
+    if m1 <= m0 or n1 <= n0:
+        return
+    if k == 0:
+        for i in range(m0, m1):
+            for j in range(n0, n1):
+                c[co + i * ldc + j] = 0.0
+        return
+    for jc in range(n0, n1, NC):
+        nc = min(NC, n1 - jc)
+        for pc in range(0, k, KC):
+            kc = min(KC, k - pc)
+            load = pc > 0
+            pack_b(b, bo, brs, bcs, pc, kc, jc, nc, bbuf, 0)
+            for ic in range(m0, m1, MC):
+                mc = min(MC, m1 - ic)
+                pack_a(a, ao, ars, acs, ic, mc, pc, kc, abuf, 0)
+                for ir in range(0, mc, MR):
+                    mr = min(MR, mc - ir)
+                    at = (ir // MR) * kc * MR
+                    ct = co + (ic + ir) * ldc + jc
+                    for jr in range(0, nc, nr):
+                        ukernel(kc, abuf, at, bbuf, (jr // nr) * kc * nr, c, ct + jr, ldc, load, mr,
+                                min(nr, nc - jr))
+
+
+@njit(inline="always")
+def _split(total, parts, part, align):  # noqa: ANN001, ANN201
+    units = (total + align - 1) // align
+    lo = (units * part) // parts
+    hi = (units * (part + 1)) // parts
+    return min(lo * align, total), min(hi * align, total)
+
+
+@njit(inline="always")
+def _item_offset(b, shape, st, group):  # noqa: ANN001, ANN201
+    """Element offset of flat batch item ``b`` over 4 batch dims with strides ``st`` (last index // group)."""
+    i3 = b % shape[3]
+    b //= shape[3]
+    i2 = b % shape[2]
+    b //= shape[2]
+    i1 = b % shape[1]
+    i0 = b // shape[1]
+    return i0 * st[0] + i1 * st[1] + i2 * st[2] + (i3 // group) * st[3]
+
+
+@njit(**_HELPER)
+def _bmm_tasks(t0, t1, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs, bcs, bgroup,  # noqa: ANN001, ANN201
+               oa, oo):
+    if t1 <= t0:
+        return
+    nr = _nr(oa)
+    kb = max(min(KC, k), 1)
+    abuf = np.empty(MC * kb, oa.dtype)
+    bbuf = np.empty(kb * ((min(NC, n) + nr - 1) // nr) * nr, oa.dtype)
+    per = mparts * nparts
+    for task in range(t0, t1):
+        item = task // per
+        r = task % per
+        m0, m1 = _split(m, mparts, r // nparts, MR)
+        n0, n1 = _split(n, nparts, r % nparts, nr)
+        a_off = ao + _item_offset(item, bshape, ast, 1)
+        b_off = bo + _item_offset(item, bshape, bst, bgroup)
+        mm_region(k, m0, m1, n0, n1, aa, a_off, ars, acs, ba, b_off, brs, bcs, oa, oo + item * m * n, n, abuf, bbuf)
+
+
+@njit(**_PFLAGS)
+def bmm(bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs, bcs, bgroup, oa, oo, par):  # noqa: ANN001, ANN201
+    """out[b] (dense (nb, m, n) at ``oo``) = A[b] @ B[b]; A[b] element (i, kk) at ``ao + off_b + i*ars + kk*acs``
+    with ``off_b`` from the 4 batch strides ``ast`` (0 = broadcast), same for B with ``bst`` (last batch index
+    divided by ``bgroup``: grouped-query attention)."""
+    nb = bshape[0] * bshape[1] * bshape[2] * bshape[3]
+    if nb == 0 or m == 0 or n == 0:
+        return
+    nr = _nr(oa)
+    nt = _num_threads() if par else 1
+    mparts, nparts = 1, 1
+    if nb < nt:
+        parts = (nt + nb - 1) // nb
+        if n >= nt * nr or n >= m:
+            nparts = min(parts, (n + nr - 1) // nr)
+        else:
+            mparts = min(parts, (m + MR - 1) // MR)
+    ntask = nb * mparts * nparts
+    if nt > 1 and ntask > 1:
+        for t in prange(nt):
+            _bmm_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars,
+                       acs, ba, bo, bst, brs, bcs, bgroup, oa, oo)
+    else:
+        _bmm_tasks(0, ntask, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs, bcs, bgroup,
+                   oa, oo)
+
+
+# --------------------------------------------------------------------------------------------- attention
+def _cast_like(x, arr):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_cast_like)
+def _ov_cast_like(x, arr):  # noqa: ANN001, ANN202
+    dt = arr.dtype
+    return lambda x, arr: dt(x)
+
+
+def _exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
+    pass
+
+
+@overload(_exp_rows)
+def _ov_exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
+    """e = exp(score - mf[lane]) for ``s`` rows of an NR-lane tile; tot[lane] = sum of e over the rows."""
+    if st.dtype == types.float32:
+        def impl(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
+            w = _vw(st)
+            m0 = vload(mfa, 0)
+            m1 = vload(mfa, w)
+            t0 = vsplat(np.float32(0.0))
+            t1 = vsplat(np.float32(0.0))
+            nr = 2 * w
+            for k in range(s):
+                e0 = v_exp(vsub(vload(st, k * nr), m0))
+                e1 = v_exp(vsub(vload(st, k * nr + w), m1))
+                vstore(et, k * nr, e0)
+                vstore(et, k * nr + w, e1)
+                t0 = vadd(t0, e0)
+                t1 = vadd(t1, e1)
+            vstore(tot, 0, t0)
+            vstore(tot, w, t1)
+        return impl
+
+    def impl(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
+        nr = _nr(st)
+        for q in range(nr):
+            tot[q] = 0.0
+        for k in range(s):
+            for q in range(nr):
+                e = math.exp(st[k * nr + q] - mfa[q])
+                et[k * nr + q] = e
+                tot[q] += e
+    return impl
+
+
+@njit(**_HELPER)
+def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma, mo, mst, mrs, mcs, mkind,  # noqa: ANN001, ANN201
+                causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
+    """One block of ``nq`` <= NR queries of lead item ``l`` (K, V already packed in kp, vp)."""
+    nr = _nr(st)
+    w = _vw(st)
+    ninf = _cast_like(-np.inf, st)
+    # S^T (keys x queries) = K Q^T
+    pack_b(qa, qo + _item_offset(l, lshape, qst, 1) + q0 * qrs, qcs, qrs, 0, E, 0, nq, qp, 0)
+    for p in range((S + MR - 1) // MR):
+        ukernel(E, kp, p * E * MR, qp, 0, st, p * MR * nr, nr, False, min(MR, S - p * MR), nr)
+    # scale and masks
+    scv = vsplat(_cast_like(scale, st))
+    m_lead = mo + _item_offset(l, lshape, mst, 1)
+    for k in range(S):
+        row = k * nr
+        if mkind == MASK_NONE or mrs == 0:
+            x0 = vmul(vload(st, row), scv)
+            x1 = vmul(vload(st, row + w), scv)
+            if mkind == MASK_FLOAT:
+                mv = vsplat(_cast_like(ma[m_lead + k * mcs], st))
+                x0 = vadd(x0, mv)
+                x1 = vadd(x1, mv)
+            elif mkind == MASK_BOOL and not ma[m_lead + k * mcs]:
+                x0 = vsplat(ninf)
+                x1 = x0
+            vstore(st, row, x0)
+            vstore(st, row + w, x1)
+        else:
+            for q in range(nq):
+                x = st[row + q] * scale
+                mi = m_lead + (q0 + q) * mrs + k * mcs
+                if mkind == MASK_FLOAT:
+                    x = x + ma[mi]
+                elif not ma[mi]:
+                    x = ninf
+                st[row + q] = x
+        if causal:  # query q0+q sees keys <= q0+q
+            for q in range(max(0, min(nq, k - q0))):
+                st[row + q] = ninf
+    # softmax over the keys, lane-wise
+    mx0 = vsplat(ninf)
+    mx1 = mx0
+    for k in range(S):
+        mx0 = vmax(mx0, vload(st, k * nr))
+        mx1 = vmax(mx1, vload(st, k * nr + w))
+    vstore(mfa, 0, v_finite_or_zero(mx0))
+    vstore(mfa, w, v_finite_or_zero(mx1))
+    _exp_rows(st, et, S, mfa, tot)
+    for q in range(nq):
+        t = tot[q]
+        if t != t and mfa[q] != 0:  # NaN scores: the reference's max is NaN, so it subtracts 0
+            t = 0.0
+            for k in range(S):
+                e = math.exp(st[k * nr + q])
+                et[k * nr + q] = e
+                t += e
+            tot[q] = t
+        if mode != ATT_WEIGHTS_NAN and not (tot[q] > 0):
+            tot[q] = 1.0
+    d0 = vload(tot, 0)
+    d1 = vload(tot, w)
+    for k in range(S):
+        vstore(et, k * nr, vdiv(vload(et, k * nr), d0))
+        vstore(et, k * nr + w, vdiv(vload(et, k * nr + w), d1))
+    if mode == ATT_CONTEXT:
+        # O^T (Ev x queries) = V^T P^T; P^T is already a B panel
+        for p in range((Ev + MR - 1) // MR):
+            ukernel(S, vp, p * S * MR, et, 0, ot, p * MR * nr, nr, False, min(MR, Ev - p * MR), nr)
+        for q in range(nq):
+            o = oo + (l * L + q0 + q) * Ev
+            for e in range(Ev):
+                oa[o + e] = ot[e * nr + q]
+    else:
+        for q in range(nq):
+            o = oo + (l * L + q0 + q) * S
+            for k in range(S):
+                oa[o + k] = et[k * nr + q]
+
+
+@njit(**_HELPER)
+def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
+                va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
+    if t1 <= t0:
+        return
+    nr = _nr(oa)
+    dt = oa.dtype
+    nqb = (L + nr - 1) // nr
+    spad = (S + MR - 1) // MR * MR
+    evpad = (Ev + MR - 1) // MR * MR
+    need_v = mode == ATT_CONTEXT
+    kp = np.empty(max(spad * E, 1), dt)
+    vp = np.empty(max(evpad * S, 1) if need_v else 1, dt)
+    qp = np.empty(max(E * nr, 1), dt)
+    st = np.empty(max(spad, 1) * nr, dt)
+    et = np.empty(max(spad, 1) * nr, dt)
+    ot = np.empty(max(evpad, 1) * nr, dt)
+    mfa = np.empty(nr, dt)
+    tot = np.empty(nr, dt)
+    cur = -1
+    for task in range(t0, t1):
+        l = task // nqb
+        qb = task % nqb
+        if l != cur:
+            pack_a(ka, ko + _item_offset(l, lshape, kst, kgroup), krs, kcs, 0, S, 0, E, kp, 0)
+            if need_v:  # V^T (Ev x S) as the A operand
+                pack_a(va, vo + _item_offset(l, lshape, vst, vgroup), vcs, vrs, 0, Ev, 0, S, vp, 0)
+            cur = l
+        q0 = qb * nr
+        _attn_block(mode, l, q0, min(nr, L - q0), lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma, mo, mst, mrs, mcs,
+                    mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot)
+
+
+@njit(**_PFLAGS)
+def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
+              va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, par):
+    """softmax(Q K^T * scale + mask) [@ V] for every lead item (4 broadcast lead dims: strides per operand, the
+    last one divided by ``kgroup``/``vgroup`` for grouped-query attention). ``mode``: ATT_CONTEXT writes the
+    context (nl, L, Ev), ATT_WEIGHTS_* the probabilities (nl, L, S) with fully masked rows 0 or NaN. ``mkind``:
+    no mask, a bool mask (True = take part) or a float mask (added), element (l, i, j) at
+    ``mo + off_l + i*mrs + j*mcs``. ``causal``: query i sees keys j <= i."""
+    nl = lshape[0] * lshape[1] * lshape[2] * lshape[3]
+    if nl == 0 or L == 0 or (mode == ATT_CONTEXT and Ev == 0) or (mode != ATT_CONTEXT and S == 0):
+        return
+    nr = _nr(oa)
+    ntask = nl * ((L + nr - 1) // nr)
+    nt = _num_threads() if par else 1
+    if nt > 1 and ntask > 1:
+        nt = min(nt, ntask)
+        for t in prange(nt):
+            _attn_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs,
+                        ka, ko, kst, krs, kcs, kgroup, va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind,
+                        causal, scale, oa, oo)
+    else:
+        _attn_tasks(0, ntask, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup, va, vo,
+                    vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo)
+
+
+# --------------------------------------------------------------------------------------------- recurrences
+def _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
+               ca, co, hp, hin, P):
+    pass
+
+
+@overload(_cell_math)
+def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
+                  ca, co, hp, hin, P):
+    """Gate math of one tile: rows i < mr (batch rows n0 + i), hidden units u0 + j, j < nrb. Gate g's recurrent
+    pre-activation sits at ``tile[toff + i*ldt + g*NR + j]``; the new hidden value (LSTM: before the projection)
+    is written to slot ``ng``; LSTM cell states are updated in place in ``ca``. Follows the references' rounding:
+    ``xw + (h W^T + b)``, cells ``(x W^T + b_ih) + (h W^T + b_hh)``."""
+    if tile.dtype == types.float32:
+        def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
+                 ca, co, hp, hin, P):
+            w = _vw(tile)
+            nr = 2 * w
+            for i in range(mr):
+                n = n0 + i
+                xr = xrow + i * G
+                tr = toff + i * ldt
+                for v in range(2):
+                    j = v * w
+                    cnt = min(w, nrb - j)
+                    if cnt <= 0:
+                        break
+                    u = u0 + j
+                    x0 = _ld(xa, xr + u, cnt, w)
+                    h0 = vload(tile, tr + j)
+                    if has_bx:
+                        x0 = vadd(x0, _ld(bxa, bxo + u, cnt, w))
+                    if has_b:
+                        h0 = vadd(h0, _ld(ba, bo + u, cnt, w))
+                    if mode == MODE_RNN_TANH:
+                        res = v_tanh(vadd(x0, h0))
+                    elif mode == MODE_RNN_RELU:
+                        res = v_relu(vadd(x0, h0))
+                    else:
+                        x1 = _ld(xa, xr + H + u, cnt, w)
+                        h1 = vload(tile, tr + nr + j)
+                        x2 = _ld(xa, xr + 2 * H + u, cnt, w)
+                        h2 = vload(tile, tr + 2 * nr + j)
+                        if has_bx:
+                            x1 = vadd(x1, _ld(bxa, bxo + H + u, cnt, w))
+                            x2 = vadd(x2, _ld(bxa, bxo + 2 * H + u, cnt, w))
+                        if has_b:
+                            h1 = vadd(h1, _ld(ba, bo + H + u, cnt, w))
+                            h2 = vadd(h2, _ld(ba, bo + 2 * H + u, cnt, w))
+                        if mode == MODE_LSTM:
+                            x3 = _ld(xa, xr + 3 * H + u, cnt, w)
+                            h3 = vload(tile, tr + 3 * nr + j)
+                            if has_bx:
+                                x3 = vadd(x3, _ld(bxa, bxo + 3 * H + u, cnt, w))
+                            if has_b:
+                                h3 = vadd(h3, _ld(ba, bo + 3 * H + u, cnt, w))
+                            ig = v_sigmoid(vadd(x0, h0))
+                            fg = v_sigmoid(vadd(x1, h1))
+                            gg = v_tanh(vadd(x2, h2))
+                            og = v_sigmoid(vadd(x3, h3))
+                            c = _ld(ca, co + n * H + u, cnt, w)
+                            c = vadd(vmul(fg, c), vmul(ig, gg))
+                            _st(ca, co + n * H + u, c, cnt, w)
+                            res = vmul(og, v_tanh(c))
+                        else:  # GRU: n + z * (h - n), h gathered from the packed state
+                            r = v_sigmoid(vadd(x0, h0))
+                            z = v_sigmoid(vadd(x1, h1))
+                            nn = v_tanh(vadd(x2, vmul(r, h2)))
+                            hb = hin + (n0 // MR) * P * MR + u * MR + i
+                            for jj in range(cnt):
+                                tile[tr + ng * nr + j + jj] = hp[hb + jj * MR]
+                            res = vadd(nn, vmul(z, vsub(vload(tile, tr + ng * nr + j), nn)))
+                    vstore(tile, tr + ng * nr + j, res)
+        return impl
+
+    def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
+             ca, co, hp, hin, P):
+        nr = _nr(tile)
+        for i in range(mr):
+            n = n0 + i
+            xr = xrow + i * G
+            tr = toff + i * ldt
+            for j in range(nrb):
+                u = u0 + j
+                x0 = _xg(xa, xr, 0, H, u, bxa, bxo, has_bx)
+                h0 = _hg(tile, tr, 0, nr, j, ba, bo, has_b, H, u)
+                if mode == MODE_RNN_TANH:
+                    res = math.tanh(x0 + h0)
+                elif mode == MODE_RNN_RELU:
+                    a = x0 + h0
+                    res = a if not (a < 0) else 0.0 * a
+                else:
+                    x1 = _xg(xa, xr, 1, H, u, bxa, bxo, has_bx)
+                    h1 = _hg(tile, tr, 1, nr, j, ba, bo, has_b, H, u)
+                    x2 = _xg(xa, xr, 2, H, u, bxa, bxo, has_bx)
+                    h2 = _hg(tile, tr, 2, nr, j, ba, bo, has_b, H, u)
+                    if mode == MODE_LSTM:
+                        x3 = _xg(xa, xr, 3, H, u, bxa, bxo, has_bx)
+                        h3 = _hg(tile, tr, 3, nr, j, ba, bo, has_b, H, u)
+                        c = ca[co + n * H + u]
+                        c = _sigmoid(x1 + h1) * c + _sigmoid(x0 + h0) * math.tanh(x2 + h2)
+                        ca[co + n * H + u] = c
+                        res = _sigmoid(x3 + h3) * math.tanh(c)
+                    else:
+                        r = _sigmoid(x0 + h0)
+                        z = _sigmoid(x1 + h1)
+                        nn = math.tanh(x2 + r * h2)
+                        h = hp[hin + (n0 // MR) * P * MR + u * MR + i]
+                        res = nn + z * (h - nn)
+                tile[tr + ng * nr + j] = res
+    return impl
+
+
+@njit(**_HELPER)
+def _rec_tasks(t0, t1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, has_r, ca, co,  # noqa: ANN001, ANN201
+               oa, oo, hp, hin, hout, mp, tile, toff):
+    nr = _nr(tile)
+    nblk = (H + nr - 1) // nr
+    ldt = (ng + 1) * nr
+    G = ng * H
+    for task in range(t0, t1):
+        p = task // nblk
+        hb = task % nblk
+        n0 = p * MR
+        mr = min(MR, N - n0)
+        u0 = hb * nr
+        nrb = min(nr, H - u0)
+        for g in range(ng):
+            ukernel(P, hp, hin + p * P * MR, wp, wpo + (hb * ng + g) * P * nr, tile, toff + g * nr, ldt, False, mr, nr)
+        _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xo + (step_s * N + n0) * G, G, bxa, bxo, has_bx,
+                   ba, bo, has_b, ca, co, hp, hin, P)
+        for i in range(mr):
+            src = toff + i * ldt + ng * nr
+            if has_r:
+                dst = p * H * MR + u0 * MR + i
+                for j in range(nrb):
+                    mp[dst + j * MR] = tile[src + j]
+            else:
+                dst = hout + p * P * MR + u0 * MR + i
+                for j in range(nrb):
+                    hp[dst + j * MR] = tile[src + j]
+                o = oo + (step_s * N + n0 + i) * P + u0
+                for j in range(nrb):
+                    oa[o + j] = tile[src + j]
+
+
+@njit(**_HELPER)
+def _proj_tasks(t0, t1, step_s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tile, toff):  # noqa: ANN001, ANN201
+    nr = _nr(tile)
+    nblk = (P + nr - 1) // nr
+    for task in range(t0, t1):
+        p = task // nblk
+        q = task % nblk
+        n0 = p * MR
+        mr = min(MR, N - n0)
+        j0 = q * nr
+        nrq = min(nr, P - j0)
+        ukernel(H, mp, p * H * MR, rp, rpo + q * H * nr, tile, toff, nr, False, mr, nr)
+        for i in range(mr):
+            dst = hout + p * P * MR + j0 * MR + i
+            src = toff + i * nr
+            o = oo + (step_s * N + n0 + i) * P + j0
+            for j in range(nrq):
+                v = tile[src + j]
+                hp[dst + j * MR] = v
+                oa[o + j] = v
+
+
+@njit(**_PFLAGS)
+def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, rp, rpo, has_r,  # noqa: ANN001, ANN201
+              h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, par):
+    """The whole recurrence of an rnn (tanh/relu), LSTM (optionally projected) or GRU layer.
+
+    ``xw`` (T, N, ng*H) at ``xo`` (+ ``bx`` (ng*H,) when ``has_bx``: a cell's input bias); ``wp``: W_hh (ng*H, P)
+    packed by ``pack_gates``; ``b`` (ng*H,) the recurrent bias; ``rp``: W_hr (P, H) packed by ``pack_gates``
+    (``has_r``); initial states h0 (N, P), c0 (N, H) or zeros. Writes out (T, N, P), h_T (N, P) and, for LSTM,
+    c_T (N, H) at ``co`` (also the working cell state). ``reverse`` runs from the last step to the first."""
+    ng = 4 if mode == MODE_LSTM else 3 if mode == MODE_GRU else 1
+    nr = _nr(oa)
+    npan = (N + MR - 1) // MR
+    hps = npan * MR * P
+    hp = np.empty(max(2 * hps, 1), oa.dtype)
+    mp = np.empty(max(npan * MR * H, 1) if has_r else 1, oa.dtype)
+    for n in range(N):
+        base = (n // MR) * P * MR + n % MR
+        for k in range(P):
+            hp[base + k * MR] = h0a[h0o + n * P + k] if has_h0 else 0.0
+    if mode == MODE_LSTM:
+        for e in range(N * H):
+            ca[co + e] = c0a[c0o + e] if has_c0 else 0.0
+    nblk = (H + nr - 1) // nr
+    nblk2 = (P + nr - 1) // nr
+    ntask = npan * nblk
+    ntask2 = npan * nblk2
+    nt = _num_threads() if par else 1
+    nt = min(nt, max(ntask, ntask2 if has_r else 1))
+    tsize = MR * (ng + 1) * nr
+    tiles = np.empty(max(nt, 1) * tsize, oa.dtype)
+    cur = 0
+    for step in range(T):
+        s = T - 1 - step if reverse else step
+        hin = cur * hps
+        hout = (1 - cur) * hps
+        if nt > 1:
+            for t in prange(nt):
+                _rec_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx,
+                           wp, wpo, ba, bo, has_b, has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles, t * tsize)
+            if has_r:
+                for t in prange(nt):
+                    _proj_tasks((ntask2 * t) // nt, (ntask2 * (t + 1)) // nt, s, N, H, P, rp, rpo, oa, oo, hp, hout,
+                                mp, tiles, t * tsize)
+        else:
+            _rec_tasks(0, ntask, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, has_r, ca,
+                       co, oa, oo, hp, hin, hout, mp, tiles, 0)
+            if has_r:
+                _proj_tasks(0, ntask2, s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tiles, 0)
+        cur = 1 - cur
+    for n in range(N):
+        base = cur * hps + (n // MR) * P * MR + n % MR
+        for k in range(P):
+            hta[hto + n * P + k] = hp[base + k * MR]

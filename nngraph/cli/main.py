@@ -13,7 +13,7 @@ from typing import Sequence
 
 from .common import CLIError
 
-COMMANDS: tuple[str, ...] = ("run",)
+COMMANDS: tuple[str, ...] = ("run", "bench", "explain", "dump")
 
 
 def _list_models() -> str:

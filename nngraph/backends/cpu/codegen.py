@@ -114,13 +114,15 @@ class Emitter:
         self.steps[-1].lines.append(line)
 
     def call(self, fn: Any, *args: Any) -> None:
-        """Emit ``fn(*args)``; a ``Buf`` argument expands to ``arena, offset``."""
+        """Emit ``fn(*args)``; a ``Buf`` argument expands to ``arena, offset``. Numbers are emitted as typed (not
+        literal) values: Numba specializes a callee on every distinct literal, which would compile one kernel per
+        call site instead of one per signature."""
         parts: list[str] = []
         for a in args:
             if isinstance(a, Buf):
-                parts += [a.arena, str(a.offset)]
+                parts += [a.arena, _num(a.offset)]
             else:
-                parts.append(repr(a) if not isinstance(a, str) or not a.startswith("@") else a[1:])
+                parts.append(_num(a))
         self.emit(f"{self.use(fn)}({', '.join(parts)})")
 
     # -- buffers ------------------------------------------------------------------------------------------------------
@@ -194,6 +196,26 @@ class Program:
     outputs: list[tuple[Buf, TensorSpec]]  # where each output's value ends up (an output arena)
     weight_nodes: list[str]
     params: list[str]  # every segment's parameters: input, output, weight and workspace arenas
+
+
+def _num(v: Any) -> str:
+    """Source text of a kernel argument: non-literal int64/float64 values, tuples of them, or a variable name."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return f"np.int64({int(v)})"
+    if isinstance(v, (int, np.integer)):
+        return f"np.int64({int(v)})"
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if f != f:
+            return "np.float64(np.nan)"
+        if f in (float("inf"), float("-inf")):
+            return "np.float64(np.inf)" if f > 0 else "np.float64(-np.inf)"
+        return f"np.float64({f!r})"
+    if isinstance(v, tuple):
+        return "(" + "".join(_num(x) + ", " for x in v) + ")"
+    raise TypeError(f"cannot pass {v!r} to a kernel")
 
 
 def _is_weight(node: Node) -> bool:

@@ -12,7 +12,7 @@ passes (``kernels_vision.resample_axis``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, uint64
+from numba import get_num_threads, njit, prange, uint64
 from numba.extending import overload
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
@@ -122,7 +122,10 @@ def _row_abs_max(x, xb, st, y, yb, n, sign):  # noqa: ANN001, ANN202
 
 # ---------------------------------------------------------------------------------------------------- window pooling
 @njit(cache=True, nogil=True)
-def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp):  # noqa: ANN001, ANN202
+def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp,
+                tmp):  # noqa: ANN001, ANN202
+    """Output row ``t`` (plane, od, oh). Sums fold the taps in the reference's row-major order; the max kinds first
+    reduce the window's input rows into ``tmp`` (contiguous, vectorized), then its columns (strided)."""
     n_d, n_h, n_w = ishape
     o_d, o_h, o_w = oshape
     plane = t // (o_d * o_h)
@@ -132,14 +135,13 @@ def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, d
     yb = yo + t * o_w
     xb = xo + plane * (n_d * n_h * n_w)
     uy = uint64(yb)
-    if kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS:
-        init = like(y, -np.inf)
-    else:
-        init = like(y, 0.0)
+    is_max = kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS
+    init = like(y, -np.inf) if is_max else like(y, 0.0)
     for o in range(uint64(o_w)):
         y[uy + o] = init
     pw = like(y, fp[0])
     sign = like(y, -1.0 if kind == LP_MIN_ABS else 1.0)
+    rows = 0
     for kd in range(k[0]):
         i_d = od * s[0] - p[0] + kd * d[0]
         if i_d < 0 or i_d >= n_d:
@@ -149,20 +151,38 @@ def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, d
             if i_h < 0 or i_h >= n_h:
                 continue
             xr = xb + (i_d * n_h + i_h) * n_w
+            if is_max:
+                ux = uint64(xr)
+                if kind == MAX:
+                    if rows == 0:
+                        for i in range(uint64(n_w)):
+                            tmp[i] = x[ux + i]
+                    else:
+                        _row_max(x, xr, 1, tmp, 0, n_w)
+                else:
+                    if rows == 0:
+                        for i in range(uint64(n_w)):
+                            tmp[i] = sign * abs(x[ux + i])
+                    else:
+                        _row_abs_max(x, xr, 1, tmp, 0, n_w, sign)
+                rows += 1
+                continue
             for kw in range(k[2]):
                 lo = lo_w[kw]
                 n = hi_w[kw] - lo
                 if n <= 0:
                     continue
                 xs = xr + lo * s[2] + kw * d[2] - p[2]
-                if kind == MAX:
-                    _row_max(x, xs, s[2], y, yb + lo, n)
-                elif kind == AVG:
+                if kind == AVG:
                     _row_sum(x, xs, s[2], y, yb + lo, n)
-                elif kind == LP:
-                    _row_pow_sum(x, xs, s[2], y, yb + lo, n, pw)
                 else:
-                    _row_abs_max(x, xs, s[2], y, yb + lo, n, sign)
+                    _row_pow_sum(x, xs, s[2], y, yb + lo, n, pw)
+    if is_max and rows > 0:
+        for kw in range(k[2]):
+            lo = lo_w[kw]
+            n = hi_w[kw] - lo
+            if n > 0:
+                _row_max(tmp, lo * s[2] + kw * d[2] - p[2], s[2], y, yb + lo, n)
     if kind == AVG:
         # ip = (count_include_pad, divisor_override or 0); the divisor is converted to y's dtype before dividing
         if ip[1] != 0:
@@ -193,6 +213,15 @@ def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, d
             y[uy + o] = -y[uy + o]
 
 
+@njit(cache=True, nogil=True)
+def _window_rows(kind, x, xo, y, yo, c, chunks, rows, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d,
+                 ip, fp):  # noqa: ANN001, ANN202
+    """Rows ``[c * rows // chunks, (c + 1) * rows // chunks)`` sharing one scratch row."""
+    tmp = np.empty(ishape[2], y.dtype)
+    for t in range(c * rows // chunks, (c + 1) * rows // chunks):
+        _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp, tmp)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):  # noqa: ANN001, ANN201
     """Max/avg/LP pooling of ``planes`` (D, H, W) volumes; ``kind`` selects the reduction (module constants);
@@ -204,12 +233,13 @@ def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):
     div_w = clipped_lengths(oshape[2], k[2], s[2], p[2], ishape[2], include)
     rows = planes * oshape[0] * oshape[1]
     if rows * oshape[2] * k[0] * k[1] * k[2] < PAR_MIN:
-        for t in range(rows):
-            _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp)
+        _window_rows(kind, x, xo, y, yo, 0, 1, rows, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d,
+                     ip, fp)
     else:
-        for t in prange(rows):
-            _window_row(kind, x, xo, y, yo, np.int64(t), ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h,
-                        div_d, ip, fp)
+        chunks = min(rows, 8 * get_num_threads())
+        for c in prange(chunks):
+            _window_rows(kind, x, xo, y, yo, np.int64(c), chunks, rows, ishape, oshape, k, s, p, d, lo_w, hi_w,
+                         div_w, div_h, div_d, ip, fp)
 
 
 # ---------------------------------------------------------------------------------------------------- with indices

@@ -267,41 +267,6 @@ def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
                     dst[base + k * nr + j] = 0.0
 
 
-@njit(**_FLAGS)
-def pack_gates(wa, wo, ng, rows, k, dst, doff):  # noqa: ANN001, ANN201
-    """Pack W (ng*rows, k) row-major -- a recurrent weight, gates stacked -- as the B operand W^T, gate-blocked:
-    for every block of NR rows r0 (hidden units) and gate g, the NR-wide panel of W^T's columns g*rows + r0 ...
-    at ``doff + (blk*ng + g)*k*NR`` (zero padded)."""
-    nr = _nr(dst)
-    nblk = (rows + nr - 1) // nr
-    for blk in range(nblk):
-        r0 = blk * nr
-        n = min(nr, rows - r0)
-        for g in range(ng):
-            base = doff + (blk * ng + g) * k * nr
-            for j in range(n):
-                s = wo + (g * rows + r0 + j) * k
-                for kk in range(k):
-                    dst[base + kk * nr + j] = wa[s + kk]
-            for j in range(n, nr):
-                for kk in range(k):
-                    dst[base + kk * nr + j] = 0.0
-
-
-def packed_gates_size(ng: int, rows: int, k: int, dtype: np.dtype) -> int:
-    nr = nr_of(dtype)
-    return ((rows + nr - 1) // nr) * ng * k * nr
-
-
-def pack_gates_array(w: np.ndarray, ng: int) -> np.ndarray:
-    """Host-side packing of a recurrent weight (for weights packed once per weight change)."""
-    w = np.ascontiguousarray(w)
-    rows, k = w.shape[0] // ng, w.shape[1]
-    dst = np.empty(max(packed_gates_size(ng, rows, k, w.dtype), 1), w.dtype)
-    pack_gates(w.reshape(-1), 0, ng, rows, k, dst, 0)
-    return dst
-
-
 # --------------------------------------------------------------------------------------------- batched GEMM
 @njit(**_HELPER)
 def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, abuf, bbuf):  # noqa: ANN001, ANN201
@@ -755,21 +720,60 @@ def _proj_tasks(t0, t1, step_s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tile, to
                 oa[o + j] = v
 
 
+@njit(**_HELPER)
+def _rec_work(phase, t, nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp, has_r, ca, co,  # noqa: ANN001, ANN201
+              oa, oo, hp, hin, hout, mp, tiles):
+    """Share ``t`` of ``nt`` of one phase of a time step: 0 = gates (h W_hh^T and the cell math), 1 = projection."""
+    nr = _nr(oa)
+    npan = (N + MR - 1) // MR
+    tsize = MR * (ng + 1) * nr
+    if phase == 0:
+        ntask = npan * ((H + nr - 1) // nr)
+        _rec_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, 0,
+                   ba, bo, has_b, has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles, t * tsize)
+    else:
+        ntask = npan * ((P + nr - 1) // nr)
+        _proj_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, N, H, P, rp, 0, oa, oo, hp, hout, mp, tiles,
+                    t * tsize)
+
+
+@njit(**_HELPER)
+def _pack_weight(wa, wo, packed, ng, rows, k):  # noqa: ANN001, ANN201
+    """The gate-blocked packed W^T of W (ng*rows, k) at ``wa[wo:]``: a copy of the pre-packed region when
+    ``packed``, else packed here (per call: weights that are not constants)."""
+    nr = _nr(wa)
+    nblk = (rows + nr - 1) // nr
+    size = nblk * ng * k * nr
+    dst = np.empty(max(size, 1), wa.dtype)
+    if packed:
+        for e in range(size):
+            dst[e] = wa[wo + e]
+        return dst
+    for blk in range(nblk):
+        r0 = blk * nr
+        for g in range(ng):
+            pack_b(wa, wo, 1, k, 0, k, g * rows + r0, min(nr, rows - r0), dst, (blk * ng + g) * k * nr)
+    return dst
+
+
 @njit(**_PFLAGS)
-def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, rp, rpo, has_r,  # noqa: ANN001, ANN201
-              h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, par):
+def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_packed, ba, bo, has_b, ra, ro, r_packed,  # noqa: ANN001, ANN201
+              has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, par):
     """The whole recurrence of an rnn (tanh/relu), LSTM (optionally projected) or GRU layer.
 
-    ``xw`` (T, N, ng*H) at ``xo`` (+ ``bx`` (ng*H,) when ``has_bx``: a cell's input bias); ``wp``: W_hh (ng*H, P)
-    packed by ``pack_gates``; ``b`` (ng*H,) the recurrent bias; ``rp``: W_hr (P, H) packed by ``pack_gates``
-    (``has_r``); initial states h0 (N, P), c0 (N, H) or zeros. Writes out (T, N, P), h_T (N, P) and, for LSTM,
-    c_T (N, H) at ``co`` (also the working cell state). ``reverse`` runs from the last step to the first."""
+    ``xw`` (T, N, ng*H) at ``xo`` (+ ``bx`` (ng*H,) when ``has_bx``: a cell's input bias); W_hh (ng*H, P) at
+    ``wo``, pre-packed (``pack_gates_host``) when ``w_packed``; ``b`` (ng*H,) the recurrent bias; W_hr (P, H) at
+    ``ro`` when ``has_r`` (LSTM projection); initial states h0 (N, P), c0 (N, H) or zeros. Writes out (T, N, P),
+    h_T (N, P) and, for LSTM, c_T (N, H) at ``co`` (also the working cell state). ``reverse`` runs from the last
+    step to the first. Threads (``par``) split each step's hidden blocks (one parallel region per step)."""
     ng = 4 if mode == MODE_LSTM else 3 if mode == MODE_GRU else 1
     nr = _nr(oa)
     npan = (N + MR - 1) // MR
     hps = npan * MR * P
     hp = np.empty(max(2 * hps, 1), oa.dtype)
     mp = np.empty(max(npan * MR * H, 1) if has_r else 1, oa.dtype)
+    wp = _pack_weight(wa, wo, w_packed, ng, H, P)
+    rp = _pack_weight(ra, ro, r_packed, 1, P, H) if has_r else wp
     for n in range(N):
         base = (n // MR) * P * MR + n % MR
         for k in range(P):
@@ -777,34 +781,42 @@ def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, 
     if mode == MODE_LSTM:
         for e in range(N * H):
             ca[co + e] = c0a[c0o + e] if has_c0 else 0.0
-    nblk = (H + nr - 1) // nr
-    nblk2 = (P + nr - 1) // nr
-    ntask = npan * nblk
-    ntask2 = npan * nblk2
-    nt = _num_threads() if par else 1
-    nt = min(nt, max(ntask, ntask2 if has_r else 1))
-    tsize = MR * (ng + 1) * nr
-    tiles = np.empty(max(nt, 1) * tsize, oa.dtype)
+    ntask = npan * max((H + nr - 1) // nr, (P + nr - 1) // nr if has_r else 1)
+    nt = min(_num_threads() if par else 1, ntask)
+    tiles = np.empty(max(nt, 1) * MR * (ng + 1) * nr, oa.dtype)
+    nphase = 2 if has_r else 1
     cur = 0
     for step in range(T):
         s = T - 1 - step if reverse else step
         hin = cur * hps
         hout = (1 - cur) * hps
-        if nt > 1:
-            for t in prange(nt):
-                _rec_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx,
-                           wp, wpo, ba, bo, has_b, has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles, t * tsize)
-            if has_r:
+        for phase in range(nphase):
+            if nt > 1:
                 for t in prange(nt):
-                    _proj_tasks((ntask2 * t) // nt, (ntask2 * (t + 1)) // nt, s, N, H, P, rp, rpo, oa, oo, hp, hout,
-                                mp, tiles, t * tsize)
-        else:
-            _rec_tasks(0, ntask, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, has_r, ca,
-                       co, oa, oo, hp, hin, hout, mp, tiles, 0)
-            if has_r:
-                _proj_tasks(0, ntask2, s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tiles, 0)
+                    _rec_work(phase, t, nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,
+                              has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles)
+            else:
+                _rec_work(phase, 0, 1, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp, has_r,
+                          ca, co, oa, oo, hp, hin, hout, mp, tiles)
         cur = 1 - cur
     for n in range(N):
         base = cur * hps + (n // MR) * P * MR + n % MR
         for k in range(P):
             hta[hto + n * P + k] = hp[base + k * MR]
+
+
+def packed_gates_size(ng: int, rows: int, k: int, dtype: np.dtype) -> int:
+    nr = nr_of(dtype)
+    return ((rows + nr - 1) // nr) * ng * k * nr
+
+
+def pack_gates_host(w: np.ndarray, ng: int) -> np.ndarray:
+    """numpy version of the in-kernel packing of W (ng*rows, k) (for weights packed once per weight change): the
+    NR-wide panel of W^T for gate g and hidden block blk at ``(blk*ng + g)*k*NR``, zero padded."""
+    w = np.asarray(w)
+    rows, k = w.shape[0] // ng, w.shape[1]
+    nr = nr_of(w.dtype)
+    nblk = (rows + nr - 1) // nr
+    wp = np.zeros((ng, nblk * nr, k), w.dtype)
+    wp[:, :rows] = w.reshape(ng, rows, k)
+    return np.ascontiguousarray(wp.reshape(ng, nblk, nr, k).transpose(1, 0, 3, 2)).reshape(-1)

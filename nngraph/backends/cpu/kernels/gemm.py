@@ -60,26 +60,32 @@ def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndar
 
 
 @njit(cache=True)
-def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
-    """Pack ``b[k0:k0+kc, j0:j0+nc]`` (C-contiguous 2-D, row length ``b.shape[1]``) into NR-column panels."""
+def pack_b_flat(src: np.ndarray, base: int, ld: int, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
+    """Pack B[k0:k0+kc, j0:j0+nc] into NR-column panels, where B[k, j] = src.flat[base + k*ld + j] (any C-contiguous
+    array: a matrix, or an NCHW activation seen as (C, H*W) for 1x1 convolutions)."""
     nr = tile_nr(dst)
     w = vec_width(dst)
-    ld = b.shape[1]
     for q in range((nc + nr - 1) // nr):
         jq = j0 + q * nr
         n = min(nr, j0 + nc - jq)
-        base = q * kc * nr
+        at = q * kc * nr
         if n == nr:
             for k in range(kc):
-                src = (k0 + k) * ld + jq
+                s0 = base + (k0 + k) * ld + jq
                 for v in range(NV):
-                    vstore(dst, base + k * nr + v * w, vload(b, src + v * w))
+                    vstore(dst, at + k * nr + v * w, vload(src, s0 + v * w))
         else:  # edge panel: masked loads read only the n valid columns and zero the rest
             for k in range(kc):
-                src = (k0 + k) * ld + jq
+                s0 = base + (k0 + k) * ld + jq
                 for v in range(NV):
                     cnt = min(max(n - v * w, 0), w)
-                    vstore(dst, base + k * nr + v * w, vload_n(b, src + v * w, cnt))
+                    vstore(dst, at + k * nr + v * w, vload_n(src, s0 + v * w, cnt))
+
+
+@njit(cache=True)
+def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
+    """Pack ``b[k0:k0+kc, j0:j0+nc]`` (C-contiguous 2-D) into NR-column panels."""
+    pack_b_flat(b, 0, b.shape[1], k0, kc, j0, nc, dst)
 
 
 @njit(cache=True)
@@ -156,21 +162,15 @@ def a_raw(src: np.ndarray, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) 
 
 @njit(cache=True)
 def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
-    """``src = (packed, K, offset)``: a full pre-pack, from flat element ``offset`` (e.g. one conv group)."""
-    ap, k, off = src
-    return ap, off + (ic // MR) * k * MR + pc * MR, k * MR
+    """``src = (packed, K, row0, offset)``: a full pre-pack of rows starting at C row ``row0`` (a conv group's
+    first output channel), stored from flat element ``offset``."""
+    ap, k, row0, off = src
+    return ap, off + ((ic - row0) // MR) * k * MR + pc * MR, k * MR
 
 
 @njit(cache=True)
 def b_raw(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     pack_b_block(src, pc, kc, jc, nc, buf)
-    return buf, 0, kc * tile_nr(buf)
-
-
-@njit(cache=True)
-def b_raw_batched(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
-    """``src`` (B, K, N): item ``bi`` (1x1 convolution: x viewed as (B, C, H*W))."""
-    pack_b_block(src[bi], pc, kc, jc, nc, buf)
     return buf, 0, kc * tile_nr(buf)
 
 

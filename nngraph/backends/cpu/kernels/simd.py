@@ -169,6 +169,17 @@ def vstore_n(typingctx, ary, idx, v, n):  # noqa: ANN001, ANN201
 
 
 @intrinsic
+def vzero(typingctx, ary):  # noqa: ANN001, ANN201
+    """A zero vector of ``ary``'s dtype."""
+    vt = _vec_of(ary.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return ir.Constant(context.get_value_type(vt), None)
+
+    return vt(ary), codegen
+
+
+@intrinsic
 def vsplat(typingctx, x):  # noqa: ANN001, ANN201
     """All lanes = ``x`` (float32 -> f32 vector, float64 -> f64 vector)."""
     vt = _vec_of(x)

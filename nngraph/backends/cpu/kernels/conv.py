@@ -1,0 +1,513 @@
+"""2-D convolution kernels (NCHW, float32/float64) with fused epilogues, and the algorithm choice.
+
+Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
+
+* ``ALGO_IM2COL``: GEMM ``out[b, g] (Og, P) = W_g (Og, Cg*kh*kw) @ col`` where the im2col matrix is never
+  materialised: the B-packing routine gathers the input window straight into NR-wide panels (zero padding
+  included), one KC x NC block at a time. Handles any stride/padding/dilation/groups (grouped = one GEMM per group).
+* ``ALGO_1X1``: 1x1, stride 1, no padding: B is the input itself viewed as (C, H*W); plain panel packing.
+* ``ALGO_DEPTHWISE``: groups == C (any channel multiplier): direct kernel, vectorised along output width with
+  four vector accumulators per step, input rows pre-split into stride phases so every tap is a contiguous load.
+
+Every kernel comes as ``<name>_std(x, wp, out, p, epi_args)`` (standard epilogue, disk-cached) and
+``<name>(x, wp, out, p, epi, epi_args)`` (any epilogue). ``wp`` is the weight prepared once by
+:func:`prepare_conv_weight`; ``p`` the int tuple from :func:`conv_params`; ``out`` the (B, O, OH, OW) output.
+The epilogue sees ``c = out[b]`` as an (O, OH*OW) matrix: bias along rows (``bias_axis=0``), residual (B, O, OH*OW).
+
+``conv_transpose2d[_std]`` is GEMM (W^T @ x) + col2im + epilogue.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .epilogue import epi_std
+from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
+from .simd import tile_nr, vec_width, vfma, vload_n, vsplat, vstore_n, vzero
+
+ALGO_IM2COL = 0
+ALGO_1X1 = 1
+ALGO_DEPTHWISE = 2
+ALGO_NAMES = {ALGO_IM2COL: "im2col", ALGO_1X1: "1x1", ALGO_DEPTHWISE: "depthwise"}
+
+
+def conv_params(w_shape: tuple, x_shape: tuple, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
+                dilation: tuple = (1, 1), groups: int = 1) -> tuple:
+    """``p`` tuple for the kernels: (kh, kw, sh, sw, pad_top, pad_left, dh, dw, groups, OH, OW).
+
+    ``padding`` is (top, bottom, left, right); ``w_shape`` (O, C/groups, kh, kw); ``x_shape`` (B, C, H, W).
+    """
+    kh, kw = int(w_shape[2]), int(w_shape[3])
+    pt, pb, pl, pr = (int(v) for v in padding)
+    sh, sw = (int(v) for v in stride)
+    dh, dw = (int(v) for v in dilation)
+    oh = (x_shape[2] + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (x_shape[3] + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    return (kh, kw, sh, sw, pt, pl, dh, dw, int(groups), int(oh), int(ow))
+
+
+def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
+                     dilation: tuple = (1, 1), groups: int = 1, h: int = 0, w: int = 0, batch: int = 1) -> int:
+    """Pick the kernel for one conv node (call once at graph-compile time).
+
+    Measured here (2-core Zen 4, float32): depthwise convs run 5-20x faster in the direct kernel than as
+    per-group GEMMs (Cg = 1 makes K = kh*kw, far too short for the register tile); a 1x1/stride-1/unpadded conv
+    skips the im2col gather (same GEMM, cheaper packing); everything else -- 3x3, strided, dilated, grouped with
+    Cg > 1 -- is best as implicit-im2col GEMM (the packing gather costs ~10-25% of the GEMM time, still far below
+    the 4-6x a direct scalar loop nest loses).
+    """
+    if groups == c and o % c == 0:
+        return ALGO_DEPTHWISE
+    if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
+        return ALGO_1X1
+    return ALGO_IM2COL
+
+
+def prepare_conv_weight(w: np.ndarray, groups: int, algo: int) -> np.ndarray:
+    """Weight in the layout ``algo`` reads (do once per constant weight). ``w`` is (O, C/groups, kh, kw)."""
+    w = np.ascontiguousarray(w)
+    o = w.shape[0]
+    if algo == ALGO_DEPTHWISE:
+        return np.ascontiguousarray(w.reshape(o, -1))
+    og = o // groups
+    return np.concatenate([pack_a(np.ascontiguousarray(w[g * og:(g + 1) * og].reshape(og, -1)))
+                           for g in range(groups)])
+
+
+def prepare_conv_transpose_weight(w: np.ndarray, groups: int) -> np.ndarray:
+    """Packed W^T per group for :func:`conv_transpose2d`; ``w`` is (C, O/groups, kh, kw)."""
+    c, og = w.shape[:2]
+    cg = c // groups
+    taps = w.shape[2] * w.shape[3]
+    parts = []
+    for g in range(groups):
+        wg = w[g * cg:(g + 1) * cg].reshape(cg, og * taps)  # rows c, cols (o, ky, kx)
+        parts.append(pack_a(np.ascontiguousarray(wg.T)))
+    return np.concatenate(parts)
+
+
+# --------------------------------------------------------------------------------------------- B providers
+
+
+@njit(inline="always")
+def _zero_run(dst: np.ndarray, d0: int, n: int) -> None:
+    w = vec_width(dst)
+    z = vzero(dst)
+    for v in range(0, n, w):
+        vstore_n(dst, d0 + v, z, min(w, n - v))
+
+
+@njit(inline="always")
+def _copy_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int) -> None:
+    w = vec_width(dst)
+    for v in range(0, n, w):
+        c = min(w, n - v)
+        vstore_n(dst, d0 + v, vload_n(src, s0 + v, c), c)
+
+
+@njit(cache=True)
+def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    """Pack im2col(x)[pc:pc+kc, jc:jc+nc] of image ``bi`` into NR-column panels without building im2col.
+
+    ``src = (x, p, c0)``: rows k = (c, ky, kx) over the group's channels from ``c0``; columns are output pixels.
+    Each (k, output row) segment is cut at panel boundaries into runs that are contiguous in the panel; with
+    stride 1 a run is a contiguous input span too, copied with masked vectors after zero-filling the padding.
+    """
+    x, p, c0 = src
+    kh, kw, sh, sw, pt, pl, dh, dw = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    ow = p[10]
+    ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    xf = x.reshape(-1)
+    nr = tile_nr(buf)
+    khw = kh * kw
+    xbase = (bi * ch + c0) * h * wd
+    end = jc + nc
+    for k in range(pc, pc + kc):
+        c = k // khw
+        r = k - c * khw
+        ky = r // kw
+        kx = r - ky * kw
+        cbase = xbase + c * h * wd
+        krow = (k - pc) * nr
+        pix = jc
+        oy = pix // ow
+        ox = pix - oy * ow
+        while pix < end:
+            rel = pix - jc
+            q = rel // nr
+            lane = rel - q * nr
+            n = min(end - pix, ow - ox, nr - lane)
+            d0 = q * kc * nr + krow + lane
+            iy = oy * sh + ky * dh - pt
+            if iy < 0 or iy >= h:
+                _zero_run(buf, d0, n)
+            else:
+                ix0 = ox * sw + kx * dw - pl
+                lo = 0 if ix0 >= 0 else (-ix0 + sw - 1) // sw
+                hi = min(n, (wd - 1 - ix0) // sw + 1) if ix0 <= wd - 1 else 0
+                if hi <= lo:
+                    _zero_run(buf, d0, n)
+                else:
+                    if lo > 0:
+                        _zero_run(buf, d0, lo)
+                    if hi < n:
+                        _zero_run(buf, d0 + hi, n - hi)
+                    s0 = cbase + iy * wd + ix0
+                    if sw == 1:
+                        _copy_run(buf, d0 + lo, x, s0 + lo, hi - lo)
+                    else:
+                        for i in range(lo, hi):
+                            buf[d0 + i] = xf[s0 + i * sw]
+            pix += n
+            ox += n
+            if ox == ow:
+                ox = 0
+                oy += 1
+    return buf, 0, kc * nr
+
+
+@njit(cache=True)
+def b_1x1(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    """``src = (x, p, c0)``: B = x[bi, c0:] viewed as (C, H*W) (1x1, stride 1, no padding)."""
+    x, p, c0 = src
+    hw = x.shape[2] * x.shape[3]
+    pack_b_flat(x, (bi * x.shape[1] + c0) * hw, hw, pc, kc, jc, nc, buf)
+    return buf, 0, kc * tile_nr(buf)
+
+
+# --------------------------------------------------------------------------------------------- GEMM-based conv
+
+
+@njit(inline="always")
+def conv_gemm_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, b_get,  # noqa: ANN001
+                   epi, epi_args) -> None:
+    """Thread ``t`` of ``nt``: its share of every (image, group) GEMM. Units (image, group) are split across
+    threads when there are enough, else output pixels (NR-aligned), else output channels (MR-aligned)."""
+    nb, ch = x.shape[0], x.shape[1]
+    o, npix = out3.shape[1], out3.shape[2]
+    groups = p[8]
+    cg = ch // groups
+    og = o // groups
+    k = cg * p[0] * p[1]
+    goff = ((og + MR - 1) // MR) * MR * k
+    nr = tile_nr(out3)
+    abuf = np.empty(MC * KC, out3.dtype)
+    bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out3.dtype)
+    units = nb * groups
+    u0, u1, m0, m1, n0, n1 = 0, units, 0, og, 0, npix
+    if nt > 1:
+        if units >= nt and (units % nt == 0 or units >= 4 * nt):
+            u0, u1 = _split(units, nt, t, 1)
+        elif npix >= nt * nr or npix >= og:
+            n0, n1 = _split(npix, nt, t, nr)
+        else:
+            m0, m1 = _split(og, nt, t, MR)
+    for u in range(u0, u1):
+        bi = u // groups
+        g = u - bi * groups
+        r0 = g * og
+        gemm_region(k, r0 + m0, r0 + m1, n0, n1, a_packed, (wp, k, r0, g * goff), b_get, (x, p, g * cg), out3[bi],
+                    bi, False, epi, epi_args, abuf, bbuf)
+
+
+@njit(inline="always")
+def _flops(x: np.ndarray, out: np.ndarray, p: tuple) -> float:
+    return 2.0 * out.size * (x.shape[1] // p[8]) * p[0] * p[1]
+
+
+@njit(parallel=True)
+def _conv_gemm_par(nt: int, x, wp, out3, p, b_get, epi, epi_args) -> None:  # noqa: ANN001
+    for t in prange(nt):
+        conv_gemm_work(t, nt, x, wp, out3, p, b_get, epi, epi_args)
+
+
+@njit
+def _conv_gemm_generic(x, wp, out, p, b_get, epi, epi_args) -> None:  # noqa: ANN001
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = threads_for(_flops(x, out, p))
+    if nt > 1:
+        _conv_gemm_par(nt, x, wp, out3, p, b_get, epi, epi_args)
+    else:
+        conv_gemm_work(0, 1, x, wp, out3, p, b_get, epi, epi_args)
+
+
+@njit
+def conv2d_im2col(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """Implicit-im2col GEMM convolution with any epilogue."""
+    _conv_gemm_generic(x, wp, out, p, b_im2col, epi, epi_args)
+
+
+@njit
+def conv2d_1x1(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """1x1 / stride 1 / unpadded convolution (GEMM on the input as is) with any epilogue."""
+    _conv_gemm_generic(x, wp, out, p, b_1x1, epi, epi_args)
+
+
+@njit(cache=True)
+def _w_im2col_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    conv_gemm_work(t, nt, x, wp, out3, p, b_im2col, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_im2col_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv2d_im2col` with the standard epilogue (disk-cached)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = threads_for(_flops(x, out, p))
+    if nt == 1:
+        _w_im2col_std(0, 1, x, wp, out3, p, epi_args)
+    else:
+        for t in prange(nt):
+            _w_im2col_std(t, nt, x, wp, out3, p, epi_args)
+
+
+@njit(cache=True)
+def _w_1x1_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    conv_gemm_work(t, nt, x, wp, out3, p, b_1x1, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv2d_1x1` with the standard epilogue (disk-cached)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = threads_for(_flops(x, out, p))
+    if nt == 1:
+        _w_1x1_std(0, 1, x, wp, out3, p, epi_args)
+    else:
+        for t in prange(nt):
+            _w_1x1_std(t, nt, x, wp, out3, p, epi_args)
+
+
+# --------------------------------------------------------------------------------------------- depthwise
+
+
+@njit(inline="always")
+def _dw_plane(x: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: int) -> None:
+    """Input plane (bi, ci) split into stride phases: plane[(iy*sw + r)*pw + j] = xpad[iy, j*sw + r], where xpad
+    is the row zero-padded on the left by pad_left (and on the right as far as the taps reach)."""
+    sw, pl = p[3], p[5]
+    h, wd = x.shape[2], x.shape[3]
+    xf = x.reshape(-1)
+    base = (bi * x.shape[1] + ci) * h * wd
+    for iy in range(h):
+        src = base + iy * wd
+        for r in range(sw):
+            row = (iy * sw + r) * pw
+            for j in range(pw):
+                ix = j * sw + r - pl
+                plane[row + j] = xf[src + ix] if 0 <= ix < wd else 0.0
+
+
+@njit(inline="always")
+def _dw_channel(plane: np.ndarray, pw: int, w2: np.ndarray, o: int, out3: np.ndarray, bi: int, p: tuple,
+                h: int) -> None:
+    """out3[bi, o] from a prepared plane: 4 vector accumulators (4*W output columns) per step."""
+    kh, kw, sh, sw, pt, dh, dw = p[0], p[1], p[2], p[3], p[4], p[6], p[7]
+    oh, ow = p[9], p[10]
+    w = vec_width(out3)
+    of = out3.reshape(-1)
+    obase = (bi * out3.shape[1] + o) * oh * ow
+    for oy in range(oh):
+        for ox in range(0, ow, 4 * w):
+            n0 = min(max(ow - ox, 0), w)
+            n1 = min(max(ow - ox - w, 0), w)
+            n2 = min(max(ow - ox - 2 * w, 0), w)
+            n3 = min(max(ow - ox - 3 * w, 0), w)
+            a0 = vzero(out3)
+            a1 = vzero(out3)
+            a2 = vzero(out3)
+            a3 = vzero(out3)
+            for ky in range(kh):
+                iy = oy * sh + ky * dh - pt
+                if iy < 0 or iy >= h:
+                    continue
+                for kx in range(kw):
+                    t = kx * dw
+                    r = t % sw
+                    s = ((iy * sw + r) * pw) + t // sw + ox
+                    wv = vsplat(w2[o, ky * kw + kx])
+                    a0 = vfma(wv, vload_n(plane, s, n0), a0)
+                    a1 = vfma(wv, vload_n(plane, s + w, n1), a1)
+                    a2 = vfma(wv, vload_n(plane, s + 2 * w, n2), a2)
+                    a3 = vfma(wv, vload_n(plane, s + 3 * w, n3), a3)
+            d = obase + oy * ow + ox
+            vstore_n(of, d, a0, n0)
+            vstore_n(of, d + w, a1, n1)
+            vstore_n(of, d + 2 * w, a2, n2)
+            vstore_n(of, d + 3 * w, a3, n3)
+
+
+@njit(inline="always")
+def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
+                   epi_args) -> None:
+    """Thread ``t`` of ``nt``: a range of (image, input channel) planes; each output channel's epilogue runs
+    right after that channel is computed (its plane is in L1)."""
+    nb, ch, h = x.shape[0], x.shape[1], x.shape[2]
+    o = out3.shape[1]
+    mult = o // ch
+    sw, ow = p[3], p[10]
+    # phase-row length: the last tap's last output column (masked loads never touch lanes past ow)
+    pw = ow + ((p[1] - 1) * p[7]) // sw + 1
+    plane = np.empty(h * sw * pw, out3.dtype)
+    u0, u1 = _split(nb * ch, nt, t, 1)
+    for u in range(u0, u1):
+        bi = u // ch
+        ci = u - bi * ch
+        _dw_plane(x, bi, ci, p, plane, pw)
+        for m in range(mult):
+            oc = ci * mult + m
+            _dw_channel(plane, pw, w2, oc, out3, bi, p, h)
+            epi(out3[bi], bi, oc, oc + 1, 0, out3.shape[2], epi_args)
+
+
+@njit(parallel=True)
+def _dw_par(nt: int, x, w2, out3, p, epi, epi_args) -> None:  # noqa: ANN001
+    for t in prange(nt):
+        depthwise_work(t, nt, x, w2, out3, p, epi, epi_args)
+
+
+@njit
+def conv2d_depthwise(x: np.ndarray, w2: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """Depthwise convolution (groups == C, O = C * multiplier) with any epilogue; ``w2`` is w viewed (O, kh*kw)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = min(threads_for(_flops(x, out, p)), x.shape[0] * x.shape[1])
+    if nt > 1:
+        _dw_par(nt, x, w2, out3, p, epi, epi_args)
+    else:
+        depthwise_work(0, 1, x, w2, out3, p, epi, epi_args)
+
+
+@njit(cache=True)
+def _w_dw_std(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    depthwise_work(t, nt, x, w2, out3, p, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_depthwise_std(x: np.ndarray, w2: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv2d_depthwise` with the standard epilogue (disk-cached)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = min(threads_for(_flops(x, out, p)), x.shape[0] * x.shape[1])
+    if nt == 1:
+        _w_dw_std(0, 1, x, w2, out3, p, epi_args)
+    else:
+        for t in prange(nt):
+            _w_dw_std(t, nt, x, w2, out3, p, epi_args)
+
+
+# --------------------------------------------------------------------------------------------- transposed conv
+
+
+def conv_transpose_params(w_shape: tuple, x_shape: tuple, out_hw: tuple, stride: tuple = (1, 1),
+                          padding: tuple = (0, 0), dilation: tuple = (1, 1), groups: int = 1) -> tuple:
+    """``p`` for :func:`conv_transpose2d`: (kh, kw, sh, sw, pad_h, pad_w, dh, dw, groups, OH, OW); ``w_shape`` is
+    (C, O/groups, kh, kw); ``out_hw`` the output size (output_padding is implied by it)."""
+    return (int(w_shape[2]), int(w_shape[3]), int(stride[0]), int(stride[1]), int(padding[0]), int(padding[1]),
+            int(dilation[0]), int(dilation[1]), int(groups), int(out_hw[0]), int(out_hw[1]))
+
+
+@njit(inline="always")
+def conv_transpose_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
+                        epi_args) -> None:
+    """(image, group) units split over threads: col = W_g^T @ x_g (one GEMM), col2im scatter-add, epilogue."""
+    kh, kw, sh, sw, ph, pw_, dh, dw, groups, oh, ow = p
+    nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    o = out3.shape[1]
+    cg = ch // groups
+    og = o // groups
+    taps = kh * kw
+    rows = og * taps
+    hw = h * wd
+    goff = ((rows + MR - 1) // MR) * MR * cg
+    nr = tile_nr(out3)
+    abuf = np.empty(MC * KC, out3.dtype)
+    bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out3.dtype)
+    col = np.empty((rows, hw), out3.dtype)
+    u0, u1 = _split(nb * groups, nt, t, 1)
+    for u in range(u0, u1):
+        bi = u // groups
+        g = u - bi * groups
+        gemm_region(cg, 0, rows, 0, hw, a_packed, (wp, cg, 0, g * goff), b_1x1, (x, p, g * cg), col, bi, False,
+                    _epi_noop, (0,), abuf, bbuf)
+        dst = out3[bi]
+        for oc in range(og):
+            orow = g * og + oc
+            dst[orow, :] = 0.0
+            for ky in range(kh):
+                for kx in range(kw):
+                    crow = (oc * taps + ky * kw + kx)
+                    for iy in range(h):
+                        oy = iy * sh - ph + ky * dh
+                        if oy < 0 or oy >= oh:
+                            continue
+                        for ix in range(wd):
+                            ox = ix * sw - pw_ + kx * dw
+                            if 0 <= ox < ow:
+                                dst[orow, oy * ow + ox] += col[crow, iy * wd + ix]
+        epi(dst, bi, g * og, (g + 1) * og, 0, oh * ow, epi_args)
+
+
+@njit(cache=True)
+def _epi_noop(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tuple) -> None:
+    return None
+
+
+@njit(parallel=True)
+def _convt_par(nt: int, x, wp, out3, p, epi, epi_args) -> None:  # noqa: ANN001
+    for t in prange(nt):
+        conv_transpose_work(t, nt, x, wp, out3, p, epi, epi_args)
+
+
+@njit
+def conv_transpose2d(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """Transposed convolution, ``wp`` from :func:`prepare_conv_transpose_weight`, ``p`` from
+    :func:`conv_transpose_params`; any epilogue (bias along rows)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = min(threads_for(2.0 * x.size * out.shape[1] // p[8] * p[0] * p[1]), x.shape[0] * p[8])
+    if nt > 1:
+        _convt_par(nt, x, wp, out3, p, epi, epi_args)
+    else:
+        conv_transpose_work(0, 1, x, wp, out3, p, epi, epi_args)
+
+
+@njit(cache=True)
+def _w_convt_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    conv_transpose_work(t, nt, x, wp, out3, p, epi_std, epi_args)
+
+
+@njit(parallel=True, cache=True)
+def conv_transpose2d_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv_transpose2d` with the standard epilogue (disk-cached)."""
+    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    nt = min(threads_for(2.0 * x.size * out.shape[1] // p[8] * p[0] * p[1]), x.shape[0] * p[8])
+    if nt == 1:
+        _w_convt_std(0, 1, x, wp, out3, p, epi_args)
+    else:
+        for t in prange(nt):
+            _w_convt_std(t, nt, x, wp, out3, p, epi_args)
+
+
+# --------------------------------------------------------------------------------------------- convenience
+
+_STD = {ALGO_IM2COL: conv2d_im2col_std, ALGO_1X1: conv2d_1x1_std, ALGO_DEPTHWISE: conv2d_depthwise_std}
+_GENERIC = {ALGO_IM2COL: conv2d_im2col, ALGO_1X1: conv2d_1x1, ALGO_DEPTHWISE: conv2d_depthwise}
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, epi_args: tuple | None = None, *, stride: tuple = (1, 1),
+           padding: tuple = (0, 0, 0, 0), dilation: tuple = (1, 1), groups: int = 1, algo: int | None = None,
+           epi=None, out: np.ndarray | None = None) -> np.ndarray:  # noqa: ANN001
+    """Python-level convenience (tests, benchmarks): choose, prepare and run. ``epi_args`` default: no epilogue."""
+    x = np.ascontiguousarray(x)
+    p = conv_params(w.shape, x.shape, stride, padding, dilation, groups)
+    if algo is None:
+        algo = choose_conv_algo(x.shape[1], w.shape[0], w.shape[2], w.shape[3], stride, padding, dilation, groups,
+                                x.shape[2], x.shape[3], x.shape[0])
+    wp = prepare_conv_weight(w.astype(x.dtype), groups, algo)
+    if out is None:
+        out = np.empty((x.shape[0], w.shape[0], p[9], p[10]), x.dtype)
+    if epi_args is None:
+        from .epilogue import std_args
+        epi_args = std_args(x.dtype)
+    if epi is None:
+        _STD[algo](x, wp, out, p, epi_args)
+    else:
+        _GENERIC[algo](x, wp, out, p, epi, epi_args)
+    return out

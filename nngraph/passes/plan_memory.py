@@ -2,8 +2,9 @@
 
 Views (reshape, transpose, basic slicing, broadcast) share their source's buffer and extend its lifetime. A buffer
 is released after the last use of every value living in it; an elementwise node may write into the buffer of an
-argument that dies at that node, owns its buffer (is not a view) and has the node's shape and dtype. Graph inputs, parameters, constants, weight-only values and graph outputs are not
-planned (outputs get fresh arrays so callers never see a buffer the next call overwrites).
+argument that dies at that node, owns its buffer (is not a view) and has the node's shape and dtype. Graph inputs,
+parameters, constants, weight-only values and graph outputs are not planned (outputs get fresh arrays so callers
+never see a buffer the next call overwrites).
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def plan_memory(graph: Graph, ctx: PassContext) -> PassResult:
                     plan.buffer_bytes.append(size)
             plan.buffer_of[n.name] = buf
         owned = plan.buffer_of.get(n.name)
-        for a in {root[x] for x in n.inputs()}:
+        for a in dict.fromkeys(root[x] for x in n.inputs()):  # ordered: plans must not depend on hashing
             buf_a = plan.buffer_of.get(a)
             if buf_a is not None and last_use.get(a) == position[n.name] and buf_a != owned and buf_a not in free:
                 free.append(buf_a)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from nngraph.ir import CONSTANT, INPUT, MODULE, OP, OUTPUT, PARAM, Graph, NodeMeta
+from nngraph.ir import CONSTANT, INPUT, OP, OUTPUT, PARAM, Graph, NodeMeta
 from nngraph.ops.registry import REGISTRY, TensorSpec
 
 
@@ -98,4 +98,4 @@ def assert_structurally_equal(got: Graph, want: Graph, check_specs: bool = True)
     assert structurally_equal(got, want, check_specs), f"graphs differ\n--- got:\n{got}\n--- expected:\n{want}"
 
 
-__all__ = ["Builder", "canonical", "structurally_equal", "assert_structurally_equal", "MODULE"]
+__all__ = ["Builder", "canonical", "structurally_equal", "assert_structurally_equal"]

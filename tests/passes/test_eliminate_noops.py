@@ -56,3 +56,24 @@ def test_output_may_become_an_input() -> None:
     result = run_pass("eliminate_noops", b.graph)
     assert result.graph.output.args[0] == x
     assert_same_numerics(b.graph, result.graph, None, rand(4))
+
+
+def test_full_overwrite_is_its_value() -> None:
+    b = Builder()
+    x, v = b.input((2, 3)), b.input((2, 3))
+    b.output(b.op("relu", b.op("setitem", x, b.op("exp", v), index=("...",))))
+    result = run_pass("eliminate_noops", b.graph)
+    e = Builder()
+    e.input((2, 3))
+    e.output(e.op("relu", e.op("exp", e.input((2, 3)))))
+    assert_structurally_equal(result.graph, e.graph)
+    assert_same_numerics(b.graph, result.graph, None, rand(2, 3), rand(2, 3, seed=1))
+
+
+@pytest.mark.parametrize("value_shape,index", [((3,), ("...",)), ((3,), (0,)), ((1, 3), (("s", 1, None, None),))])
+def test_partial_or_broadcast_overwrite_stays(value_shape: tuple, index: tuple) -> None:
+    b = Builder()
+    x = b.input((2, 3))
+    v = b.input(value_shape)
+    b.output(b.op("setitem", x, v, index=index))
+    assert not run_pass("eliminate_noops", b.graph).changed

@@ -200,8 +200,8 @@ class Program:
 
 def _num(v: Any) -> str:
     """Source text of a kernel argument: non-literal int64/float64 values, tuples of them, or a variable name."""
-    if isinstance(v, str):
-        return v
+    if isinstance(v, str):  # source text ("@" marks raw text explicitly)
+        return v[1:] if v.startswith("@") else v
     if isinstance(v, (bool, np.bool_)):
         return f"np.int64({int(v)})"
     if isinstance(v, (int, np.integer)):

@@ -12,10 +12,11 @@ passes (``kernels_vision.resample_axis``).
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange, uint64
+from numba import njit, prange, uint64
 from numba.extending import overload
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
+PAR_CHUNKS = 64  # parallel tasks of a row-chunked kernel (load balance for up to ~16 threads)
 
 # window_pool kinds
 MAX, AVG, LP, LP_MAX_ABS, LP_MIN_ABS = 0, 1, 2, 3, 4
@@ -236,7 +237,7 @@ def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):
         _window_rows(kind, x, xo, y, yo, 0, 1, rows, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d,
                      ip, fp)
     else:
-        chunks = min(rows, 8 * get_num_threads())
+        chunks = min(rows, PAR_CHUNKS)
         for c in prange(chunks):
             _window_rows(kind, x, xo, y, yo, np.int64(c), chunks, rows, ishape, oshape, k, s, p, d, lo_w, hi_w,
                          div_w, div_h, div_d, ip, fp)

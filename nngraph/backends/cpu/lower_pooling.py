@@ -112,6 +112,10 @@ def _adaptive_max(em: Emitter, node: Node) -> bool:
         return False
     spatial, out = x.shape[2:], tuple(node.attrs["output_size"])
     nd = len(spatial)
+    if not isinstance(node.spec, tuple) and all(o and n % o == 0 for n, o in zip(spatial, out)):
+        # equal bins are sliding windows (kernel = stride = n / o): the vectorized window kernel
+        k = tuple(n // o for n, o in zip(spatial, out))
+        return _window(em, node, MAX, k, k, (0,) * nd, (1,) * nd, (0, 0), (0.0, 0.0, 0.0))
     # kernel: the largest bin per dim (only sizes the parallel threshold)
     k = tuple(-(-n // o) + 1 if o else 1 for n, o in zip(spatial, out))
     return _argmax(em, node, True, k, (1,) * nd, (0,) * nd, (1,) * nd)

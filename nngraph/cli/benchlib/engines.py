@@ -1,7 +1,7 @@
 """The engines a benchmark compares, each a zero-argument callable on fixed inputs.
 
 - ``nngraph compiled``: ``nngraph.compile(model, threads=N)``;
-- ``nngraph eager``: the module itself (numpy; BLAS limited to N threads through threadpoolctl when installed);
+- ``nngraph eager``: the module itself (numpy; callers limit BLAS threads with ``blas_threads``);
 - ``torch eager``: the equivalent ``torch.nn`` model with the same weights, ``torch.set_num_threads(N)``,
   ``inference_mode``. Zoo models use the hand-written references in the source checkout's
   ``tests/models/torch_reference.py``; user models need ``torch_factory`` (``package.module:factory``);
@@ -110,9 +110,9 @@ def _torch_model(ref: ModelRef, model: Any, torch_factory: str | None) -> Any:
         spec = importlib.util.spec_from_file_location("nngraph_torch_reference", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        factory = getattr(module, ref.name, None)
+        factory = getattr(module, "FACTORIES", {}).get(ref.name) or getattr(module, ref.name, None)
         if factory is None:
-            raise LookupError(f"tests/models/torch_reference.py has no {ref.name!r}")
+            raise LookupError(f"tests/models/torch_reference.py has no torch model for {ref.name!r}")
         tm = factory(**ref.kwargs)
     else:
         raise LookupError("no torch equivalent of a user model: pass --torch-model package.module:factory")
@@ -142,12 +142,8 @@ def build_engines(ref: ModelRef, model: Any, inputs: tuple[np.ndarray, ...], thr
     es.engines[COMPILED] = lambda: compiled(*inputs)
     es.outputs[COMPILED] = leaves(compiled(*inputs))
 
-    def eager() -> Any:
-        with blas_threads(threads):
-            return model(*inputs)
-
-    es.engines[EAGER] = eager
-    es.outputs[EAGER] = leaves(eager())
+    es.engines[EAGER] = lambda: model(*inputs)
+    es.outputs[EAGER] = leaves(model(*inputs))
     if TORCH not in compare and ORT not in compare:
         return es
     try:

@@ -48,7 +48,7 @@ def plot(doc: dict[str, Any], path: str) -> str:
     ax.set_ylabel("median latency (ms, lower is better)")
     threads = doc.get("settings", {}).get("threads")
     cpu = doc.get("machine", {}).get("cpu", {}).get("model", "")
-    ax.set_title(f"nngraph bench: {cpu}, {threads} threads")
+    ax.set_title(f"nngraph bench: {cpu}, threads={threads}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

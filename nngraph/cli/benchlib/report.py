@@ -3,25 +3,15 @@ from __future__ import annotations
 
 import datetime
 import math
-from typing import Any, Sequence
+from typing import Any
 
+from ..table import format_table
 from .engines import COMPILED
 from .measure import MEMORY_METHOD
 
-__all__ = ["format_table", "summary_table", "engine_table", "render", "to_document", "SCHEMA"]
+__all__ = ["summary_table", "engine_table", "render", "to_document", "SCHEMA"]
 
 SCHEMA = "nngraph-bench/1"
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
-    """Columns padded to their widest cell; ``right[i]`` right-aligns column ``i`` (numbers)."""
-    right = list(right) if right is not None else [False] * len(headers)
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).rjust(w) if r else str(c).ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
 def _ms(v: float) -> str:
@@ -82,7 +72,7 @@ def render(doc: dict[str, Any]) -> str:
     out = [f"nngraph bench: {m['cpu']['model']}, {m['cores']} cores, {s['threads']} threads, "
            f"numpy {m['versions']['numpy']}, numba {m['versions']['numba']}", "",
            "nngraph compiled", summary_table(results)]
-    out += ["", f"latency by engine (interleaved rounds, {s['threads']} threads each)", engine_table(results)]
+    out += ["", f"latency by engine (interleaved rounds, threads={s['threads']} for each engine)", engine_table(results)]
     notes = ["cold/warm s: nngraph.compile + first call in a new process with an empty / the filled cache dir",
              "vs eager: nngraph eager p50 / compiled p50; compiled x: engine p50 / nngraph compiled p50",
              "max abs/rel: vs nngraph eager output (rel = max |diff| / max |eager|)",

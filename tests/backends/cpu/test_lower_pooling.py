@@ -1,0 +1,156 @@
+"""CPU lowering of pooling (max/avg/LP, adaptive avg/max, max with indices): compiled results against the eager
+module, every op compiled (no host step).
+
+Many ops share one compiled graph (a function returning a tuple) so that each kernel compiles once per dtype."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nngraph
+import nngraph.nn.functional as F
+from tests.trace.util import Fn, assert_same
+
+FLOATS = [np.float32, np.float64]
+
+
+def _tol(dtype: type) -> dict:
+    return dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+
+
+def check(fn, *inputs, dtype: type = np.float64, host_steps: int = 0) -> None:
+    """Compile ``fn``, compare with eager execution, check that everything compiled."""
+    model = Fn(fn).eval()
+    want = model(*inputs)
+    compiled = nngraph.compile(model)
+    got = compiled(*inputs)
+    assert compiled.specializations[0].executable.n_host_steps == host_steps
+    assert_same(got, want, **_tol(dtype))
+
+
+def _rand(shape: tuple, dtype: type, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _ties(shape: tuple, dtype: type, seed: int = 1) -> np.ndarray:
+    """Small integers: many equal maxima (index tie-breaking), with a few NaNs and infinities."""
+    x = np.random.default_rng(seed).integers(-2, 3, shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[5::37] = np.nan
+    flat[11::41] = -np.inf
+    flat[17::43] = np.inf
+    return x
+
+
+# ---------------------------------------------------------------------------------------------------- 2-d pooling
+def _pool2d(x):  # noqa: ANN001, ANN202
+    xt = x.transpose(0, 1, 3, 2)  # strided input
+    return (
+        F.max_pool2d(x, 3, 2, 1),  # ResNet stem
+        F.max_pool2d(x, 2),
+        F.max_pool2d(x, (3, 2), (2, 1), (1, 0), dilation=(1, 2), ceil_mode=True),
+        F.max_pool2d(xt, 3, 1, 1),
+        F.max_pool2d(x, 1),
+        F.avg_pool2d(x, 2),
+        F.avg_pool2d(x, 3, 2, 1),
+        F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        F.avg_pool2d(xt, (3, 1), 1, (1, 0), divisor_override=5),
+        F.avg_pool2d(x, (2, 3), (3, 2), ceil_mode=True),
+        F.lp_pool2d(np.abs(x) + 0.1, 2, 2),
+        F.lp_pool2d(np.abs(x) + 0.1, 3.0, (3, 2), (2, 2), ceil_mode=True),
+        F.lp_pool2d(x, float("inf"), 3, 2),
+        F.lp_pool2d(x, float("-inf"), 2, ceil_mode=True),
+        F.lp_pool2d(xt, 1, 2),
+        F.adaptive_avg_pool2d(x, 1),  # global average pooling
+        F.adaptive_avg_pool2d(x, (3, 4)),
+        F.adaptive_avg_pool2d(xt, (9, 2)),  # bins overlap: output larger than the input along one dim
+        F.adaptive_avg_pool2d(x, (None, 1)),
+        F.adaptive_max_pool2d(x, 1),
+        F.adaptive_max_pool2d(x, (3, 4)),
+        F.adaptive_max_pool2d(x, (7, 3)),  # equal bins: the window kernel
+    )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_pool2d(dtype: type) -> None:
+    check(_pool2d, _rand((2, 3, 7, 9), dtype), dtype=dtype)
+
+
+def test_pool2d_large_parallel() -> None:
+    # large enough for the multi-threaded paths
+    x = _rand((2, 16, 40, 48), np.float32, seed=3)
+    check(lambda x: (F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, (5, 7)),
+                     F.adaptive_max_pool2d(x, (6, 7), return_indices=True), F.lp_pool2d(x * x, 2, 2),
+                     F.max_pool2d(x, 2, return_indices=True)), x, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------- 1-d and 3-d
+def _pool13d(x1, x3):  # noqa: ANN001, ANN202
+    return (
+        F.max_pool1d(x1, 3, 2, 1, dilation=2),
+        F.max_pool1d(x1, 2, ceil_mode=True),
+        F.max_pool1d(x1[0], 4, 3),  # unbatched
+        F.avg_pool1d(x1, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        F.avg_pool1d(x1, 1),
+        F.lp_pool1d(x1 * x1, 2, 3, 2, ceil_mode=True),
+        F.adaptive_avg_pool1d(x1, 4),
+        F.adaptive_max_pool1d(x1, 5),
+        F.max_pool3d(x3, 2),
+        F.max_pool3d(x3, (3, 2, 3), (2, 1, 2), (1, 0, 1), ceil_mode=True),
+        F.avg_pool3d(x3, (2, 3, 2), 1, (1, 1, 0), count_include_pad=False),
+        F.avg_pool3d(x3, 2, divisor_override=3),
+        F.lp_pool3d(x3 * x3, 2, 2),
+        F.adaptive_avg_pool3d(x3, (2, 3, 1)),
+        F.adaptive_max_pool3d(x3, (3, 2, 2)),
+        F.adaptive_max_pool3d(x3, (1, 5, 3), return_indices=True),
+        F.max_pool3d(x3, 2, 1, 1, return_indices=True),
+    )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_pool1d_3d(dtype: type) -> None:
+    check(_pool13d, _rand((2, 3, 11), dtype), _rand((1, 2, 5, 4, 6), dtype, seed=2), dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------------- indices
+def _indices(x):  # noqa: ANN001, ANN202
+    return (
+        F.max_pool2d(x, 2, return_indices=True),
+        F.max_pool2d(x, 3, 2, 1, return_indices=True),
+        F.max_pool2d(x, 3, 1, 1, dilation=2, ceil_mode=True, return_indices=True),
+        F.max_pool2d(x, (2, 3), (3, 2), (1, 1), ceil_mode=True, return_indices=True),
+        F.max_pool1d(x[:, :, 0], 3, 2, 1, return_indices=True),
+        F.adaptive_max_pool2d(x, (3, 4), return_indices=True),
+        F.adaptive_max_pool2d(x, (8, 11), return_indices=True),
+        F.max_pool2d(x, 3, 2, 1),
+        F.adaptive_max_pool2d(x, (4, 5)),
+    )
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_max_indices_ties_nan(dtype: type) -> None:
+    check(_indices, _ties((2, 3, 7, 10), dtype), dtype=dtype)
+
+
+def test_window_wholly_in_padding() -> None:
+    # dilation 2 with padding 1 on a length-2 input: the first window's taps are -1 and 1 ... the scan's start index
+    x = _rand((1, 2, 1, 2), np.float64)
+    check(lambda x: (F.max_pool2d(x, (1, 3), 1, (0, 1), dilation=(1, 2), ceil_mode=True, return_indices=True),
+                     F.max_pool1d(x[:, :, 0], 3, 1, 1, dilation=2, return_indices=True)), x)
+
+
+def test_size0_and_size1() -> None:
+    x0 = _rand((0, 3, 6, 6), np.float32)
+    check(lambda x: (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 2),
+                     F.adaptive_max_pool2d(x, 3, return_indices=True), F.lp_pool2d(x, 2, 2)), x0, dtype=np.float32)
+    x1 = _rand((1, 1, 1, 1), np.float32)
+    check(lambda x: (F.max_pool2d(x, 1), F.avg_pool2d(x, 1), F.adaptive_avg_pool2d(x, (2, 3)),
+                     F.adaptive_avg_pool2d(x, (0, 2)), F.adaptive_max_pool2d(x, 1, return_indices=True),
+                     F.max_pool2d(x, 3, 1, 1, return_indices=True)), x1, dtype=np.float32)
+
+
+def test_float16_and_int_stay_on_host() -> None:
+    x = _rand((1, 2, 4, 4), np.float16)
+    check(lambda x: F.max_pool2d(x, 2), x, dtype=np.float32, host_steps=1)
+    xi = np.arange(32, dtype=np.int64).reshape(1, 2, 4, 4)
+    check(lambda x: F.max_pool2d(x, 2), xi, host_steps=1)

@@ -52,12 +52,13 @@ class _Dumper:
 
 def optimize(model: Any, *example_inputs: Any, passes: str | Sequence[str | Callable] = "default",
              disable: Iterable[str] = (), debug: bool = False, dump_dir: str | None = None, fullgraph: bool = False,
-             training: bool | None = None, **example_kwargs: Any) -> OptimizeResult:
+             training: bool | None = None, numerics: bool = True, **example_kwargs: Any) -> OptimizeResult:
     """Trace ``model`` on the example inputs and optimize the graph.
 
     ``passes``: "default" or a list of pass names/callables; ``disable``: pass names to skip; ``debug``: lint and
     check numerics after every pass; ``dump_dir`` (or env ``NNGRAPH_DUMP``): write the graph before/after each pass.
-    Train mode (``model.training``) runs the train pipeline: no folding, no fusion.
+    Train mode (``model.training``) runs the train pipeline: no folding, no fusion. ``numerics=False`` skips the
+    numerics report (it runs the graph twice in the interpreter).
     """
     training = model.training if training is None else training
     traced = trace(model, *example_inputs, fullgraph=fullgraph, **example_kwargs)
@@ -66,5 +67,6 @@ def optimize(model: Any, *example_inputs: Any, passes: str | Sequence[str | Call
     manager = PassManager(resolve_pipeline(passes, disable, training), ctx, debug=debug,
                           dump=_Dumper(dump_dir) if dump_dir else None)
     graph = manager.run(traced.copy())
-    numerics = numerics_report(traced, graph, model, (example_inputs, example_kwargs)) if not training else {}
-    return OptimizeResult(traced, graph, manager.stats, numerics)
+    report = numerics_report(traced, graph, model, (example_inputs, example_kwargs)) \
+        if numerics and not training else {}
+    return OptimizeResult(traced, graph, manager.stats, report)

@@ -173,7 +173,8 @@ class CompiledModule(Module):
                               SpecializationLimitWarning, stacklevel=3)
                 return None
             result = optimize(self._original, *args, passes=opts.passes, disable=opts.disable, debug=opts.debug,
-                              dump_dir=opts.dump_dir, fullgraph=opts.fullgraph, training=False, **kwargs)
+                              dump_dir=opts.dump_dir, fullgraph=opts.fullgraph, training=False, numerics=False,
+                              **kwargs)
             exe = CpuExecutable(result.graph, self._original, use_cache=opts.cache)
             spec = Specialization(result, exe, result.graph.output.attrs["tree"])
             self._specializations[key] = spec

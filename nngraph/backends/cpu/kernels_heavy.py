@@ -57,12 +57,19 @@ def packed_size(n: int, k: int, dtype: np.dtype) -> int:
 
 @njit(cache=True, nogil=True)
 def im2col(xa, xo, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, ca, co):  # noqa: ANN001, ANN201
-    """cols[(ci*kh + i)*kw + j, y*ow + x] = input[ci, y*sh - pt + i*dh, x*sw - pl + j*dw] (zero outside)."""
+    """cols[(ci*kh + i)*kw + j, y*ow + x] = input[ci, y*sh - pt + i*dh, x*sw - pl + j*dw] (zero outside).
+
+    Per (tap, output row) the valid x range is computed once, so the interior is a plain (unit-stride when
+    sw == 1, vectorizable) copy without bounds checks."""
     p = oh * ow
     for ci in range(c):
         for i in range(kh):
             for j in range(kw):
                 base = co + ((ci * kh + i) * kw + j) * p
+                off = j * dw - pl
+                x0 = 0 if off >= 0 else min(ow, (-off + sw - 1) // sw)
+                x1 = min(ow, (w - 1 - off) // sw + 1) if w - 1 - off >= 0 else 0
+                x1 = max(x1, x0)
                 for y in range(oh):
                     iy = y * sh - pt + i * dh
                     row = base + y * ow
@@ -70,10 +77,17 @@ def im2col(xa, xo, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, ca, co):  # 
                         for x in range(ow):
                             ca[row + x] = 0.0
                         continue
-                    src = xo + (ci * h + iy) * w
-                    for x in range(ow):
-                        ix = x * sw - pl + j * dw
-                        ca[row + x] = xa[src + ix] if 0 <= ix < w else 0.0
+                    for x in range(x0):
+                        ca[row + x] = 0.0
+                    src = xo + (ci * h + iy) * w + off
+                    if sw == 1:
+                        for x in range(x0, x1):
+                            ca[row + x] = xa[src + x]
+                    else:
+                        for x in range(x0, x1):
+                            ca[row + x] = xa[src + x * sw]
+                    for x in range(x1, ow):
+                        ca[row + x] = 0.0
 
 
 @njit(cache=True, nogil=True)

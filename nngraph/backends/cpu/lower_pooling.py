@@ -19,7 +19,7 @@ from ...ops.registry import register_lowering
 from .codegen import Emitter
 from .kernels_pooling import AVG, LP, LP_MAX_ABS, LP_MIN_ABS, MAX, argmax_pool, window_pool
 from .kernels_vision import ADAPTIVE_AVG
-from .lower_vision import FLOATS, emit_resample, lit, planes_of, spatial3
+from .lower_vision import FLOATS, dense, emit_resample, kcall, planes_of, spatial3
 
 
 def _pool_input(em: Emitter, node: Node):  # noqa: ANN202
@@ -35,10 +35,10 @@ def _window(em: Emitter, node: Node, kind: int, k: tuple, s: tuple, p: tuple, d:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
-    em.call(window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
+    x = dense(em, node.args[0])
+    kcall(em, window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
             spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1), tuple(int(v) for v in ip),
-            lit(tuple(float(v) for v in fp)))
+            tuple(float(v) for v in fp))
     return True
 
 
@@ -92,8 +92,8 @@ def _argmax(em: Emitter, node: Node, adaptive: bool, k: tuple, s: tuple, p: tupl
         indices = em.scratch(values.shape, np.dtype(np.int64))
     if values.size == 0:
         return True
-    x = em.dense(node.args[0])
-    em.call(argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
+    x = dense(em, node.args[0])
+    kcall(em, argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
             spatial3(values.shape[2:], 1), spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1))
     return True
 
@@ -132,6 +132,6 @@ def _adaptive_avg_pool(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     emit_resample(em, x, out, [(axis, ADAPTIVE_AVG, False, None) for axis in range(2, x.ndim)])
     return True

@@ -18,9 +18,9 @@ import numpy as np
 from ...ir.node import Node
 from ...ops.registry import register_lowering
 from ...ops.vision import _area_scale, _blocks, _inverse_scale  # noqa: F401 -- the reference's own helpers
-from .buffers import Buf
+from .buffers import Buf, collapse, pad_dims
 from .codegen import Emitter
-from .kernels_basic import emit_copy
+from .kernels_basic import copy_flat, copy_strided
 from .kernels_vision import (AA_CUBIC, AA_LINEAR, CUBIC, LINEAR, NEAREST_EXACT, NEAREST_FLOOR, NEAREST_HALF,
                              NEAREST_SAME, PAD_CIRCULAR, PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE, fold, nearest, pad,
                              resample_axis, unfold)
@@ -30,11 +30,13 @@ _PAD_MODES = {"constant": PAD_CONSTANT, "reflect": PAD_REFLECT, "replicate": PAD
 
 
 def code(v: Any) -> str:
-    """Python source of an argument value: ints, floats (inf/nan included), bools and (nested) tuples of them."""
+    """Python source of a kernel argument. Integers become ``np.int64(...)``: a bare literal would make Numba
+    compile the kernel again for every distinct constant (``Literal[int]`` argument types); a ``Buf`` becomes its
+    ``arena, offset`` pair."""
+    if isinstance(v, Buf):
+        return f"{v.arena}, np.int64({int(v.offset)})"
     if isinstance(v, tuple):
         return "(" + ", ".join(code(e) for e in v) + ("," if len(v) == 1 else "") + ")"
-    if isinstance(v, (bool, np.bool_)):
-        return repr(bool(v))
     if isinstance(v, (float, np.floating)):
         f = float(v)
         if math.isnan(f):
@@ -42,12 +44,36 @@ def code(v: Any) -> str:
         if math.isinf(f):
             return "np.inf" if f > 0 else "-np.inf"
         return repr(f)
-    return repr(int(v))
+    return f"np.int64({int(v)})"  # ints and bools
 
 
-def lit(v: Any) -> str:
-    """A raw ``Emitter.call`` argument (see ``code``)."""
-    return "@" + code(v)
+def kcall(em: Emitter, fn: Any, *args: Any) -> None:
+    """``em.call`` with every argument typed at runtime width (see ``code``): one compiled kernel per dtype."""
+    em.call(fn, *("@" + code(a) for a in args))
+
+
+def copy(em: Emitter, src: Buf, dst: Buf) -> None:
+    """``dst[...] = src`` (same shape, any strides) with the shared copy kernels of ``kernels_basic``."""
+    if src.size == 0:
+        return
+    if src.contiguous and dst.contiguous:
+        kcall(em, copy_flat, src.size, src, dst)
+        return
+    shape, (sst, dst_st) = collapse(src.shape, src.strides, dst.strides)
+    if len(shape) > 6:
+        raise NotImplementedError("copy of a view with more than 6 non-contiguous dimensions")
+    shape, (sst, dst_st) = pad_dims(shape, [sst, dst_st])
+    kcall(em, copy_strided, shape, src, sst, dst, dst_st)
+
+
+def dense(em: Emitter, name: str) -> Buf:
+    """``em.dense`` through ``copy``."""
+    b = em.buf(name)
+    if b.contiguous:
+        return b
+    dst = em.scratch(b.shape, b.dtype)
+    copy(em, b, dst)
+    return dst
 
 
 def spatial3(values: tuple, fill: int) -> tuple:
@@ -65,10 +91,10 @@ def _copy_view(em: Emitter, node: Node, src_shape: tuple, axes: tuple, dst_shape
     x = em.buf(node.args[0])
     xv = x.reshape(src_shape)
     if xv is None:
-        xv = em.dense(node.args[0]).reshape(src_shape)
+        xv = dense(em, node.args[0]).reshape(src_shape)
     out = em.out(node)
     if out.size:
-        emit_copy(em, xv.transpose(axes), out.reshape(dst_shape))
+        copy(em, xv.transpose(axes), out.reshape(dst_shape))
     return True
 
 
@@ -101,7 +127,7 @@ def emit_resample(em: Emitter, x: Buf, out: Buf, passes: list[tuple[int, int, bo
     """Separable resampling of dense ``x`` into ``out``: ``passes`` lists (axis, kind, align_corners, scale) in
     order; intermediates go to scratch. No pass: a copy."""
     if not passes:
-        emit_copy(em, x, out)
+        copy(em, x, out)
         return
     cur = x
     shape = list(x.shape)
@@ -111,8 +137,8 @@ def emit_resample(em: Emitter, x: Buf, out: Buf, passes: list[tuple[int, int, bo
         dst = out if i == len(passes) - 1 else em.scratch(tuple(shape), x.dtype)
         outer = int(np.prod(shape[:axis], dtype=np.int64))
         inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        em.call(resample_axis, kind, cur, dst, outer, n_in, n_out, inner, int(bool(align)),
-                lit(float(scale) if scale is not None else 0.0))
+        kcall(em, resample_axis, kind, cur, dst, outer, n_in, n_out, inner, int(bool(align)),
+                float(scale) if scale is not None else 0.0)
         cur = dst
 
 
@@ -128,7 +154,7 @@ def _upsample_linear(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     a = node.attrs
     passes = [(axis, LINEAR, a["align_corners"], s)
               for axis, (n, o, s) in enumerate(zip(x.shape[2:], a["size"], a["scales"]), start=2) if n != o]
@@ -143,7 +169,7 @@ def _upsample_bicubic(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     a = node.attrs
     passes = [(axis, CUBIC, a["align_corners"], s) for axis, s in enumerate(a["scales"], start=2)]
     emit_resample(em, x, out, passes)
@@ -157,7 +183,7 @@ def _upsample_antialias(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     a = node.attrs
     kind = AA_LINEAR if a["kind"] == "bilinear" else AA_CUBIC
     dims = list(enumerate(zip(x.shape[2:], a["size"], a["scales"]), start=2))
@@ -175,7 +201,7 @@ def _upsample_nearest(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     exact = bool(node.attrs["exact"])
     shortcuts = not exact and nd == 2
     modes, ratios = [], []
@@ -189,8 +215,8 @@ def _upsample_nearest(em: Emitter, node: Node) -> bool:
         ratios.append(float(_inverse_scale(n, o, s, np.float32)))
     modes = [NEAREST_SAME] * (3 - nd) + modes
     ratios = [1.0] * (3 - nd) + ratios
-    em.call(nearest, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
-            tuple(modes), lit(tuple(ratios)))
+    kcall(em, nearest, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
+            tuple(modes), tuple(float(r) for r in ratios))
     return True
 
 
@@ -205,9 +231,9 @@ def _unfold(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     blocks = _blocks(tuple(x.shape[2:]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
-    em.call(unfold, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(blocks, 1),
+    kcall(em, unfold, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),
             spatial3(a["dilation"], 1))
     return True
@@ -223,25 +249,25 @@ def _fold(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    x = em.dense(node.args[0])
+    x = dense(em, node.args[0])
     blocks = _blocks(tuple(a["output_size"]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
-    em.call(fold, x, out, planes_of(out.shape), spatial3(a["output_size"], 1), spatial3(blocks, 1),
+    kcall(em, fold, x, out, planes_of(out.shape), spatial3(a["output_size"], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),
             spatial3(a["dilation"], 1))
     return True
 
 
 # ---------------------------------------------------------------------------------------------------- padding
-def _fill_literal(dtype: np.dtype, value: float) -> str | None:
-    """The constant as the kernel argument: a float for float outputs, the exact converted int/bool otherwise."""
+def _fill_value(dtype: np.dtype, value: float) -> float | int | None:
+    """The constant as the kernel argument: a float for float outputs, the exactly converted int/bool otherwise
+    (None: numpy would refuse the conversion)."""
     if dtype.kind == "f":
-        return lit(float(value))
+        return float(value)
     try:
         with np.errstate(all="raise"):
-            v = np.full((), value, dtype=dtype).item()
+            return int(np.full((), value, dtype=dtype).item())
     except (ValueError, OverflowError, FloatingPointError, TypeError):
         return None
-    return lit(int(v))
 
 
 @register_lowering("pad", "cpu")
@@ -250,12 +276,11 @@ def _pad(em: Emitter, node: Node) -> bool:
     mode = _PAD_MODES.get(node.attrs["mode"])
     if mode is None or x.dtype.kind not in "fiub" or x.dtype == np.float16 or x.ndim == 0:
         return False
-    fill = _fill_literal(x.dtype, node.attrs["value"]) if mode == PAD_CONSTANT else lit(0.0 if x.dtype.kind == "f"
-                                                                                          else 0)
+    fill = _fill_value(x.dtype, node.attrs["value"]) if mode == PAD_CONSTANT else (0.0 if x.dtype.kind == "f" else 0)
     if fill is None:
         return False
     if any(st < 0 for st in x.strides):
-        x = em.dense(node.args[0])
+        x = dense(em, node.args[0])
     pads = [(int(lo), int(hi)) for lo, hi in node.attrs["pads"]]
     # (size, stride, lo, hi) per dim; merge runs of unpadded dims that are contiguous with each other
     dims: list[list[int]] = []
@@ -274,6 +299,6 @@ def _pad(em: Emitter, node: Node) -> bool:
         return True
     ishape = tuple(d[0] for d in dims)
     oshape = tuple(d[0] + d[2] + d[3] for d in dims)
-    em.call(pad, x, tuple(d[1] for d in dims), out, ishape, oshape, tuple(d[2] for d in dims),
+    kcall(em, pad, x, tuple(d[1] for d in dims), out, ishape, oshape, tuple(d[2] for d in dims),
             tuple(d[3] for d in dims), mode, fill)
     return True

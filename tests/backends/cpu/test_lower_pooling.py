@@ -32,6 +32,10 @@ def _rand(shape: tuple, dtype: type, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
+def _positive(shape: tuple, dtype: type, seed: int = 4) -> np.ndarray:
+    return (np.random.default_rng(seed).random(shape) + 0.1).astype(dtype)
+
+
 def _ties(shape: tuple, dtype: type, seed: int = 1) -> np.ndarray:
     """Small integers: many equal maxima (index tie-breaking), with a few NaNs and infinities."""
     x = np.random.default_rng(seed).integers(-2, 3, shape).astype(dtype)
@@ -43,7 +47,8 @@ def _ties(shape: tuple, dtype: type, seed: int = 1) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------- 2-d pooling
-def _pool2d(x):  # noqa: ANN001, ANN202
+def _pool2d(x, xp):  # noqa: ANN001, ANN202
+    """``xp``: positive (fractional LP norms of negative power sums are NaN)."""
     xt = x.transpose(0, 1, 3, 2)  # strided input
     return (
         F.max_pool2d(x, 3, 2, 1),  # ResNet stem
@@ -56,8 +61,8 @@ def _pool2d(x):  # noqa: ANN001, ANN202
         F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
         F.avg_pool2d(xt, (3, 1), 1, (1, 0), divisor_override=5),
         F.avg_pool2d(x, (2, 3), (3, 2), ceil_mode=True),
-        F.lp_pool2d(np.abs(x) + 0.1, 2, 2),
-        F.lp_pool2d(np.abs(x) + 0.1, 3.0, (3, 2), (2, 2), ceil_mode=True),
+        F.lp_pool2d(xp, 2, 2),
+        F.lp_pool2d(xp, 3.0, (3, 2), (2, 2), ceil_mode=True),
         F.lp_pool2d(x, float("inf"), 3, 2),
         F.lp_pool2d(x, float("-inf"), 2, ceil_mode=True),
         F.lp_pool2d(xt, 1, 2),
@@ -73,33 +78,33 @@ def _pool2d(x):  # noqa: ANN001, ANN202
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_pool2d(dtype: type) -> None:
-    check(_pool2d, _rand((2, 3, 7, 9), dtype), dtype=dtype)
+    check(_pool2d, _rand((2, 3, 7, 9), dtype), _positive((2, 3, 7, 9), dtype), dtype=dtype)
 
 
 def test_pool2d_large_parallel() -> None:
     # large enough for the multi-threaded paths
     x = _rand((2, 16, 40, 48), np.float32, seed=3)
     check(lambda x: (F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, (5, 7)),
-                     F.adaptive_max_pool2d(x, (6, 7), return_indices=True), F.lp_pool2d(x * x, 2, 2),
+                     F.adaptive_max_pool2d(x, (6, 7), return_indices=True), F.lp_pool2d(x, 2, 2),
                      F.max_pool2d(x, 2, return_indices=True)), x, dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------- 1-d and 3-d
-def _pool13d(x1, x3):  # noqa: ANN001, ANN202
+def _pool13d(x1, x3, p1, p3):  # noqa: ANN001, ANN202
     return (
         F.max_pool1d(x1, 3, 2, 1, dilation=2),
         F.max_pool1d(x1, 2, ceil_mode=True),
         F.max_pool1d(x1[0], 4, 3),  # unbatched
         F.avg_pool1d(x1, 3, 2, 1, ceil_mode=True, count_include_pad=False),
         F.avg_pool1d(x1, 1),
-        F.lp_pool1d(x1 * x1, 2, 3, 2, ceil_mode=True),
+        F.lp_pool1d(p1, 2.5, 3, 2, ceil_mode=True),
         F.adaptive_avg_pool1d(x1, 4),
         F.adaptive_max_pool1d(x1, 5),
         F.max_pool3d(x3, 2),
         F.max_pool3d(x3, (3, 2, 3), (2, 1, 2), (1, 0, 1), ceil_mode=True),
         F.avg_pool3d(x3, (2, 3, 2), 1, (1, 1, 0), count_include_pad=False),
         F.avg_pool3d(x3, 2, divisor_override=3),
-        F.lp_pool3d(x3 * x3, 2, 2),
+        F.lp_pool3d(p3, 2, 2),
         F.adaptive_avg_pool3d(x3, (2, 3, 1)),
         F.adaptive_max_pool3d(x3, (3, 2, 2)),
         F.adaptive_max_pool3d(x3, (1, 5, 3), return_indices=True),
@@ -109,7 +114,8 @@ def _pool13d(x1, x3):  # noqa: ANN001, ANN202
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_pool1d_3d(dtype: type) -> None:
-    check(_pool13d, _rand((2, 3, 11), dtype), _rand((1, 2, 5, 4, 6), dtype, seed=2), dtype=dtype)
+    check(_pool13d, _rand((2, 3, 11), dtype), _rand((1, 2, 5, 4, 6), dtype, seed=2), _positive((2, 3, 11), dtype),
+          _positive((1, 2, 5, 4, 6), dtype), dtype=dtype)
 
 
 # ---------------------------------------------------------------------------------------------------- indices
@@ -132,11 +138,12 @@ def test_max_indices_ties_nan(dtype: type) -> None:
     check(_indices, _ties((2, 3, 7, 10), dtype), dtype=dtype)
 
 
-def test_window_wholly_in_padding() -> None:
-    # dilation 2 with padding 1 on a length-2 input: the first window's taps are -1 and 1 ... the scan's start index
-    x = _rand((1, 2, 1, 2), np.float64)
-    check(lambda x: (F.max_pool2d(x, (1, 3), 1, (0, 1), dilation=(1, 2), ceil_mode=True, return_indices=True),
-                     F.max_pool1d(x[:, :, 0], 3, 1, 1, dilation=2, return_indices=True)), x)
+def test_dilated_ceil_windows() -> None:
+    # windows that start in the left padding / run past the right edge (ceil mode) with large dilation
+    x = _rand((1, 2, 6, 5), np.float64, seed=5)
+    check(lambda x: (F.max_pool2d(x, 3, 2, 1, dilation=3, ceil_mode=True, return_indices=True),
+                     F.max_pool2d(x, (2, 3), 3, 1, dilation=(4, 2), ceil_mode=True),
+                     F.avg_pool2d(x, 3, 2, 1, ceil_mode=True), F.lp_pool2d(x, float("inf"), 2, 3, ceil_mode=True)), x)
 
 
 def test_size0_and_size1() -> None:

@@ -218,15 +218,15 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
-                for ir in range(0, mc, MR):
-                    mr = min(MR, mc - ir)
-                    a_at = aoff + (ir // MR) * aps
-                    c_at = (ic + ir) * ldc + jc
-                    for jr in range(0, nc, nr):
-                        ukernel(kc, ap, a_at, bp, boff + (jr // nr) * bps, c, c_at + jr, ldc, load, mr,
-                                min(nr, nc - jr))
-                    if last:
-                        epi(c, bi, ic + ir, ic + ir + mr, jc, jc + nc, epi_args)
+                for jr in range(0, nc, nr):
+                    b_at = boff + (jr // nr) * bps
+                    c_at = ic * ldc + jc + jr
+                    nrr = min(nr, nc - jr)
+                    for ir in range(0, mc, MR):
+                        ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
+                                min(MR, mc - ir), nrr)
+                if last:
+                    epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
 
 
 @njit(inline="always")

@@ -79,3 +79,19 @@ def test_opaque_module_calls_are_not_merged() -> None:
     before = nngraph.trace(m, rand(3))
     after = run_pass("cse", before).graph
     assert len(after.by_kind("module")) == 2
+
+
+def test_ops_drawing_random_numbers_are_flagged() -> None:
+    """Passes rely on OpDef.random: two dropout calls must never merge, fold or disappear."""
+    from nngraph.ops.registry import REGISTRY
+
+    drawing = ["dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "rrelu", "gumbel_softmax"]
+    assert [name for name in drawing if not REGISTRY[name].random] == []
+
+
+def test_two_dropout_calls_stay_two() -> None:
+    import nngraph.nn.functional as F
+
+    m = Fn(lambda x: F.dropout(x, 0.5, training=True) + F.dropout(x, 0.5, training=True)).train()
+    result = nngraph.optimize(m, np.ones((4, 4), F32), passes=["cse", "constant_fold", "dce"], debug=True)
+    assert len(result.graph.ops("dropout")) == 2

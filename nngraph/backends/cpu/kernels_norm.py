@@ -59,7 +59,8 @@ def sumsq64(xs, n):  # noqa: ANN001, ANN201
 
 # --------------------------------------------------------------------------------------------- layer/group/instance/RMS
 @njit(nogil=True, error_model="numpy")
-def _norm_row(mode, x, xo, out, oo, w, wo, b, bo, groups, cpg, hw, eps, per_elem, has_w, has_b, r):  # noqa: ANN001, ANN201
+def _norm_row(mode, x, xo, out, oo, w, wo, b, bo, groups, cpg, hw, eps, per_elem, has_w, has_b,  # noqa: ANN001, ANN201
+              r):
     n = cpg * hw
     xs = x[xo + r * n:xo + r * n + n]
     os = out[oo + r * n:oo + r * n + n]
@@ -98,7 +99,8 @@ def _norm_row(mode, x, xo, out, oo, w, wo, b, bo, groups, cpg, hw, eps, per_elem
 
 
 @njit(parallel=True, **_FLAGS)
-def norm_rows(mode, x, xo, out, oo, w, wo, b, bo, rows, groups, cpg, hw, eps, per_elem, has_w, has_b, par):  # noqa: ANN001, ANN201
+def norm_rows(mode, x, xo, out, oo, w, wo, b, bo, rows, groups, cpg, hw, eps, per_elem, has_w,  # noqa: ANN001, ANN201
+              has_b, par):
     """Normalize each of ``rows`` dense rows of ``cpg * hw`` values (mean/variance or RMS), then the affine:
     ``per_elem``: weight/bias of the row's length (layer/RMS norm); else per channel ``(r % groups) * cpg + c``
     of ``hw`` values each (group norm; instance norm is ``groups = C, cpg = 1``)."""
@@ -112,7 +114,8 @@ def norm_rows(mode, x, xo, out, oo, w, wo, b, bo, rows, groups, cpg, hw, eps, pe
 
 # --------------------------------------------------------------------------------------------- batch norm (eval)
 @njit(parallel=True, **_FLAGS)
-def batch_norm(x, xo, out, oo, mean, mo, var, vo, w, wo, b, bo, coef, co, n, c, hw, eps, has_w, has_b, par):  # noqa: ANN001, ANN201
+def batch_norm(x, xo, out, oo, mean, mo, var, vo, w, wo, b, bo, coef, co, n, c, hw, eps, has_w,  # noqa: ANN001, ANN201
+               has_b, par):
     """``out = x * scale[c] + shift[c]`` over a dense (n, c, hw) array, with ``scale = weight / sqrt(var + eps)``
     and ``shift = bias - mean * scale`` folded in float64 and rounded to x's dtype (into ``coef``: 2 * c values)."""
     for k in range(c):

@@ -415,8 +415,8 @@ def _ov_exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
 
 
 @njit(**_HELPER)
-def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma, mo, mst, mrs, mcs, mkind,  # noqa: ANN001, ANN201
-                causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
+def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst, mrs, mcs,  # noqa: ANN001, ANN201
+                mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
     """One block of ``nq`` <= NR queries of lead item ``l`` (K, V already packed in kp, vp)."""
     nr = _nr(st)
     w = _vw(st)
@@ -426,7 +426,8 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma,
     for p in range((S + MR - 1) // MR):
         ukernel(E, kp, p * E * MR, qp, 0, st, p * MR * nr, nr, False, min(MR, S - p * MR), nr)
     # scale and masks
-    scv = vsplat(_cast_like(scale, st))
+    sc = _cast_like(scale, st)
+    scv = vsplat(sc)
     m_lead = mo + _item_offset(l, lshape, mst, 1)
     for k in range(S):
         row = k * nr
@@ -434,21 +435,21 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma,
             x0 = vmul(vload(st, row), scv)
             x1 = vmul(vload(st, row + w), scv)
             if mkind == MASK_FLOAT:
-                mv = vsplat(_cast_like(ma[m_lead + k * mcs], st))
+                mv = vsplat(fma[m_lead + k * mcs])
                 x0 = vadd(x0, mv)
                 x1 = vadd(x1, mv)
-            elif mkind == MASK_BOOL and not ma[m_lead + k * mcs]:
+            elif mkind == MASK_BOOL and not bma[m_lead + k * mcs]:
                 x0 = vsplat(ninf)
                 x1 = x0
             vstore(st, row, x0)
             vstore(st, row + w, x1)
         else:
             for q in range(nq):
-                x = st[row + q] * scale
+                x = st[row + q] * sc
                 mi = m_lead + (q0 + q) * mrs + k * mcs
                 if mkind == MASK_FLOAT:
-                    x = x + ma[mi]
-                elif not ma[mi]:
+                    x = x + fma[mi]
+                elif not bma[mi]:
                     x = ninf
                 st[row + q] = x
         if causal:  # query q0+q sees keys <= q0+q
@@ -496,7 +497,7 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma,
 
 @njit(**_HELPER)
 def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
-                va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
+                va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
     if t1 <= t0:
         return
     nr = _nr(oa)
@@ -523,18 +524,18 @@ def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko
                 pack_a(va, vo + _item_offset(l, lshape, vst, vgroup), vcs, vrs, 0, Ev, 0, S, vp, 0)
             cur = l
         q0 = qb * nr
-        _attn_block(mode, l, q0, min(nr, L - q0), lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ma, mo, mst, mrs, mcs,
-                    mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot)
+        _attn_block(mode, l, q0, min(nr, L - q0), lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst, mrs,
+                    mcs, mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot)
 
 
 @njit(**_PFLAGS)
 def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
-              va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, par):
+              va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, par):
     """softmax(Q K^T * scale + mask) [@ V] for every lead item (4 broadcast lead dims: strides per operand, the
     last one divided by ``kgroup``/``vgroup`` for grouped-query attention). ``mode``: ATT_CONTEXT writes the
     context (nl, L, Ev), ATT_WEIGHTS_* the probabilities (nl, L, S) with fully masked rows 0 or NaN. ``mkind``:
-    no mask, a bool mask (True = take part) or a float mask (added), element (l, i, j) at
-    ``mo + off_l + i*mrs + j*mcs``. ``causal``: query i sees keys j <= i."""
+    no mask, a bool mask in ``bma`` (True = take part) or a float mask in ``fma`` (added; the output dtype),
+    element (l, i, j) at ``mo + off_l + i*mrs + j*mcs`` (the other array is any placeholder of its type). ``causal``: query i sees keys j <= i."""
     nl = lshape[0] * lshape[1] * lshape[2] * lshape[3]
     if nl == 0 or L == 0 or (mode == ATT_CONTEXT and Ev == 0) or (mode != ATT_CONTEXT and S == 0):
         return
@@ -545,11 +546,11 @@ def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs
         nt = min(nt, ntask)
         for t in prange(nt):
             _attn_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs,
-                        ka, ko, kst, krs, kcs, kgroup, va, vo, vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind,
-                        causal, scale, oa, oo)
+                        ka, ko, kst, krs, kcs, kgroup, va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs,
+                        mkind, causal, scale, oa, oo)
     else:
         _attn_tasks(0, ntask, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup, va, vo,
-                    vst, vrs, vcs, vgroup, ma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo)
+                    vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo)
 
 
 # --------------------------------------------------------------------------------------------- recurrences

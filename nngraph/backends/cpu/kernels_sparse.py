@@ -66,7 +66,8 @@ def _one_hot_row(idx, io, out, oo, nc, i):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True, error_model="numpy")
-def _bag(w, wo, nrows, dim, idx, io, offs, ofo, psw, po, has_psw, out, oo, mode, pad, has_pad, n_bags, end, b):  # noqa: ANN001, ANN201
+def _bag(w, wo, nrows, dim, idx, io, offs, ofo, psw, po, has_psw, out, oo, mode, pad, has_pad,  # noqa: ANN001, ANN201
+         n_bags, end, b):
     start = max(np.int64(offs[ofo + b]), 0)
     stop = min(np.int64(offs[ofo + b + 1]), end) if b + 1 < n_bags else end
     acc = out[oo + b * dim:oo + b * dim + dim]

@@ -30,7 +30,7 @@ def _real(who: str, x: Any) -> None:
 
 def _result(x: Any, out: Any, inplace: bool) -> Any:
     """``out``, or with ``inplace`` the input array overwritten with ``out``."""
-    if inplace and isinstance(x, np.ndarray) and isinstance(out, np.ndarray):
+    if inplace and hasattr(x, "shape") and hasattr(out, "shape"):  # arrays and traced arrays alike
         x[...] = out
         return x
     return out

@@ -26,7 +26,7 @@ def _active(who: str, x: Any, p: float, training: bool) -> bool:
 
 
 def _write(x: Any, out: Any, inplace: bool) -> Any:
-    if inplace and isinstance(x, np.ndarray) and isinstance(out, np.ndarray):
+    if inplace and hasattr(x, "shape") and hasattr(out, "shape"):  # arrays and traced arrays alike
         x[...] = out
         return x
     return out

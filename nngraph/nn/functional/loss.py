@@ -430,7 +430,7 @@ def cross_entropy(input: Array, target: Array, weight: Array | None = None, size
 
 
 def _lengths(who: str, name: str, lengths: Array | Sequence[int] | int) -> Array:
-    if isinstance(lengths, np.ndarray):
+    if hasattr(lengths, "dtype"):  # an array (or a traced array)
         check_int(who, lengths, name)
         return lengths
     arr = np.asarray(lengths)

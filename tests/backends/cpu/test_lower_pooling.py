@@ -76,11 +76,6 @@ def _pool2d(x, xp):  # noqa: ANN001, ANN202
     )
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_pool2d(dtype: type) -> None:
-    check(_pool2d, _rand((2, 3, 7, 9), dtype), _positive((2, 3, 7, 9), dtype), dtype=dtype)
-
-
 def test_pool2d_large_parallel() -> None:
     # large enough for the multi-threaded paths
     x = _rand((2, 16, 40, 48), np.float32, seed=3)
@@ -112,12 +107,6 @@ def _pool13d(x1, x3, p1, p3):  # noqa: ANN001, ANN202
     )
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_pool1d_3d(dtype: type) -> None:
-    check(_pool13d, _rand((2, 3, 11), dtype), _rand((1, 2, 5, 4, 6), dtype, seed=2), _positive((2, 3, 11), dtype),
-          _positive((1, 2, 5, 4, 6), dtype), dtype=dtype)
-
-
 # ---------------------------------------------------------------------------------------------------- indices
 def _indices(x):  # noqa: ANN001, ANN202
     return (
@@ -133,17 +122,21 @@ def _indices(x):  # noqa: ANN001, ANN202
     )
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_max_indices_ties_nan(dtype: type) -> None:
-    check(_indices, _ties((2, 3, 7, 10), dtype), dtype=dtype)
-
-
-def test_dilated_ceil_windows() -> None:
+def _dilated(x):  # noqa: ANN001, ANN202
     # windows that start in the left padding / run past the right edge (ceil mode) with large dilation
-    x = _rand((1, 2, 6, 5), np.float64, seed=5)
-    check(lambda x: (F.max_pool2d(x, 3, 2, 1, dilation=3, ceil_mode=True, return_indices=True),
-                     F.max_pool2d(x, (2, 3), 3, 1, dilation=(4, 2), ceil_mode=True),
-                     F.avg_pool2d(x, 3, 2, 1, ceil_mode=True), F.lp_pool2d(x, float("inf"), 2, 3, ceil_mode=True)), x)
+    return (F.max_pool2d(x, 3, 2, 1, dilation=3, ceil_mode=True, return_indices=True),
+            F.max_pool2d(x, (2, 3), 3, 1, dilation=(4, 2), ceil_mode=True),
+            F.avg_pool2d(x, 3, 2, 1, ceil_mode=True), F.lp_pool2d(x, float("inf"), 2, 3, ceil_mode=True))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_pooling(dtype: type) -> None:
+    """Every pooling op and attribute variant, 1-3 spatial dims, strided inputs, ties/NaN/inf: one graph."""
+    inputs = (_rand((2, 3, 7, 9), dtype), _positive((2, 3, 7, 9), dtype), _rand((2, 3, 11), dtype),
+              _rand((1, 2, 5, 4, 6), dtype, seed=2), _positive((2, 3, 11), dtype), _positive((1, 2, 5, 4, 6), dtype),
+              _ties((2, 3, 7, 10), dtype), _rand((1, 2, 6, 5), dtype, seed=5))
+    check(lambda x, xp, x1, x3, p1, p3, xn, xd: _pool2d(x, xp) + _pool13d(x1, x3, p1, p3) + _indices(xn) +
+          _dilated(xd), *inputs, dtype=dtype)
 
 
 def test_size0_and_size1() -> None:

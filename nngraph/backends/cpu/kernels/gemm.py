@@ -32,6 +32,8 @@ from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vs
 KC = 384
 NC = 384
 MC = 8 * MR
+#: Rows swept per K slice: bounds the A + C traffic through L2 so the packed B block stays resident (large M).
+MB = 256
 #: Below this many flops a call runs on one thread.
 PAR_MIN_FLOPS = 2_000_000
 
@@ -210,23 +212,25 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
         return
     for jc in range(n0, n1, NC):
         nc = min(NC, n1 - jc)
-        for pc in range(0, k, KC):
-            kc = min(KC, k - pc)
-            last = pc + kc >= k
-            load = accumulate or pc > 0
-            bp, boff, bps = b_get(bsrc, bi, pc, kc, jc, nc, bbuf)
-            for ic in range(m0, m1, MC):
-                mc = min(MC, m1 - ic)
-                ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
-                for jr in range(0, nc, nr):
-                    b_at = boff + (jr // nr) * bps
-                    c_at = ic * ldc + jc + jr
-                    nrr = min(nr, nc - jr)
-                    for ir in range(0, mc, MR):
-                        ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
-                                min(MR, mc - ir), nrr)
-                if last:
-                    epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
+        for mb in range(m0, m1, MB):
+            mb1 = min(mb + MB, m1)
+            for pc in range(0, k, KC):
+                kc = min(KC, k - pc)
+                last = pc + kc >= k
+                load = accumulate or pc > 0
+                bp, boff, bps = b_get(bsrc, bi, pc, kc, jc, nc, bbuf)
+                for ic in range(mb, mb1, MC):
+                    mc = min(MC, mb1 - ic)
+                    ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
+                    for jr in range(0, nc, nr):
+                        b_at = boff + (jr // nr) * bps
+                        c_at = ic * ldc + jc + jr
+                        nrr = min(nr, nc - jr)
+                        for ir in range(0, mc, MR):
+                            ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
+                                    min(MR, mc - ir), nrr)
+                    if last:
+                        epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
 
 
 @njit(inline="always")

@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         "\n".join("| " + " | ".join(r) + " |" for r in rows)
     print()
     print(table)
-    print(f"\n{info['cpu']['model']}, {info['cores']} cores, threads={args.threads}, numpy {info['versions']['numpy']}, "
-          f"numba {info['versions']['numba']}, torch {info['versions']['torch']}, "
+    print(f"\n{info['cpu']['model']}, {info['cores']} cores, threads={args.threads}, "
+          f"numpy {info['versions']['numpy']}, numba {info['versions']['numba']}, torch {info['versions']['torch']}, "
           f"onnxruntime {info['versions']['onnxruntime']}, env {info['env'] or '{}'}")
     if args.json:
         with open(args.json, "w") as f:

@@ -112,6 +112,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 def execute(args: argparse.Namespace) -> int:
     from .benchlib import plot as plotting
+    from .benchlib.coldstart import ColdStartError
     from .benchlib.engines import blas_limit_available
     from .benchlib.machine import machine_info
     from .benchlib.measure import measure_case
@@ -132,7 +133,10 @@ def execute(args: argparse.Namespace) -> int:
         model = ref.build(settings.seed, settings.pretrained)
         for batch in args.batch:
             progress.next_case(f"{ref.name}, batch {batch}: {ref.describe_inputs(batch)}")
-            results.append(measure_case(ref, model, batch, settings, progress))
+            try:
+                results.append(measure_case(ref, model, batch, settings, progress))
+            except ColdStartError as e:
+                raise CLIError(f"{ref.name} at batch {batch}: {e}") from None
     doc = to_document(machine_info(settings.threads), _settings_json(settings, blas_limit_available()), results)
     if args.json == "-":
         print(json.dumps(doc, indent=2, default=str))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nngraph.ir.interpreter import Interpreter
-from nngraph.ir.node import CONSTANT, INPUT, OUTPUT, PARAM, Node
+from nngraph.ir.node import CONSTANT, PARAM, Node
 
 __all__ = ["NodeTime", "interpreter_profile", "executor_profile"]
 
@@ -123,6 +123,3 @@ def executor_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[li
             out.append(NodeTime(f"host:{node.name}", "host step, " + node_label(node), node.meta.module, ms))
     return out, statistics.median(whole) * 1e3
 
-
-def graph_node_count(graph: Any) -> int:
-    return sum(1 for n in graph.nodes() if n.kind not in (INPUT, OUTPUT, PARAM, CONSTANT))

@@ -160,7 +160,12 @@ class Proxy:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         value = self.tracer.as_operand(value, like=self)
-        result = self._op("setitem", self, value, index=encode_index(index))
+        code = encode_index(index)
+        whole = all(c == "..." or c == ("s", None, None, None) for c in code) and len(code) <= max(self.ndim, 1)
+        if whole and isinstance(value, Proxy) and value.shape == self.shape and value.dtype == self.dtype:
+            self.tracer.rebind(self, value)  # x[...] = y overwrites everything: x now names y's value
+            return
+        result = self._op("setitem", self, value, index=code)
         self.tracer.rebind(self, result)
 
     # -- array methods ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from . import elementwise, heavy, shape
 from . import lower_norm, lower_reduce, lower_sparse  # noqa: F401 -- register at import
 from . import lower_pooling, lower_vision  # noqa: F401 -- pooling, padding and vision lowerings
+from . import lower_sequence  # noqa: F401 -- matmul/einsum, attention, recurrences
 
 elementwise.register()
 heavy.register()

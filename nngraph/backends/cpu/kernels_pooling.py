@@ -55,192 +55,170 @@ def valid_ranges(n_taps, dil, pad, stride, n_in, n_out):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
-def clipped_lengths(n_out, k, s, p, n, include_pad):  # noqa: ANN001, ANN201
-    """Window length of every output clipped to the padded input (``include_pad``) or to the input
-    (ops/pooling.py ``_divisors``)."""
-    out = np.empty(n_out, np.int64)
-    for o in range(n_out):
-        start = o * s - p
-        end = min(start + k, n + p)
-        if not include_pad:
-            start = max(start, 0)
-            end = min(end, n)
-        out[o] = end - start
+def _clipped(o, k, s, p, n, include_pad):  # noqa: ANN001, ANN202
+    start = o * s - p
+    end = min(start + k, n + p)
+    if not include_pad:
+        start = max(start, 0)
+        end = min(end, n)
+    return end - start
+
+
+@njit(cache=True, nogil=True)
+def divisor_table(ishape, oshape, k, s, p, include_pad, override, y):  # noqa: ANN001, ANN201
+    """Per output (od, oh, ow): the window size clipped to the padded input (``include_pad``) or to the input
+    (ops/pooling.py ``_divisors``), or ``override`` when non-zero -- in y's dtype, like the reference's divisor."""
+    o_d, o_h, o_w = oshape
+    out = np.empty(o_d * o_h * o_w, y.dtype)
+    for od in range(o_d):
+        cd = _clipped(od, k[0], s[0], p[0], ishape[0], include_pad)
+        for oh in range(o_h):
+            ch = _clipped(oh, k[1], s[1], p[1], ishape[1], include_pad)
+            for ow in range(o_w):
+                cw = _clipped(ow, k[2], s[2], p[2], ishape[2], include_pad)
+                out[(od * o_h + oh) * o_w + ow] = like(y, override if override != 0 else cd * ch * cw)
     return out
 
 
-# ---------------------------------------------------------------------------------------------------- row updates
 @njit(cache=True, nogil=True)
-def _row_max(x, xb, st, y, yb, n):  # noqa: ANN001, ANN202
-    """``y[yb + o] = max(y[yb + o], x[xb + o * st])`` for ``o < n``, NaN propagating (unsigned indexing)."""
-    ux, uy = uint64(xb), uint64(yb)
-    if st == 1:
-        for o in range(uint64(n)):
-            v = x[ux + o]
-            a = y[uy + o]
-            y[uy + o] = v if ((v > a) | (v != v)) else a
-    else:
-        us = uint64(st)
-        for o in range(uint64(n)):
-            v = x[ux + o * us]
-            a = y[uy + o]
-            y[uy + o] = v if ((v > a) | (v != v)) else a
-
-
-@njit(cache=True, nogil=True)
-def _row_sum(x, xb, st, y, yb, n):  # noqa: ANN001, ANN202
-    ux, uy = uint64(xb), uint64(yb)
-    if st == 1:
-        for o in range(uint64(n)):
-            y[uy + o] += x[ux + o]
-    else:
-        us = uint64(st)
-        for o in range(uint64(n)):
-            y[uy + o] += x[ux + o * us]
-
-
-@njit(cache=True, nogil=True)
-def _row_pow_sum(x, xb, st, y, yb, n, pw):  # noqa: ANN001, ANN202
-    ux, uy, us = uint64(xb), uint64(yb), uint64(st)
-    if pw == 2:
-        for o in range(uint64(n)):
-            v = x[ux + o * us]
-            y[uy + o] += v * v
-    else:
-        for o in range(uint64(n)):
-            y[uy + o] += x[ux + o * us] ** pw
-
-
-@njit(cache=True, nogil=True)
-def _row_abs_max(x, xb, st, y, yb, n, sign):  # noqa: ANN001, ANN202
-    """``y = max(y, sign * |x|)`` NaN propagating (min |x| is -max(-|x|), as the reference computes it)."""
-    ux, uy, us = uint64(xb), uint64(yb), uint64(st)
-    for o in range(uint64(n)):
-        v = sign * abs(x[ux + o * us])
-        a = y[uy + o]
-        y[uy + o] = v if ((v > a) | (v != v)) else a
-
-
-# ---------------------------------------------------------------------------------------------------- window pooling
-@njit(cache=True, nogil=True)
-def _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp,
-                tmp):  # noqa: ANN001, ANN202
-    """Output row ``t`` (plane, od, oh). Sums fold the taps in the reference's row-major order; the max kinds first
-    reduce the window's input rows into ``tmp`` (contiguous, vectorized), then its columns (strided)."""
-    n_d, n_h, n_w = ishape
-    o_d, o_h, o_w = oshape
-    plane = t // (o_d * o_h)
-    r = t - plane * (o_d * o_h)
-    od = r // o_h
-    oh = r - od * o_h
-    yb = yo + t * o_w
-    xb = xo + plane * (n_d * n_h * n_w)
-    uy = uint64(yb)
-    is_max = kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS
-    init = like(y, -np.inf) if is_max else like(y, 0.0)
-    for o in range(uint64(o_w)):
-        y[uy + o] = init
-    pw = like(y, fp[0])
-    sign = like(y, -1.0 if kind == LP_MIN_ABS else 1.0)
-    rows = 0
-    for kd in range(k[0]):
-        i_d = od * s[0] - p[0] + kd * d[0]
-        if i_d < 0 or i_d >= n_d:
-            continue
-        for kh in range(k[1]):
-            i_h = oh * s[1] - p[1] + kh * d[1]
-            if i_h < 0 or i_h >= n_h:
-                continue
-            xr = xb + (i_d * n_h + i_h) * n_w
-            if is_max:
-                ux = uint64(xr)
-                if kind == MAX:
-                    if rows == 0:
-                        for i in range(uint64(n_w)):
-                            tmp[i] = x[ux + i]
-                    else:
-                        _row_max(x, xr, 1, tmp, 0, n_w)
-                else:
-                    if rows == 0:
-                        for i in range(uint64(n_w)):
-                            tmp[i] = sign * abs(x[ux + i])
-                    else:
-                        _row_abs_max(x, xr, 1, tmp, 0, n_w, sign)
-                rows += 1
-                continue
-            for kw in range(k[2]):
-                lo = lo_w[kw]
-                n = hi_w[kw] - lo
-                if n <= 0:
-                    continue
-                xs = xr + lo * s[2] + kw * d[2] - p[2]
-                if kind == AVG:
-                    _row_sum(x, xs, s[2], y, yb + lo, n)
-                else:
-                    _row_pow_sum(x, xs, s[2], y, yb + lo, n, pw)
-    if is_max and rows > 0:
-        for kw in range(k[2]):
-            lo = lo_w[kw]
-            n = hi_w[kw] - lo
-            if n > 0:
-                _row_max(tmp, lo * s[2] + kw * d[2] - p[2], s[2], y, yb + lo, n)
+def _finish(kind, y, yb, n, dv, dvb, ip, fp):  # noqa: ANN001, ANN202
+    """Turn ``n`` reduced outputs at ``yb`` into results: divisors ``dv[dvb:]`` (avg), the root (LP), the sign
+    (min |x|)."""
+    uy, ud, un = uint64(yb), uint64(dvb), uint64(n)
     if kind == AVG:
-        # ip = (count_include_pad, divisor_override or 0); the divisor is converted to y's dtype before dividing
-        if ip[1] != 0:
-            div = like(y, ip[1])
-            for o in range(uint64(o_w)):
-                y[uy + o] = y[uy + o] / div
-        else:
-            outer = div_d[od] * div_h[oh]
-            for o in range(o_w):
-                y[yb + o] = y[yb + o] / like(y, outer * div_w[o])
+        for o in range(un):
+            y[uy + o] = y[uy + o] / dv[ud + o]
     elif kind == LP:
         # fp = (p, 1/p, prod(kernel)); ip[0]: a window is cut short by ceil mode, so every total is rescaled
         inv = like(y, fp[1])
-        half = like(y, 0.5)
         if ip[0] != 0:
             full = like(y, fp[2])
-            outer = div_d[od] * div_h[oh]
-            for o in range(o_w):
-                y[yb + o] = y[yb + o] / like(y, outer * div_w[o]) * full
-        if inv == half:
-            for o in range(uint64(o_w)):
+            for o in range(un):
+                y[uy + o] = y[uy + o] / dv[ud + o] * full
+        if inv == like(y, 0.5):
+            for o in range(un):
                 y[uy + o] = np.sqrt(y[uy + o])
         else:
-            for o in range(uint64(o_w)):
+            for o in range(un):
                 y[uy + o] = y[uy + o] ** inv
     elif kind == LP_MIN_ABS:
-        for o in range(uint64(o_w)):
+        for o in range(un):
             y[uy + o] = -y[uy + o]
 
 
 @njit(cache=True, nogil=True)
-def _window_rows(kind, x, xo, y, yo, c, chunks, rows, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d,
-                 ip, fp):  # noqa: ANN001, ANN202
-    """Rows ``[c * rows // chunks, (c + 1) * rows // chunks)`` sharing one scratch row."""
-    tmp = np.empty(ishape[2], y.dtype)
-    for t in range(c * rows // chunks, (c + 1) * rows // chunks):
-        _window_row(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d, ip, fp, tmp)
+def _window_plane(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, geo, dv, ip, fp, ph,
+                  acc):  # noqa: ANN001, ANN202
+    """Output plane ``t`` = (plane, od). Each input depth slice of the window is transformed (LP power, |x|) and
+    scattered into ``ph``: the ``s_h * s_w`` polyphase components of the padded slice (``geo``: their rows, pitch
+    and size), whose border keeps the reduction's identity. Tap (kh, kw) then reads one component at a fixed offset,
+    so it is one contiguous loop over the whole accumulator plane (pitch ``w2``), in the reference's tap order. When
+    ``w2`` equals the output width, the output plane itself is the accumulator."""
+    n_d, n_h, n_w = ishape
+    o_d, o_h, o_w = oshape
+    h2, w2, size = geo
+    plane = t // o_d
+    od = t - plane * o_d
+    yb = yo + t * o_h * o_w
+    if w2 == o_w:
+        acc = y[yb:yb + o_h * o_w]
+    is_max = kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS
+    pw = like(y, fp[0])
+    sign = like(y, -1.0 if kind == LP_MIN_ABS else 1.0)
+    n_acc = uint64(o_h * w2)
+    ident = like(y, -np.inf) if is_max else like(y, 0.0)
+    for f in range(n_acc):
+        acc[f] = ident
+    for kd in range(k[0]):
+        i_d = od * s[0] - p[0] + kd * d[0]
+        if i_d < 0 or i_d >= n_d:
+            continue
+        xb = xo + (plane * n_d + i_d) * n_h * n_w
+        for h in range(n_h):
+            hh = h + p[1]
+            for b in range(s[2]):
+                # input columns w with (w + p_w) % s_w == b go to component (hh % s_h, b), row hh // s_h
+                w0 = (b - p[2]) % s[2]
+                if w0 >= n_w:
+                    continue
+                cnt = uint64((n_w - w0 + s[2] - 1) // s[2])
+                ux = uint64(xb + h * n_w + w0)
+                us = uint64(s[2])
+                up = uint64(((hh % s[1]) * s[2] + b) * size + (hh // s[1]) * w2 + (w0 + p[2]) // s[2])
+                if kind == MAX or kind == AVG:
+                    for j in range(cnt):
+                        ph[up + j] = x[ux + j * us]
+                elif kind == LP:
+                    if pw == 2:
+                        for j in range(cnt):
+                            v = x[ux + j * us]
+                            ph[up + j] = v * v
+                    else:
+                        for j in range(cnt):
+                            ph[up + j] = x[ux + j * us] ** pw
+                else:
+                    for j in range(cnt):
+                        ph[up + j] = sign * abs(x[ux + j * us])
+        for kh in range(k[1]):
+            r = kh * d[1]
+            for kw in range(k[2]):
+                c = kw * d[2]
+                off = uint64(((r % s[1]) * s[2] + c % s[2]) * size + (r // s[1]) * w2 + c // s[2])
+                if is_max:
+                    for f in range(n_acc):
+                        v = ph[off + f]
+                        a = acc[f]
+                        acc[f] = v if ((v > a) | (v != v)) else a
+                else:
+                    for f in range(n_acc):
+                        acc[f] += ph[off + f]
+    if w2 != o_w:
+        for oh in range(o_h):
+            uy = uint64(yb + oh * o_w)
+            ua = uint64(oh * w2)
+            for o in range(uint64(o_w)):
+                y[uy + o] = acc[ua + o]
+    _finish(kind, y, yb, o_h * o_w, dv, od * o_h * o_w, ip, fp)
+
+
+@njit(cache=True, nogil=True)
+def _window_planes(kind, x, xo, y, yo, c, chunks, tasks, ishape, oshape, k, s, p, d, geo, dv, ip,
+                   fp):  # noqa: ANN001, ANN202
+    """Planes ``[c * tasks // chunks, (c + 1) * tasks // chunks)`` sharing the scratch (whose padding border is
+    filled once: the scatter of every slice rewrites the same interior)."""
+    h2, w2, size = geo
+    ph = np.empty(s[1] * s[2] * size, y.dtype)
+    ident = like(y, -np.inf) if (kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS) else like(y, 0.0)
+    for f in range(uint64(ph.shape[0])):
+        ph[f] = ident
+    acc = np.empty(oshape[1] * w2, y.dtype)
+    for t in range(c * tasks // chunks, (c + 1) * tasks // chunks):
+        _window_plane(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, geo, dv, ip, fp, ph, acc)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):  # noqa: ANN001, ANN201
     """Max/avg/LP pooling of ``planes`` (D, H, W) volumes; ``kind`` selects the reduction (module constants);
     ``k, s, p, d``: kernel, stride, padding, dilation 3-tuples; ``ip``/``fp``: int/float parameters of the kind."""
-    lo_w, hi_w = valid_ranges(k[2], d[2], p[2], s[2], ishape[2], oshape[2])
-    include = ip[0] != 0 or kind == LP  # LP rescales by the window clipped to the (unpadded) input
-    div_d = clipped_lengths(oshape[0], k[0], s[0], p[0], ishape[0], include)
-    div_h = clipped_lengths(oshape[1], k[1], s[1], p[1], ishape[1], include)
-    div_w = clipped_lengths(oshape[2], k[2], s[2], p[2], ishape[2], include)
-    rows = planes * oshape[0] * oshape[1]
-    if rows * oshape[2] * k[0] * k[1] * k[2] < PAR_MIN:
-        _window_rows(kind, x, xo, y, yo, 0, 1, rows, ishape, oshape, k, s, p, d, lo_w, hi_w, div_w, div_h, div_d,
-                     ip, fp)
+    # avg: ip = (count_include_pad, divisor_override or 0); LP rescales by the window clipped to the input
+    if kind == AVG or (kind == LP and ip[0] != 0):
+        dv = divisor_table(ishape, oshape, k, s, p, ip[0] != 0 or kind == LP, ip[1] if kind == AVG else 0, y)
     else:
-        chunks = min(rows, PAR_CHUNKS)
+        dv = np.empty(0, y.dtype)
+    # polyphase components of the padded slice, extended on the right/bottom for ceil mode
+    hp = max(ishape[1] + 2 * p[1], (oshape[1] - 1) * s[1] + d[1] * (k[1] - 1) + 1)
+    wp = max(ishape[2] + 2 * p[2], (oshape[2] - 1) * s[2] + d[2] * (k[2] - 1) + 1)
+    h2 = (hp + s[1] - 1) // s[1]
+    w2 = (wp + s[2] - 1) // s[2]
+    geo = (h2, w2, h2 * w2 + (d[2] * (k[2] - 1)) // s[2] + 1)
+    tasks = planes * oshape[0]
+    if tasks * oshape[1] * oshape[2] * k[0] * k[1] * k[2] < PAR_MIN:
+        _window_planes(kind, x, xo, y, yo, 0, 1, tasks, ishape, oshape, k, s, p, d, geo, dv, ip, fp)
+    else:
+        chunks = min(tasks, PAR_CHUNKS)
         for c in prange(chunks):
-            _window_rows(kind, x, xo, y, yo, np.int64(c), chunks, rows, ishape, oshape, k, s, p, d, lo_w, hi_w,
-                         div_w, div_h, div_d, ip, fp)
+            _window_planes(kind, x, xo, y, yo, np.int64(c), chunks, tasks, ishape, oshape, k, s, p, d, geo, dv, ip,
+                           fp)
 
 
 # ---------------------------------------------------------------------------------------------------- with indices

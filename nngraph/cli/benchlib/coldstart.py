@@ -72,8 +72,9 @@ def run_child(request: dict[str, Any], cache_dir: str, timeout: float | None = 1
 def compile_times(request: dict[str, Any], cache_dir: str, timeout: float | None = 1800) -> dict[str, Any]:
     """Cold then warm child runs with ``cache_dir`` (which should be empty) as ``NNGRAPH_CACHE_DIR``.
 
-    ``request``: ``ModelRef.to_args()`` plus ``batch``, ``seed``, ``target``, ``threads``, ``passes``, ``disable``. Returns
-    ``cold_s``/``warm_s`` (compile + first call), the children's process wall times, start-up time (interpreter + ``import nngraph``) and peak RSS."""
+    ``request``: ``ModelRef.to_args()`` plus ``batch``, ``seed``, ``target``, ``threads``, ``passes``, ``disable``,
+    ``pretrained``. Returns ``cold_s``/``warm_s`` (compile + first call), the children's process wall times, the
+    start-up time (interpreter + ``import nngraph``) and peak RSS."""
     cold = run_child(request, cache_dir, timeout)
     warm = run_child(request, cache_dir, timeout)
     return {"cold_s": cold["first_call_s"], "warm_s": warm["first_call_s"],

@@ -157,11 +157,15 @@ def _time_engines(ref: ModelRef, model: Any, inputs: tuple, batch: int, compiled
     budget = None if s.repeat is not None else s.seconds
     progress.phase("timing " + " / ".join(es.engines))
 
+    min_rounds = min(s.min_rounds, repeat)
+
     def on_round(done: int, elapsed: float) -> None:
-        fraction = done / repeat if budget is None else max(elapsed / budget, done / repeat)
+        # Timing ends after ``repeat`` rounds, or once both the budget and ``min_rounds`` are used up.
+        fraction = done / repeat if budget is None else \
+            max(min(elapsed / budget if budget > 0 else 1.0, done / min_rounds), done / repeat)
         progress.bar(fraction, f"{done} rounds, {elapsed:.1f} s")
 
-    samples = time_interleaved(es.engines, repeat, s.warmup, budget, min(s.min_rounds, repeat), on_round)
+    samples = time_interleaved(es.engines, repeat, s.warmup, budget, min_rounds, on_round)
     progress.done(f"{len(samples[COMPILED])} rounds")
 
     engines: dict[str, dict[str, Any]] = {}

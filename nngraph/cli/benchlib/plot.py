@@ -41,7 +41,7 @@ def plot(doc: dict[str, Any], path: str) -> str:
                 ys.append(r["engines"][name]["p50_ms"])
         values += ys
         bars = ax.bar(xs, ys, width, label=name)
-        ax.bar_label(bars, labels=[f"{y:.3g}" for y in ys], fontsize=7, padding=2)
+        ax.bar_label(bars, labels=[f"{y:.0f}" if y >= 100 else f"{y:.3g}" for y in ys], fontsize=7, padding=2)
     if values and min(values) > 0 and max(values) / min(values) > 30:
         ax.set_yscale("log")
     ax.set_xticks(range(len(cases)), cases)

@@ -69,10 +69,11 @@ def render(doc: dict[str, Any]) -> str:
     results = doc["results"]
     s = doc["settings"]
     m = doc["machine"]
-    out = [f"nngraph bench: {m['cpu']['model']}, {m['cores']} cores, {s['threads']} threads, "
+    out = [f"nngraph bench: {m['cpu']['model']}, {m['cores']} cores, threads={s['threads']}, "
            f"numpy {m['versions']['numpy']}, numba {m['versions']['numba']}", "",
            "nngraph compiled", summary_table(results)]
-    out += ["", f"latency by engine (interleaved rounds, threads={s['threads']} for each engine)", engine_table(results)]
+    out += ["", f"latency by engine (interleaved rounds, threads={s['threads']} for each engine)",
+            engine_table(results)]
     notes = ["cold/warm s: nngraph.compile + first call in a new process with an empty / the filled cache dir",
              "vs eager: nngraph eager p50 / compiled p50; compiled x: engine p50 / nngraph compiled p50",
              "max abs/rel: vs nngraph eager output (rel = max |diff| / max |eager|)",

@@ -29,11 +29,12 @@ from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vs
 
 # Block sizes (elements). KC*NC*4 bytes of packed B per thread sit in L2 (1 MiB/core here), an MR x KC A panel in
 # L1. MC only sets the A packing granularity.
-KC = 384
-NC = 384
+KC = 640
+NC = 256
 MC = 8 * MR
 #: Rows swept per K slice: bounds the A + C traffic through L2 so the packed B block stays resident (large M).
-MB = 256
+MB = 128
+ORDER = 0
 #: Below this many flops a call runs on one thread.
 PAR_MIN_FLOPS = 2_000_000
 
@@ -210,25 +211,33 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
                 c[i, n0:n1] = 0.0
         epi(c, bi, m0, m1, n0, n1, epi_args)
         return
+    # K slices of near-equal length <= KC (576 -> one slice, 784 -> 2 x 392, 4608 -> 8 x 576)
+    kstep = (k + (k + KC - 1) // KC - 1) // ((k + KC - 1) // KC)
     for jc in range(n0, n1, NC):
         nc = min(NC, n1 - jc)
         for mb in range(m0, m1, MB):
             mb1 = min(mb + MB, m1)
-            for pc in range(0, k, KC):
-                kc = min(KC, k - pc)
+            for pc in range(0, k, kstep):
+                kc = min(kstep, k - pc)
                 last = pc + kc >= k
                 load = accumulate or pc > 0
                 bp, boff, bps = b_get(bsrc, bi, pc, kc, jc, nc, bbuf)
                 for ic in range(mb, mb1, MC):
                     mc = min(MC, mb1 - ic)
                     ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
-                    for jr in range(0, nc, nr):
-                        b_at = boff + (jr // nr) * bps
-                        c_at = ic * ldc + jc + jr
-                        nrr = min(nr, nc - jr)
+                    if ORDER == 0:
+                        for jr in range(0, nc, nr):
+                            b_at = boff + (jr // nr) * bps
+                            c_at = ic * ldc + jc + jr
+                            nrr = min(nr, nc - jr)
+                            for ir in range(0, mc, MR):
+                                ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
+                                        min(MR, mc - ir), nrr)
+                    else:
                         for ir in range(0, mc, MR):
-                            ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
-                                    min(MR, mc - ir), nrr)
+                            for jr in range(0, nc, nr):
+                                ukernel(kc, ap, aoff + (ir // MR) * aps, bp, boff + (jr // nr) * bps, c, (ic + ir) * ldc + jc + jr, ldc, load,
+                                        min(MR, mc - ir), min(nr, nc - jr))
                     if last:
                         epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
 

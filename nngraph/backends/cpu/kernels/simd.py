@@ -361,9 +361,16 @@ class VecIR:
 
 
 def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, nr)`` for exactly ``mr`` rows.
+
+    Accumulators start at zero and C is added after the k loop (not loaded before it): a C tile that has left the
+    cache (large M*N) then costs no stall at the start, and the prefetches issued on entry have ~kc*NV*mr FMAs of
+    time to bring it in.
+    """
     name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{mr}x{nv}x{w}_stride{MR}"
     vty = ir.VectorType(elty, w)
     i64 = ir.IntType(64)
+    i32 = ir.IntType(32)
     pty = elty.as_pointer()
     fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64])
     fn = cgutils.get_or_insert_function(module, fnty, name)
@@ -379,11 +386,14 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     sfx = _suffix(vty)
     mask_ty = ir.VectorType(ir.IntType(1), w)
     mload = cgutils.get_or_insert_function(
-        module, ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), mask_ty, vty]), f"llvm.masked.load.{sfx}.p0{sfx}")
+        module, ir.FunctionType(vty, [vty.as_pointer(), i32, mask_ty, vty]), f"llvm.masked.load.{sfx}.p0{sfx}")
     mstore = cgutils.get_or_insert_function(
-        module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), ir.IntType(32), mask_ty]),
+        module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mask_ty]),
         f"llvm.masked.store.{sfx}.p0{sfx}")
-    one32 = ir.Constant(ir.IntType(32), 1)
+    i8p = ir.IntType(8).as_pointer()
+    prefetch = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                              "llvm.prefetch.p0i8")
+    one32 = ir.Constant(i32, 1)
     zero = ir.Constant(vty, None)
 
     entry = fn.append_basic_block("entry")
@@ -391,40 +401,24 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     row_ptrs = [bld.gep(c0, [bld.mul(ldc, ir.Constant(i64, i))]) for i in range(mr)]
     full = bld.icmp_signed(">=", nr, ir.Constant(i64, nv * w))
     masks = [_lane_mask(bld, bld.sub(nr, ir.Constant(i64, j * w)), w) for j in range(nv)]
+    line = 64 // (4 if elty == ir.FloatType() else 8)
+    for i in range(mr):  # prefetch the C tile for writing (it is read back, or written, after the k loop)
+        for off in range(0, nv * w, line):
+            bld.call(prefetch, [bld.bitcast(bld.gep(row_ptrs[i], [ir.Constant(i64, off)]), i8p), one32,
+                                ir.Constant(i32, 3), one32])
 
     def cptr(b, i, j):  # noqa: ANN001, ANN202
         return b.bitcast(b.gep(row_ptrs[i], [ir.Constant(i64, j * w)]), vty.as_pointer())
 
-    blk_ld_full = fn.append_basic_block("load_full")
-    blk_ld_mask = fn.append_basic_block("load_masked")
-    blk_pre = fn.append_basic_block("pre")
     blk_loop = fn.append_basic_block("loop")
     blk_exit = fn.append_basic_block("exit")
-    blk_st_full = fn.append_basic_block("store_full")
-    blk_st_mask = fn.append_basic_block("store_masked")
-    blk_ld_sel = fn.append_basic_block("load_sel")
-    bld.cbranch(load_c, blk_ld_sel, blk_pre)
-    ir.IRBuilder(blk_ld_sel).cbranch(full, blk_ld_full, blk_ld_mask)
-
-    bl = ir.IRBuilder(blk_ld_full)
-    loaded_full = [[bl.load(cptr(bl, i, j), align=1) for j in range(nv)] for i in range(mr)]
-    bl.branch(blk_pre)
-    bm = ir.IRBuilder(blk_ld_mask)
-    loaded_mask = [[bm.call(mload, [cptr(bm, i, j), one32, masks[j], zero]) for j in range(nv)] for i in range(mr)]
-    bm.branch(blk_pre)
-
-    bp = ir.IRBuilder(blk_pre)
-    init = []
-    for i in range(mr):
-        row = []
-        for j in range(nv):
-            phi = bp.phi(vty)
-            phi.add_incoming(zero, entry)
-            phi.add_incoming(loaded_full[i][j], blk_ld_full)
-            phi.add_incoming(loaded_mask[i][j], blk_ld_mask)
-            row.append(phi)
-        init.append(row)
-    bp.cbranch(bp.icmp_signed(">", kc, ir.Constant(i64, 0)), blk_loop, blk_exit)
+    blk_full = fn.append_basic_block("full")
+    blk_full_add = fn.append_basic_block("full_add")
+    blk_full_st = fn.append_basic_block("full_store")
+    blk_mask = fn.append_basic_block("masked")
+    blk_mask_add = fn.append_basic_block("masked_add")
+    blk_mask_st = fn.append_basic_block("masked_store")
+    bld.cbranch(bld.icmp_signed(">", kc, ir.Constant(i64, 0)), blk_loop, blk_exit)
 
     lb = ir.IRBuilder(blk_loop)
     k = lb.phi(i64)
@@ -441,15 +435,15 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     ap1 = lb.gep(ap, [ir.Constant(i64, MR)])
     bp1 = lb.gep(bpp, [ir.Constant(i64, nv * w)])
     lb.cbranch(lb.icmp_signed("<", k1, kc), blk_loop, blk_exit)
-    k.add_incoming(ir.Constant(i64, 0), blk_pre)
+    k.add_incoming(ir.Constant(i64, 0), entry)
     k.add_incoming(k1, blk_loop)
-    ap.add_incoming(a0, blk_pre)
+    ap.add_incoming(a0, entry)
     ap.add_incoming(ap1, blk_loop)
-    bpp.add_incoming(b0, blk_pre)
+    bpp.add_incoming(b0, entry)
     bpp.add_incoming(bp1, blk_loop)
     for i in range(mr):
         for j in range(nv):
-            accs[i][j].add_incoming(init[i][j], blk_pre)
+            accs[i][j].add_incoming(zero, entry)
             accs[i][j].add_incoming(new[i][j], blk_loop)
 
     eb = ir.IRBuilder(blk_exit)
@@ -458,21 +452,44 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
         row = []
         for j in range(nv):
             phi = eb.phi(vty)
-            phi.add_incoming(init[i][j], blk_pre)
+            phi.add_incoming(zero, entry)
             phi.add_incoming(new[i][j], blk_loop)
             row.append(phi)
         final.append(row)
-    eb.cbranch(full, blk_st_full, blk_st_mask)
-    sf = ir.IRBuilder(blk_st_full)
-    for i in range(mr):
-        for j in range(nv):
-            sf.store(final[i][j], cptr(sf, i, j), align=1)
-    sf.ret_void()
-    sm = ir.IRBuilder(blk_st_mask)
-    for i in range(mr):
-        for j in range(nv):
-            sm.call(mstore, [final[i][j], cptr(sm, i, j), one32, masks[j]])
-    sm.ret_void()
+    eb.cbranch(full, blk_full, blk_mask)
+
+    def tail(blk, blk_add, blk_st, masked):  # noqa: ANN001, ANN202
+        ir.IRBuilder(blk).cbranch(load_c, blk_add, blk_st)
+        ba = ir.IRBuilder(blk_add)
+        summed = []
+        for i in range(mr):
+            for j in range(nv):
+                cv = (ba.call(mload, [cptr(ba, i, j), one32, masks[j], zero]) if masked
+                      else ba.load(cptr(ba, i, j), align=1))
+                summed.append(ba.fadd(final[i][j], cv))
+        ba.branch(blk_st)
+        bs = ir.IRBuilder(blk_st)
+        for idx, (i, j) in enumerate((i, j) for i in range(mr) for j in range(nv)):
+            phi = bs.phi(vty)
+            phi.add_incoming(final[i][j], blk)
+            phi.add_incoming(summed[idx], blk_add)
+            final_val = phi
+            if masked:
+                pass
+            summed_phi = final_val
+            final_store = summed_phi
+            if idx == 0:
+                stores = []
+            stores.append((i, j, final_store))
+        for i, j, v in stores:
+            if masked:
+                bs.call(mstore, [v, cptr(bs, i, j), one32, masks[j]])
+            else:
+                bs.store(v, cptr(bs, i, j), align=1)
+        bs.ret_void()
+
+    tail(blk_full, blk_full_add, blk_full_st, False)
+    tail(blk_mask, blk_mask_add, blk_mask_st, True)
     return fn
 
 

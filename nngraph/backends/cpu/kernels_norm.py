@@ -168,7 +168,9 @@ def _lrn_task(x, xo, out, oo, c, hw, size, alpha_over_size, beta, k, nb, t):  # 
     j0 = blk * COLS
     jn = min(COLS, hw - j0)
     before = size // 2
-    win = np.zeros(jn)
+    win = np.empty(jn)
+    for j in range(jn):
+        win[j] = 0.0
     for tap in range(size):  # taps in order, as the reference sums them (padding taps add nothing)
         cc = ch + tap - before
         if 0 <= cc < c:

@@ -3,11 +3,12 @@
 Every kernel sees its input as ``planes`` C-contiguous ``(D, H, W)`` volumes (1-d and 2-d pooling pad the spatial
 shape with leading 1s), so one compiled kernel per dtype serves every rank, shape and attribute combination.
 
-``window_pool`` does max / average / LP pooling one output row at a time: the row is initialised, then every
-in-bounds window tap folds one (strided) input row into it, in the reference's tap order. The in-bounds output range
-of each tap column is precomputed once per call, and inner loops index with unsigned integers (Numba adds no
-negative-index wraparound then), so they vectorize. Adaptive average pooling is separable and runs as resampling
-passes (``kernels_vision.resample_axis``).
+``window_pool`` does max / average / LP pooling one output plane at a time: each input slice is scattered into the
+``s_h * s_w`` polyphase components of its padded image (padding = the reduction's identity), after which every
+window tap is one contiguous loop over the whole output plane, applied in the reference's tap order (so sums are
+bit-identical to it). ``argmax_pool`` scans windows for max pooling with torch's indices. Inner loops index with
+unsigned integers: Numba then adds no negative-index wraparound and LLVM vectorizes them. Adaptive average pooling is
+separable and runs as resampling passes (``kernels_vision.resample_axis``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from numba import njit, prange, uint64
 from numba.extending import overload
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
-PAR_CHUNKS = 64  # parallel tasks of a row-chunked kernel (load balance for up to ~16 threads)
+PAR_CHUNKS = 64  # parallel tasks of a chunked kernel (load balance for up to ~16 threads)
 
 # window_pool kinds
 MAX, AVG, LP, LP_MAX_ABS, LP_MIN_ABS = 0, 1, 2, 3, 4

@@ -221,6 +221,19 @@ def _find(xs, n, v):  # noqa: ANN001, ANN201
     return 0
 
 
+@njit(nogil=True)
+def _set(dst, v, n):  # noqa: ANN001, ANN201
+    """dst[0:n] = v (a plain loop: slice assignment costs numba a lot of compile time)."""
+    for j in range(n):
+        dst[j] = v
+
+
+@njit(nogil=True)
+def _copy(dst, src, n):  # noqa: ANN001, ANN201
+    for j in range(n):
+        dst[j] = src[j]
+
+
 # --------------------------------------------------------------------------------------------- arith: sum ... std
 @njit(nogil=True, error_model="numpy")
 def _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, i):  # noqa: ANN001, ANN201
@@ -295,7 +308,7 @@ def _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t):  # n
     jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
-    acc[:] = 1 if op == OP_PROD else 0
+    _set(acc, 1 if op == OP_PROD else 0, jn)
     prod = op == OP_PROD
     for r0 in range(rsh[0]):
         for r1 in range(rsh[1]):
@@ -310,7 +323,8 @@ def _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t):  # n
         acc[j] = acc[j] / cnt
     if op == OP_MEAN:
         return
-    ss = np.zeros(jn, out.dtype)
+    ss = np.empty(jn, out.dtype)
+    _set(ss, 0, jn)
     for r0 in range(rsh[0]):
         for r1 in range(rsh[1]):
             for r2 in range(rsh[2]):
@@ -392,7 +406,7 @@ def _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: 
     jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
-    acc[:] = x[base:base + jn]
+    _copy(acc, x[base:base + jn], jn)
     for r0 in range(rsh[0]):
         for r1 in range(rsh[1]):
             for r2 in range(rsh[2]):
@@ -403,7 +417,7 @@ def _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: 
                     _minacc(acc, x[o:o + jn], jn)
 
 
-@njit(parallel=True, **_FLAGS)
+@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
 def minmax_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
     nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
@@ -448,7 +462,7 @@ def _bool_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i):  # noqa: ANN001, AN
     out[oo + i] = res
 
 
-@njit(parallel=True, **_FLAGS)
+@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
 def bool_rows(op, x, xo, out, oo, ksh, kst, rsh, rst, n, par):  # noqa: ANN001, ANN201
     n_out = ksh[0] * ksh[1] * ksh[2]
     if par:
@@ -467,7 +481,7 @@ def _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: AN
     jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
-    acc[:] = op == OP_ALL
+    _set(acc, op == OP_ALL, jn)
     for r0 in range(rsh[0]):
         for r1 in range(rsh[1]):
             for r2 in range(rsh[2]):
@@ -481,7 +495,7 @@ def _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: AN
                         acc[j] &= xs[j] != 0
 
 
-@njit(parallel=True, **_FLAGS)
+@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
 def bool_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
     nb = (m + bw - 1) // bw
     n_tasks = ksh[0] * ksh[1] * nb
@@ -524,8 +538,9 @@ def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t):  # noqa: ANN00
     jn = min(bw, m - j0)
     base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
     idx = out[oo + q * m + j0:oo + q * m + j0 + jn]
-    best = x[base:base + jn].copy()
-    idx[:] = 0
+    best = np.empty(jn, x.dtype)
+    _copy(best, x[base:base + jn], jn)
+    _set(idx, 0, jn)
     for r in range(1, na):
         xs = x[base + r * sa:base + r * sa + jn]
         if op == OP_ARGMAX:
@@ -544,7 +559,7 @@ def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t):  # noqa: ANN00
                 idx[j] = r if take else idx[j]
 
 
-@njit(parallel=True, **_FLAGS)
+@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
 def arg_cols(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, par):  # noqa: ANN001, ANN201
     """out[k0, k1, 0:m] = argmax/argmin over r < na of x[k0, k1, r * sa + 0:m]."""
     nb = (m + bw - 1) // bw
@@ -613,10 +628,12 @@ def _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t):  # noqa: ANN001, ANN201
     j0 = blk * bw
     jn = min(bw, m - j0)
     base = q * na * m + j0
-    mx = x[xo + base:xo + base + jn].copy()
+    mx = np.empty(jn, x.dtype)
+    _copy(mx, x[xo + base:xo + base + jn], jn)
     for a in range(1, na):
         _maxacc(mx, x[xo + base + a * m:xo + base + a * m + jn], jn)
-    s = np.zeros(jn, out.dtype)
+    s = np.empty(jn, out.dtype)
+    _set(s, 0, jn)
     for a in range(na):
         o = base + a * m
         _exp_shift_acc(x[xo + o:xo + o + jn], out[oo + o:oo + o + jn], mx, s, jn)

@@ -241,23 +241,20 @@ def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
     """B[k0:k0+kc, j0:j0+nc] (element (k, j) at ``off + k*rs + j*cs``) -> NR-column panels (zero padded) at
     ``dst[doff:]``: element (k, j) of panel q at ``q*kc*NR + k*NR + j``."""
     nr = _nr(dst)
+    w = _vw(dst)
     for q in range((nc + nr - 1) // nr):
         jq = j0 + q * nr
         n = min(nr, j0 + nc - jq)
         base = doff + q * kc * nr
-        if cs == 1 or rs != 1:
+        if cs == 1:  # rows of the panel are contiguous: two (masked) vector copies per k
+            c0 = min(n, w)
+            c1 = n - c0
             for k in range(kc):
-                s = off + (k0 + k) * rs + jq * cs
+                s = off + (k0 + k) * rs + jq
                 d = base + k * nr
-                if cs == 1:
-                    for j in range(n):
-                        dst[d + j] = src[s + j]
-                else:
-                    for j in range(n):
-                        dst[d + j] = src[s + j * cs]
-                for j in range(n, nr):
-                    dst[d + j] = 0.0
-        else:  # columns contiguous in the source (a transposed view): read along k
+                vstore(dst, d, _ld(src, s, c0, w))
+                vstore(dst, d + w, vload_n(src, s + w, c1) if c1 < w else vload(src, s + w))
+        elif rs == 1:  # columns contiguous in the source (a transposed view): read along k
             for j in range(n):
                 s = off + k0 + (jq + j) * cs
                 for k in range(kc):
@@ -265,6 +262,14 @@ def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
             for j in range(n, nr):
                 for k in range(kc):
                     dst[base + k * nr + j] = 0.0
+        else:
+            for k in range(kc):
+                s = off + (k0 + k) * rs + jq * cs
+                d = base + k * nr
+                for j in range(n):
+                    dst[d + j] = src[s + j * cs]
+                for j in range(n, nr):
+                    dst[d + j] = 0.0
 
 
 # --------------------------------------------------------------------------------------------- batched GEMM
@@ -289,10 +294,10 @@ def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, a
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 pack_a(a, ao, ars, acs, ic, mc, pc, kc, abuf, 0)
-                for ir in range(0, mc, MR):
-                    mr = min(MR, mc - ir)
-                    at = (ir // MR) * kc * MR
-                    ct = co + (ic + ir) * ldc + jc
+                for i_r in range(0, mc, MR):
+                    mr = min(MR, mc - i_r)
+                    at = (i_r // MR) * kc * MR
+                    ct = co + (ic + i_r) * ldc + jc
                     for jr in range(0, nc, nr):
                         ukernel(kc, abuf, at, bbuf, (jr // nr) * kc * nr, c, ct + jr, ldc, load, mr,
                                 min(nr, nc - jr))
@@ -670,12 +675,12 @@ def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bx
 def _rec_tasks(t0, t1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, has_r, ca, co,  # noqa: ANN001, ANN201
                oa, oo, hp, hin, hout, mp, tile, toff):
     nr = _nr(tile)
-    nblk = (H + nr - 1) // nr
     ldt = (ng + 1) * nr
     G = ng * H
-    for task in range(t0, t1):
-        p = task // nblk
-        hb = task % nblk
+    npan = (N + MR - 1) // MR
+    for task in range(t0, t1):  # hidden-block major: the row panels of a block reuse its weights from cache
+        hb = task // npan
+        p = task % npan
         n0 = p * MR
         mr = min(MR, N - n0)
         u0 = hb * nr
@@ -702,10 +707,10 @@ def _rec_tasks(t0, t1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, 
 @njit(**_HELPER)
 def _proj_tasks(t0, t1, step_s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tile, toff):  # noqa: ANN001, ANN201
     nr = _nr(tile)
-    nblk = (P + nr - 1) // nr
+    npan = (N + MR - 1) // MR
     for task in range(t0, t1):
-        p = task // nblk
-        q = task % nblk
+        q = task // npan
+        p = task % npan
         n0 = p * MR
         mr = min(MR, N - n0)
         j0 = q * nr

@@ -88,7 +88,8 @@ def _bag(w, wo, nrows, dim, idx, io, offs, ofo, psw, po, has_psw, out, oo, mode,
                 for k in range(dim):
                     acc[k] += row[k] * s
         elif count == 0:
-            acc[:] = row
+            for k in range(dim):
+                acc[k] = row[k]
         elif mode == MODE_MAX:
             for k in range(dim):
                 a = acc[k]
@@ -99,7 +100,8 @@ def _bag(w, wo, nrows, dim, idx, io, offs, ofo, psw, po, has_psw, out, oo, mode,
                 acc[k] += row[k]
         count += 1
     if count == 0:
-        acc[:] = 0
+        for k in range(dim):
+            acc[k] = 0
     elif mode == MODE_MEAN:
         c = out.dtype.type(count)
         for k in range(dim):

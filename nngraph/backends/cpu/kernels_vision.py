@@ -369,6 +369,47 @@ def fold(x, xo, y, yo, planes, oshape, blocks, k, s, p, d):  # noqa: ANN001, ANN
             _fold_plane(x, xo, y, yo, np.int64(q), oshape, blocks, k, s, p, d, lo_w, hi_w)
 
 
+# ---------------------------------------------------------------------------------------------------- permutation
+@njit(cache=True, nogil=True)
+def _permute_rows(x, xo, xs, y, yo, ys, t, shape):  # noqa: ANN001, ANN202
+    """The ``shape[4]`` rows below index ``t`` of the first four dims; the innermost loop has one unit stride."""
+    r = t
+    xb = xo
+    yb = yo
+    for a in range(3, -1, -1):
+        i = r % shape[a]
+        r //= shape[a]
+        xb += i * xs[a]
+        yb += i * ys[a]
+    n = uint64(shape[5])
+    sx, sy = uint64(xs[5]), uint64(ys[5])
+    for q in range(shape[4]):
+        ux = uint64(xb + q * xs[4])
+        uy = uint64(yb + q * ys[4])
+        if sx == 1:
+            for i in range(n):
+                y[uy + i * sy] = x[ux + i]
+        elif sy == 1:
+            for i in range(n):
+                y[uy + i] = x[ux + i * sx]
+        else:
+            for i in range(n):
+                y[uy + i * sy] = x[ux + i * sx]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def permute(x, xo, xs, y, yo, ys, shape):  # noqa: ANN001, ANN201
+    """``y[...] = x[...]`` over a 6-d index space with any element strides on both sides (a negative stride wraps in
+    the unsigned index arithmetic and lands on the right element)."""
+    tasks = shape[0] * shape[1] * shape[2] * shape[3]
+    if tasks * shape[4] * shape[5] < PAR_MIN:
+        for t in range(tasks):
+            _permute_rows(x, xo, xs, y, yo, ys, t, shape)
+    else:
+        for t in prange(tasks):
+            _permute_rows(x, xo, xs, y, yo, ys, np.int64(t), shape)
+
+
 # ---------------------------------------------------------------------------------------------------- padding
 @njit(cache=True, nogil=True)
 def _pad_src(o, n, lo, hi, mode):  # noqa: ANN001, ANN202
@@ -443,8 +484,8 @@ def _pad_rows(x, xo, xs, y, yo, t, ishape, oshape, lo, hi, mode, fill):  # noqa:
 
 @njit(cache=True, nogil=True, parallel=True)
 def pad(x, xo, xs, y, yo, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001, ANN201
-    """Pad/crop a strided 6-d view (element strides ``xs``, all >= 0) into a dense output; ``lo``/``hi`` per dim;
-    ``value``: the constant (converted to y's dtype)."""
+    """Pad/crop a strided 6-d view (element strides ``xs``, negative ones too) into a dense output; ``lo``/``hi``
+    per dim; ``value``: the constant (converted to y's dtype)."""
     fill = like(y, value)
     tasks = oshape[0] * oshape[1] * oshape[2] * oshape[3]
     if tasks * oshape[4] * oshape[5] < PAR_MIN:
@@ -455,6 +496,6 @@ def pad(x, xo, xs, y, yo, ishape, oshape, lo, hi, mode, value):  # noqa: ANN001,
             _pad_rows(x, xo, xs, y, yo, np.int64(t), ishape, oshape, lo, hi, mode, fill)
 
 
-__all__ = ["resample_axis", "resample_taps", "nearest", "unfold", "fold", "pad", "LINEAR", "CUBIC", "AA_LINEAR",
-           "AA_CUBIC", "ADAPTIVE_AVG", "NEAREST_SAME", "NEAREST_HALF", "NEAREST_FLOOR", "NEAREST_EXACT",
+__all__ = ["resample_axis", "resample_taps", "nearest", "unfold", "fold", "pad", "permute", "LINEAR", "CUBIC",
+           "AA_LINEAR", "AA_CUBIC", "ADAPTIVE_AVG", "NEAREST_SAME", "NEAREST_HALF", "NEAREST_FLOOR", "NEAREST_EXACT",
            "PAD_CONSTANT", "PAD_REFLECT", "PAD_REPLICATE", "PAD_CIRCULAR"]

@@ -1,8 +1,8 @@
 """CPU lowering of the pooling ops (ops/pooling.py).
 
-* max_pool / avg_pool / lp_pool: ``kernels_pooling.window_pool`` (row-at-a-time window reductions).
+* max_pool / avg_pool / lp_pool, and adaptive_max_pool with equal bins: ``kernels_pooling.window_pool``.
 * max_pool_with_indices / adaptive_max_pool(_with_indices): ``kernels_pooling.argmax_pool`` (values and torch's
-  int64 indices; the values-only op writes its indices to scratch).
+  int64 indices; the values-only op with unequal bins writes its indices to scratch).
 * adaptive_avg_pool: separable ``resample_axis`` passes with the reference's bin weights (``kernels_vision``).
 
 1-3 spatial dims (padded to (D, H, W) with 1s); float32 and float64 (integer and float16 input stay on the host).

@@ -17,13 +17,13 @@ import numpy as np
 
 from ...ir.node import Node
 from ...ops.registry import register_lowering
-from ...ops.vision import _area_scale, _blocks, _inverse_scale  # noqa: F401 -- the reference's own helpers
-from .buffers import Buf, collapse, pad_dims
+from ...ops.vision import _blocks, _inverse_scale  # the reference's own helpers
+from .buffers import Buf, collapse
 from .codegen import Emitter
-from .kernels_basic import copy_flat, copy_strided
+from .kernels_basic import copy_flat
 from .kernels_vision import (AA_CUBIC, AA_LINEAR, CUBIC, LINEAR, NEAREST_EXACT, NEAREST_FLOOR, NEAREST_HALF,
                              NEAREST_SAME, PAD_CIRCULAR, PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE, fold, nearest, pad,
-                             resample_axis, unfold)
+                             permute, resample_axis, unfold)
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _PAD_MODES = {"constant": PAD_CONSTANT, "reflect": PAD_REFLECT, "replicate": PAD_REPLICATE, "circular": PAD_CIRCULAR}
@@ -53,7 +53,8 @@ def kcall(em: Emitter, fn: Any, *args: Any) -> None:
 
 
 def copy(em: Emitter, src: Buf, dst: Buf) -> None:
-    """``dst[...] = src`` (same shape, any strides) with the shared copy kernels of ``kernels_basic``."""
+    """``dst[...] = src`` (same shape, any strides): ``copy_flat`` when both are dense, else the ``permute`` kernel
+    with the longest unit-stride dim innermost (its loop vectorizes)."""
     if src.size == 0:
         return
     if src.contiguous and dst.contiguous:
@@ -62,8 +63,11 @@ def copy(em: Emitter, src: Buf, dst: Buf) -> None:
     shape, (sst, dst_st) = collapse(src.shape, src.strides, dst.strides)
     if len(shape) > 6:
         raise NotImplementedError("copy of a view with more than 6 non-contiguous dimensions")
-    shape, (sst, dst_st) = pad_dims(shape, [sst, dst_st])
-    kcall(em, copy_strided, shape, src, sst, dst, dst_st)
+    dims = list(zip(shape, sst, dst_st))
+    inner = max(range(len(dims)), key=lambda i: (dims[i][1] == 1 or dims[i][2] == 1, dims[i][0], dims[i][2] == 1))
+    dims = [dims[i] for i in range(len(dims)) if i != inner] + [dims[inner]]
+    dims = [(1, 0, 0)] * (6 - len(dims)) + dims
+    kcall(em, permute, src, tuple(d[1] for d in dims), dst, tuple(d[2] for d in dims), tuple(d[0] for d in dims))
 
 
 def dense(em: Emitter, name: str) -> Buf:
@@ -93,8 +97,7 @@ def _copy_view(em: Emitter, node: Node, src_shape: tuple, axes: tuple, dst_shape
     if xv is None:
         xv = dense(em, node.args[0]).reshape(src_shape)
     out = em.out(node)
-    if out.size:
-        copy(em, xv.transpose(axes), out.reshape(dst_shape))
+    copy(em, xv.transpose(axes), out.reshape(dst_shape))
     return True
 
 
@@ -279,8 +282,6 @@ def _pad(em: Emitter, node: Node) -> bool:
     fill = _fill_value(x.dtype, node.attrs["value"]) if mode == PAD_CONSTANT else (0.0 if x.dtype.kind == "f" else 0)
     if fill is None:
         return False
-    if any(st < 0 for st in x.strides):
-        x = dense(em, node.args[0])
     pads = [(int(lo), int(hi)) for lo, hi in node.attrs["pads"]]
     # (size, stride, lo, hi) per dim; merge runs of unpadded dims that are contiguous with each other
     dims: list[list[int]] = []

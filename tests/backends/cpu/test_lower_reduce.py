@@ -85,17 +85,17 @@ def test_large_reductions_parallel_and_blocked(dtype: type) -> None:
 
 
 def test_integer_and_bool_reductions() -> None:
+    """Integer sums/products in int64, means and variances in float64, max/min/argmax in the input dtype, bool
+    counts (every distinct input/output dtype pair compiles the kernels again, so the cases are chosen sparingly)."""
     xi = np.random.default_rng(2).integers(-50, 50, (3, 6, 5)).astype(np.int32)
 
     def fn(x):  # noqa: ANN001, ANN202
         b = x > 0
-        return (x.sum(axis=1), x.sum(), x.prod(axis=2), x.max(axis=(0, 2)), x.min(axis=1), x.argmax(axis=1),
-                x.argmin(), x.mean(axis=2), x.var(axis=(0, 1)), x.std(axis=1, ddof=1), x.sum(axis=0),
-                b.sum(axis=2), b.any(axis=1), b.all(axis=0), b.mean(axis=(1, 2)), b.argmax(axis=2))
+        return (x.sum(axis=1), x.sum(axis=2), x.sum(), x.prod(axis=1), x.max(axis=(0, 2)), x.min(axis=1),
+                x.argmax(axis=2), x.argmin(), x.mean(axis=2), x.var(axis=(1, 2)), x.std(axis=2, ddof=1),
+                b.sum(axis=2), b.any(axis=1), b.all(axis=0))
 
     check(fn, xi, rtol=1e-12, atol=1e-12)
-    check(lambda x: (x.sum(axis=0), x.max(axis=1), x.argmin(axis=0)), xi.astype(np.int64).reshape(18, 5))
-    check(lambda x: (x.sum(axis=1), x.prod(axis=0)), np.arange(12, dtype=np.uint8).reshape(3, 4))
 
 
 @pytest.mark.parametrize("dtype", [np.float32])

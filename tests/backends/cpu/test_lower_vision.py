@@ -84,6 +84,7 @@ def _rearrange(x, x5, cols):  # noqa: ANN001, ANN202
         F.pixel_unshuffle(xt[:, :, :8, :3], 1),
         F.channel_shuffle(x, 4),
         F.channel_shuffle(xt, 2),
+        F.pixel_shuffle(x[:, :, ::-1, 1:], 2),  # reversed and sliced input
         F.channel_shuffle(x5[0], 2),
         u,
         F.unfold(x, (2, 3), dilation=(2, 1), padding=(1, 0), stride=(2, 3)),

@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
+from .launch import make_runner
 from .simd import tile_nr, vec_width, vfma, vload_n, vsplat, vstore_n, vzero
 
 ALGO_IM2COL = 0
@@ -243,38 +244,34 @@ def conv2d_1x1(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, ep
     _conv_gemm_generic(x, wp, out, p, b_1x1, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_im2col_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+@njit(inline="always")
+def _body_im2col_std(t: int, nt: int, job: tuple) -> None:
+    x, wp, out3, p, epi_args = job
     conv_gemm_work(t, nt, x, wp, out3, p, b_im2col, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_im2col_std = make_runner("conv2d_im2col_std", _body_im2col_std)
+
+
+@njit
 def conv2d_im2col_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
-    """:func:`conv2d_im2col` with the standard epilogue (disk-cached)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
-    nt = threads_for(_flops(x, out, p))
-    if nt == 1:
-        _w_im2col_std(0, 1, x, wp, out3, p, epi_args)
-    else:
-        for t in prange(nt):
-            _w_im2col_std(t, nt, x, wp, out3, p, epi_args)
+    """:func:`conv2d_im2col` with the standard epilogue."""
+    _run_im2col_std(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
 
 
-@njit(cache=True)
-def _w_1x1_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+@njit(inline="always")
+def _body_1x1_std(t: int, nt: int, job: tuple) -> None:
+    x, wp, out3, p, epi_args = job
     conv_gemm_work(t, nt, x, wp, out3, p, b_1x1, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_1x1_std = make_runner("conv2d_1x1_std", _body_1x1_std)
+
+
+@njit
 def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
-    """:func:`conv2d_1x1` with the standard epilogue (disk-cached)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
-    nt = threads_for(_flops(x, out, p))
-    if nt == 1:
-        _w_1x1_std(0, 1, x, wp, out3, p, epi_args)
-    else:
-        for t in prange(nt):
-            _w_1x1_std(t, nt, x, wp, out3, p, epi_args)
+    """:func:`conv2d_1x1` with the standard epilogue."""
+    _run_1x1_std(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
 
 
 # --------------------------------------------------------------------------------------------- depthwise
@@ -286,8 +283,17 @@ def _dw_plane(x: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: 
     is the row zero-padded on the left by pad_left (and on the right as far as the taps reach)."""
     sw, pl = p[3], p[5]
     h, wd = x.shape[2], x.shape[3]
-    xf = x.reshape(-1)
     base = (bi * x.shape[1] + ci) * h * wd
+    if sw == 1:  # one shifted copy per row, vectorised
+        lo = min(pl, pw)
+        n = max(min(wd, pw - pl), 0)
+        for iy in range(h):
+            row = iy * pw
+            _zero_run(plane, row, lo)
+            _copy_run(plane, row + pl, x, base + iy * wd, n)
+            _zero_run(plane, row + pl + n, pw - pl - n)
+        return
+    xf = x.reshape(-1)
     for iy in range(h):
         src = base + iy * wd
         for r in range(sw):
@@ -298,14 +304,17 @@ def _dw_plane(x: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: 
 
 
 @njit(inline="always")
-def _dw_channel(plane: np.ndarray, pw: int, w2: np.ndarray, o: int, out3: np.ndarray, bi: int, p: tuple,
-                h: int) -> None:
-    """out3[bi, o] from a prepared plane: 4 vector accumulators (4*W output columns) per step."""
-    kh, kw, sh, sw, pt, dh, dw = p[0], p[1], p[2], p[3], p[4], p[6], p[7]
+def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2: np.ndarray, o: int, out3: np.ndarray, bi: int,
+                p: tuple, h: int) -> None:
+    """out3[bi, o] from a prepared plane: 4 vector accumulators (4*W output columns) per step.
+    ``toff[kx]`` is tap kx's offset within a phase-split row group (precomputed: no divisions in the loop)."""
+    kh, kw, sh, sw, pt, dh = p[0], p[1], p[2], p[3], p[4], p[6]
     oh, ow = p[9], p[10]
     w = vec_width(out3)
     of = out3.reshape(-1)
     obase = (bi * out3.shape[1] + o) * oh * ow
+    wbase = o * kh * kw
+    w2f = w2.reshape(-1)
     for oy in range(oh):
         for ox in range(0, ow, 4 * w):
             n0 = min(max(ow - ox, 0), w)
@@ -320,11 +329,10 @@ def _dw_channel(plane: np.ndarray, pw: int, w2: np.ndarray, o: int, out3: np.nda
                 iy = oy * sh + ky * dh - pt
                 if iy < 0 or iy >= h:
                     continue
+                rbase = iy * sw * pw + ox
                 for kx in range(kw):
-                    t = kx * dw
-                    r = t % sw
-                    s = ((iy * sw + r) * pw) + t // sw + ox
-                    wv = vsplat(w2[o, ky * kw + kx])
+                    s = rbase + toff[kx]
+                    wv = vsplat(w2f[wbase + ky * kw + kx])
                     a0 = vfma(wv, vload_n(plane, s, n0), a0)
                     a1 = vfma(wv, vload_n(plane, s + w, n1), a1)
                     a2 = vfma(wv, vload_n(plane, s + 2 * w, n2), a2)
@@ -348,6 +356,10 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     # phase-row length: the last tap's last output column (masked loads never touch lanes past ow)
     pw = ow + ((p[1] - 1) * p[7]) // sw + 1
     plane = np.empty(h * sw * pw, out3.dtype)
+    toff = np.empty(p[1], np.int64)
+    for kx in range(p[1]):
+        tap = kx * p[7]
+        toff[kx] = (tap % sw) * pw + tap // sw
     u0, u1 = _split(nb * ch, nt, t, 1)
     for u in range(u0, u1):
         bi = u // ch
@@ -355,7 +367,7 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
         _dw_plane(x, bi, ci, p, plane, pw)
         for m in range(mult):
             oc = ci * mult + m
-            _dw_channel(plane, pw, w2, oc, out3, bi, p, h)
+            _dw_channel(plane, pw, toff, w2, oc, out3, bi, p, h)
             epi(out3[bi], bi, oc, oc + 1, 0, out3.shape[2], epi_args)
 
 
@@ -376,21 +388,20 @@ def conv2d_depthwise(x: np.ndarray, w2: np.ndarray, out: np.ndarray, p: tuple, e
         depthwise_work(0, 1, x, w2, out3, p, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_dw_std(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+@njit(inline="always")
+def _body_dw_std(t: int, nt: int, job: tuple) -> None:
+    x, w2, out3, p, epi_args = job
     depthwise_work(t, nt, x, w2, out3, p, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_dw_std = make_runner("conv2d_depthwise_std", _body_dw_std)
+
+
+@njit
 def conv2d_depthwise_std(x: np.ndarray, w2: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
-    """:func:`conv2d_depthwise` with the standard epilogue (disk-cached)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    """:func:`conv2d_depthwise` with the standard epilogue."""
     nt = min(threads_for(_flops(x, out, p)), x.shape[0] * x.shape[1])
-    if nt == 1:
-        _w_dw_std(0, 1, x, w2, out3, p, epi_args)
-    else:
-        for t in prange(nt):
-            _w_dw_std(t, nt, x, w2, out3, p, epi_args)
+    _run_dw_std(nt, (x, w2, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
 
 
 # --------------------------------------------------------------------------------------------- transposed conv
@@ -468,21 +479,20 @@ def conv_transpose2d(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
         conv_transpose_work(0, 1, x, wp, out3, p, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_convt_std(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi_args: tuple) -> None:
+@njit(inline="always")
+def _body_convt_std(t: int, nt: int, job: tuple) -> None:
+    x, wp, out3, p, epi_args = job
     conv_transpose_work(t, nt, x, wp, out3, p, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_convt_std = make_runner("conv_transpose2d_std", _body_convt_std)
+
+
+@njit
 def conv_transpose2d_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
-    """:func:`conv_transpose2d` with the standard epilogue (disk-cached)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
+    """:func:`conv_transpose2d` with the standard epilogue."""
     nt = min(threads_for(2.0 * x.size * out.shape[1] // p[8] * p[0] * p[1]), x.shape[0] * p[8])
-    if nt == 1:
-        _w_convt_std(0, 1, x, wp, out3, p, epi_args)
-    else:
-        for t in prange(nt):
-            _w_convt_std(t, nt, x, wp, out3, p, epi_args)
+    _run_convt_std(nt, (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
 
 
 # --------------------------------------------------------------------------------------------- convenience

@@ -25,15 +25,17 @@ from numba import njit, prange
 from numba.np.ufunc import parallel as _nb_parallel
 
 from .epilogue import epi_std
+from .launch import make_runner
 from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vsplat, vstore
 
-# Block sizes (elements). KC*NC*4 bytes of packed B per thread sit in L2 (1 MiB/core here), an MR x KC A panel in
-# L1. MC only sets the A packing granularity.
+# Block sizes (elements). The packed B block (KC x NC) stays in L2 while MB rows of A stream past it; an MR x KC A
+# panel sits in L1. K is cut into near-equal slices of at most KC. Tuned on the shapes in bench/kernels.py; on this
+# (shared, noisy) machine the results are flat within +-10% over KC 384..1024, NC 256..512, MB 64..256.
 KC = 640
 NC = 256
 MC = 8 * MR
 #: Rows swept per K slice: bounds the A + C traffic through L2 so the packed B block stays resident (large M).
-MB = 128
+MB = 256
 ORDER = 0
 #: Below this many flops a call runs on one thread.
 PAR_MIN_FLOPS = 2_000_000
@@ -308,9 +310,8 @@ def run(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarr
 
 
 # --------------------------------------------------------------------------------------------- public API
-# Each *_std entry point is a parallel=True function whose prange body calls a worker with fixed providers and
-# epi_std. Providers/epilogue reach thread_work (inline="always") as plain globals, never as first-class values,
-# which keeps these functions disk-cacheable: they compile once per dtype and load from __pycache__ afterwards.
+# *_std entry points run their body in a disk-cached C worker (see launch.py): they compile in a fraction of a
+# second once the worker exists, and a caller links only this small function, not the kernel.
 
 
 @njit
@@ -321,24 +322,21 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  #
     run(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_gemm_std(t: int, nt: int, a: np.ndarray, b: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_raw, b, out, False, epi_std, epi_args)
+@njit(inline="always")
+def _body_gemm_std(t: int, nt: int, job: tuple) -> None:
+    a, b, out, epi_args = job
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_raw, a, b_raw, b, out, False, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_gemm_std = make_runner("gemm_std", _body_gemm_std)
+
+
+@njit
 def gemm_std(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm` with the standard epilogue (``epi_args`` from ``std_args``; bias_axis 1 = per column)."""
     m, k = a.shape
     n = b.shape[1]
-    out = c.reshape(1, m, n)
-    nt = threads_for(2.0 * m * n * k)
-    if nt == 1:
-        _w_gemm_std(0, 1, a, b, out, epi_args)
-    else:
-        for t in prange(nt):
-            _w_gemm_std(t, nt, a, b, out, epi_args)
+    _run_gemm_std(threads_for(2.0 * m * n * k), (a, b, c.reshape(1, m, n), epi_args))
 
 
 @njit
@@ -349,24 +347,21 @@ def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:
     run(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_gemm_bt_std(t: int, nt: int, a: np.ndarray, w: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
+@njit(inline="always")
+def _body_gemm_bt_std(t: int, nt: int, job: tuple) -> None:
+    a, w, out, epi_args = job
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_gemm_bt_std = make_runner("gemm_bt_std", _body_gemm_bt_std)
+
+
+@njit
 def gemm_bt_std(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm_bt` with the standard epilogue."""
     m, k = a.shape
     n = w.shape[0]
-    out = c.reshape(1, m, n)
-    nt = threads_for(2.0 * m * n * k)
-    if nt == 1:
-        _w_gemm_bt_std(0, 1, a, w, out, epi_args)
-    else:
-        for t in prange(nt):
-            _w_gemm_bt_std(t, nt, a, w, out, epi_args)
+    _run_gemm_bt_std(threads_for(2.0 * m * n * k), (a, w, c.reshape(1, m, n), epi_args))
 
 
 @njit
@@ -377,21 +372,19 @@ def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> 
     run(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
 
 
-@njit(cache=True)
-def _w_gemm_packed_std(t: int, nt: int, a: np.ndarray, bp: np.ndarray, out: np.ndarray, epi_args: tuple) -> None:
-    m, k = a.shape
-    thread_work(t, nt, 1, m, out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
+@njit(inline="always")
+def _body_gemm_packed_std(t: int, nt: int, job: tuple) -> None:
+    a, bp, out, epi_args = job
+    k = a.shape[1]
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
 
 
-@njit(parallel=True, cache=True)
+_run_gemm_packed_std = make_runner("gemm_packed_std", _body_gemm_packed_std)
+
+
+@njit
 def gemm_packed_std(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi_args: tuple) -> None:
     """:func:`gemm_packed` with the standard epilogue."""
     m, k = a.shape
     n = c.shape[1]
-    out = c.reshape(1, m, n)
-    nt = threads_for(2.0 * m * n * k)
-    if nt == 1:
-        _w_gemm_packed_std(0, 1, a, bp, out, epi_args)
-    else:
-        for t in prange(nt):
-            _w_gemm_packed_std(t, nt, a, bp, out, epi_args)
+    _run_gemm_packed_std(threads_for(2.0 * m * n * k), (a, bp, c.reshape(1, m, n), epi_args))

@@ -318,10 +318,10 @@ class VecIR:
         return self._call("fma", x, y, z)
 
     def max(self, x, y):  # noqa: ANN001, ANN201
-        return self._call("maxnum", x, y)
+        return self._call("maximum", x, y)  # NaN-propagating, as numpy and torch
 
     def min(self, x, y):  # noqa: ANN001, ANN201
-        return self._call("minnum", x, y)
+        return self._call("minimum", x, y)  # NaN-propagating, as numpy and torch
 
     def floor(self, x):  # noqa: ANN001, ANN201
         return self._call("floor", x)

@@ -42,7 +42,9 @@ def _cpu_features() -> str:
 
 def environment_key() -> str:
     """What besides the graph decides the generated machine code."""
-    env = [nngraph.__version__, numba.__version__, llvmlite.__version__, _cpu_features(),
+    from ..backends.cpu import KERNEL_STAMP
+
+    env = [nngraph.__version__, KERNEL_STAMP[:16], numba.__version__, llvmlite.__version__, _cpu_features(),
            os.environ.get("NUMBA_SLP_VECTORIZE", ""), os.environ.get("NUMBA_OPT", ""),
            os.environ.get("NUMBA_BOUNDSCHECK", "")]
     return "|".join(env)

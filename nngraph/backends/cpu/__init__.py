@@ -12,14 +12,23 @@ import hashlib
 import os
 
 
-def _check_kernel_caches() -> None:
+def kernel_stamp() -> str:
+    """Hash of every kernel source file (part of the cache key of generated executors, which link kernel code)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    sources = sorted(glob.glob(os.path.join(here, "*.py")) + glob.glob(os.path.join(here, "kernels", "*.py")))
+    sources = sorted(glob.glob(os.path.join(here, "kernels*.py")) + glob.glob(os.path.join(here, "kernels", "*.py")))
     digest = hashlib.sha256()
     for path in sources:
         with open(path, "rb") as f:
             digest.update(f.read())
-    stamp = digest.hexdigest()
+    return digest.hexdigest()
+
+
+KERNEL_STAMP = kernel_stamp()
+
+
+def _check_kernel_caches() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    stamp = KERNEL_STAMP
     marker = os.path.join(here, "__pycache__", "nngraph-kernels.stamp")
     try:
         with open(marker) as f:

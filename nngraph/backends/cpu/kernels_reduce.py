@@ -1,16 +1,16 @@
 """Reduction and softmax kernels of the CPU backend (lowered by ``lower_reduce.py``).
 
-Every reduction is cut into one of two shapes over a (possibly strided) input, with shapes and strides as runtime
-tuples so that one compiled kernel serves every node:
+Every reduction is cut into one of two layouts over a (possibly strided) input, with shapes and strides as runtime
+tuples (3 kept dims ``ksh``/``kst``, 3 reduced dims ``rsh``/``rst``) so that one compiled kernel serves every node:
 
-* rows:  ``out[k] = R(x[k, r0, r1, 0:L])`` -- the innermost reduced dimension is contiguous (a horizontal reduction
-  of contiguous runs: sum over the last axis, global pooling over H*W, ...).
-* cols:  ``out[k0, k1, 0:J] = R over r of x[k0, k1, r0, r1, r2, 0:J]`` -- the innermost *kept* dimension is
-  contiguous (a vertical reduction: elementwise accumulation of rows into a block of the output).
+* rows (``cols=False``): ``out[k] = R over r of x[k, r, 0:n]`` -- the innermost reduced run of ``n`` values is
+  contiguous (a horizontal reduction: sum over the last axis, global pooling over H*W, ...).
+* cols (``cols=True``): ``out[k, 0:n] = R over r of x[k, r, 0:n]`` -- the innermost *kept* run is contiguous (a
+  vertical reduction: rows accumulated elementwise into the output, in blocks of ``bw`` columns).
 
 Ops are grouped into four families sharing accumulator types (arith: sum/mean/prod/var/std in the output dtype;
-minmax; any/all; argmax/argmin), each with a row and a column kernel. The op is a runtime code tested outside the
-inner loops. Loops are written so that LLVM vectorizes them: contiguous slices, local accumulators, float sums in
+minmax; any/all; argmax/argmin), one kernel per family for both layouts (each parallel kernel costs about a second
+of compile time per dtype, so there are few). The op is a runtime code tested outside the inner loops. Loops are written so that LLVM vectorizes them: contiguous slices, local accumulators, float sums in
 helpers compiled with ``reassoc`` (blocked: 4096-element blocks summed in SIMD lanes, then blocks added), and float
 max/min over order-preserving integer keys (LLVM vectorizes integer min/max reductions, not float ones with NaN).
 
@@ -33,8 +33,8 @@ OP_ANY, OP_ALL = 0, 1
 OP_ARGMAX, OP_ARGMIN = 0, 1
 
 BLOCK = 4096  # elements per partial sum in blocked summation
-# Column kernels run one task per (kept outer index, block of ``bw`` columns); ``bw`` is the whole row unless the
-# lowering splits rows for parallelism: long contiguous runs matter (short strided stripes defeat the prefetchers).
+# Column layouts run one task per (kept index, block of ``bw`` columns); ``bw`` is the whole row unless the lowering
+# splits rows for parallelism: long contiguous runs matter (short strided stripes defeat the prefetchers).
 
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 _REASSOC = dict(nogil=True, error_model="numpy", fastmath={"reassoc"})
@@ -234,53 +234,58 @@ def _copy(dst, src, n):  # noqa: ANN001, ANN201
         dst[j] = src[j]
 
 
+@njit(nogil=True, inline="always")
+def _kept(ksh, kst, q):  # noqa: ANN001, ANN201
+    """Input offset of kept index ``q`` (C order over the 3 kept dims)."""
+    c = q % ksh[2]
+    t = q // ksh[2]
+    return (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
+
+
+@njit(nogil=True, inline="always")
+def _red(rsh, rst, r):  # noqa: ANN001, ANN201
+    """Input offset of reduced index ``r`` (C order over the 3 reduced dims)."""
+    c = r % rsh[2]
+    t = r // rsh[2]
+    return (t // rsh[1]) * rst[0] + (t % rsh[1]) * rst[1] + c * rst[2]
+
+
+@njit(nogil=True, inline="always")
+def _n_tasks(cols, ksh, n, bw):  # noqa: ANN001, ANN201
+    return ksh[0] * ksh[1] * ksh[2] * ((n + bw - 1) // bw if cols else 1)
+
+
 # --------------------------------------------------------------------------------------------- arith: sum ... std
 @njit(nogil=True, error_model="numpy")
 def _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, i):  # noqa: ANN001, ANN201
-    c = i % ksh[2]
-    t = i // ksh[2]
-    base = xo + (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
+    base = xo + _kept(ksh, kst, i)
+    nr = rsh[0] * rsh[1] * rsh[2]
     zero = out.dtype.type(0)
     if op == OP_PROD:
         acc = out.dtype.type(1)
-        for r0 in range(rsh[0]):
-            for r1 in range(rsh[1]):
-                o = base + r0 * rst[0] + r1 * rst[1]
-                acc *= rprod(x[o:o + n], n, out.dtype.type(1))
+        for r in range(nr):
+            o = base + _red(rsh, rst, r)
+            acc *= rprod(x[o:o + n], n, out.dtype.type(1))
         out[oo + i] = acc
         return
     acc = zero
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            o = base + r0 * rst[0] + r1 * rst[1]
-            acc += rsum(x[o:o + n], n, zero)
+    for r in range(nr):
+        o = base + _red(rsh, rst, r)
+        acc += rsum(x[o:o + n], n, zero)
     if op == OP_SUM:
         out[oo + i] = acc
         return
-    count = rsh[0] * rsh[1] * n
+    count = nr * n
     mean = acc / out.dtype.type(count)
     if op == OP_MEAN:
         out[oo + i] = mean
         return
     ss = zero
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            o = base + r0 * rst[0] + r1 * rst[1]
-            ss += rsum_sqdev(x[o:o + n], n, mean, zero)
+    for r in range(nr):
+        o = base + _red(rsh, rst, r)
+        ss += rsum_sqdev(x[o:o + n], n, mean, zero)
     var = ss / out.dtype.type(max(count - ddof, 0))
     out[oo + i] = np.sqrt(var) if op == OP_STD else var
-
-
-@njit(parallel=True, **_FLAGS)
-def arith_rows(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, par):  # noqa: ANN001, ANN201
-    """out[k] = op over x[k, r0, r1, 0:n] (k: 3 dims ksh/kst, r: 2 dims rsh/rst, innermost run contiguous)."""
-    n_out = ksh[0] * ksh[1] * ksh[2]
-    if par:
-        for i in prange(n_out):
-            _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, i)
-    else:
-        for i in range(n_out):
-            _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, i)
 
 
 @njit(nogil=True, error_model="numpy")
@@ -301,36 +306,32 @@ def _accumulate_sqdev(acc, xs, mean, n):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True, error_model="numpy")
-def _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t):  # noqa: ANN001, ANN201
-    blk = t % nb
+def _arith_col(op, x, xo, out, oo, ksh, kst, rsh, rst, m, bw, ddof, t):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     q = t // nb
-    j0 = blk * bw
+    j0 = (t % nb) * bw
     jn = min(bw, m - j0)
-    base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
+    base = xo + _kept(ksh, kst, q) + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
-    _set(acc, 1 if op == OP_PROD else 0, jn)
     prod = op == OP_PROD
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            for r2 in range(rsh[2]):
-                o = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2]
-                _accumulate(acc, x[o:o + jn], jn, prod)
+    _set(acc, 1 if prod else 0, jn)
+    nr = rsh[0] * rsh[1] * rsh[2]
+    for r in range(nr):
+        o = base + _red(rsh, rst, r)
+        _accumulate(acc, x[o:o + jn], jn, prod)
     if op == OP_SUM or op == OP_PROD:
         return
-    count = rsh[0] * rsh[1] * rsh[2]
-    cnt = out.dtype.type(count)
+    cnt = out.dtype.type(nr)
     for j in range(jn):
         acc[j] = acc[j] / cnt
     if op == OP_MEAN:
         return
     ss = np.empty(jn, out.dtype)
     _set(ss, 0, jn)
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            for r2 in range(rsh[2]):
-                o = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2]
-                _accumulate_sqdev(ss, x[o:o + jn], acc, jn)
-    div = out.dtype.type(max(count - ddof, 0))
+    for r in range(nr):
+        o = base + _red(rsh, rst, r)
+        _accumulate_sqdev(ss, x[o:o + jn], acc, jn)
+    div = out.dtype.type(max(nr - ddof, 0))
     if op == OP_STD:
         for j in range(jn):
             acc[j] = np.sqrt(ss[j] / div)
@@ -340,46 +341,37 @@ def _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t):  # n
 
 
 @njit(parallel=True, **_FLAGS)
-def arith_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, par):  # noqa: ANN001, ANN201
-    """out[k0, k1, 0:m] = op over r of x[k0, k1, r0, r1, r2, 0:m] (kept dims ksh/kst, the last one contiguous)."""
-    nb = (m + bw - 1) // bw
-    n_tasks = ksh[0] * ksh[1] * nb
+def arith_reduce(op, x, xo, out, oo, cols, ksh, kst, rsh, rst, n, bw, ddof, par):  # noqa: ANN001, ANN201
+    """sum / mean / prod / var / std (``op``) in the output dtype, over the rows or cols layout (module doc)."""
+    n_tasks = _n_tasks(cols, ksh, n, bw)
     if par:
         for t in prange(n_tasks):
-            _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t)
+            if cols:
+                _arith_col(op, x, xo, out, oo, ksh, kst, rsh, rst, n, bw, ddof, t)
+            else:
+                _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, t)
     else:
         for t in range(n_tasks):
-            _arith_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, ddof, nb, t)
+            if cols:
+                _arith_col(op, x, xo, out, oo, ksh, kst, rsh, rst, n, bw, ddof, t)
+            else:
+                _arith_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, ddof, t)
 
 
 # --------------------------------------------------------------------------------------------- max / min
 @njit(nogil=True)
 def _minmax_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i):  # noqa: ANN001, ANN201
-    c = i % ksh[2]
-    t = i // ksh[2]
-    base = xo + (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
+    base = xo + _kept(ksh, kst, i)
     best = x[base]
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            o = base + r0 * rst[0] + r1 * rst[1]
-            if op == OP_MAX:
-                v = rmax(x[o:o + n], n)
-                best = v if (v > best or v != v) and best == best else best
-            else:
-                v = rmin(x[o:o + n], n)
-                best = v if (v < best or v != v) and best == best else best
+    for r in range(rsh[0] * rsh[1] * rsh[2]):
+        o = base + _red(rsh, rst, r)
+        if op == OP_MAX:
+            v = rmax(x[o:o + n], n)
+            best = v if (v > best or v != v) and best == best else best
+        else:
+            v = rmin(x[o:o + n], n)
+            best = v if (v < best or v != v) and best == best else best
     out[oo + i] = best
-
-
-@njit(parallel=True, **_FLAGS)
-def minmax_rows(op, x, xo, out, oo, ksh, kst, rsh, rst, n, par):  # noqa: ANN001, ANN201
-    n_out = ksh[0] * ksh[1] * ksh[2]
-    if par:
-        for i in prange(n_out):
-            _minmax_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i)
-    else:
-        for i in range(n_out):
-            _minmax_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i)
 
 
 @njit(nogil=True)
@@ -399,34 +391,38 @@ def _minacc(acc, xs, n):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True)
-def _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: ANN001, ANN201
-    blk = t % nb
+def _minmax_col(op, x, xo, out, oo, ksh, kst, rsh, rst, m, bw, t):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     q = t // nb
-    j0 = blk * bw
+    j0 = (t % nb) * bw
     jn = min(bw, m - j0)
-    base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
+    base = xo + _kept(ksh, kst, q) + j0
     acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
     _copy(acc, x[base:base + jn], jn)
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            for r2 in range(rsh[2]):
-                o = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2]
-                if op == OP_MAX:
-                    _maxacc(acc, x[o:o + jn], jn)
-                else:
-                    _minacc(acc, x[o:o + jn], jn)
+    for r in range(rsh[0] * rsh[1] * rsh[2]):
+        o = base + _red(rsh, rst, r)
+        if op == OP_MAX:
+            _maxacc(acc, x[o:o + jn], jn)
+        else:
+            _minacc(acc, x[o:o + jn], jn)
 
 
-@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
-def minmax_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
-    nb = (m + bw - 1) // bw
-    n_tasks = ksh[0] * ksh[1] * nb
+@njit(parallel=True, **_FLAGS)
+def minmax_reduce(op, x, xo, out, oo, cols, ksh, kst, rsh, rst, n, bw, par):  # noqa: ANN001, ANN201
+    """max / min (``op``), NaN-propagating, over the rows or cols layout (module doc)."""
+    n_tasks = _n_tasks(cols, ksh, n, bw)
     if par:
         for t in prange(n_tasks):
-            _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
+            if cols:
+                _minmax_col(op, x, xo, out, oo, ksh, kst, rsh, rst, n, bw, t)
+            else:
+                _minmax_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, t)
     else:
         for t in range(n_tasks):
-            _minmax_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
+            if cols:
+                _minmax_col(op, x, xo, out, oo, ksh, kst, rsh, rst, n, bw, t)
+            else:
+                _minmax_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, t)
 
 
 # --------------------------------------------------------------------------------------------- any / all
@@ -447,96 +443,60 @@ def _rall(xs, n):  # noqa: ANN001, ANN201
 
 
 @njit(nogil=True)
-def _bool_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i):  # noqa: ANN001, ANN201
-    c = i % ksh[2]
-    t = i // ksh[2]
-    base = xo + (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
-    res = op == OP_ALL
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            o = base + r0 * rst[0] + r1 * rst[1]
+def _bool_task(op, x, xo, out, oo, cols, ksh, kst, rsh, rst, n, bw, t):  # noqa: ANN001, ANN201
+    nr = rsh[0] * rsh[1] * rsh[2]
+    if not cols:
+        base = xo + _kept(ksh, kst, t)
+        res = op == OP_ALL
+        for r in range(nr):
+            o = base + _red(rsh, rst, r)
             if op == OP_ANY:
                 res = res or _rany(x[o:o + n], n)
             else:
                 res = res and _rall(x[o:o + n], n)
-    out[oo + i] = res
-
-
-@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
-def bool_rows(op, x, xo, out, oo, ksh, kst, rsh, rst, n, par):  # noqa: ANN001, ANN201
-    n_out = ksh[0] * ksh[1] * ksh[2]
-    if par:
-        for i in prange(n_out):
-            _bool_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i)
-    else:
-        for i in range(n_out):
-            _bool_row(op, x, xo, out, oo, ksh, kst, rsh, rst, n, i)
-
-
-@njit(nogil=True)
-def _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t):  # noqa: ANN001, ANN201
-    blk = t % nb
+        out[oo + t] = res
+        return
+    nb = (n + bw - 1) // bw
     q = t // nb
-    j0 = blk * bw
-    jn = min(bw, m - j0)
-    base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
-    acc = out[oo + q * m + j0:oo + q * m + j0 + jn]
+    j0 = (t % nb) * bw
+    jn = min(bw, n - j0)
+    base = xo + _kept(ksh, kst, q) + j0
+    acc = out[oo + q * n + j0:oo + q * n + j0 + jn]
     _set(acc, op == OP_ALL, jn)
-    for r0 in range(rsh[0]):
-        for r1 in range(rsh[1]):
-            for r2 in range(rsh[2]):
-                o = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2]
-                xs = x[o:o + jn]
-                if op == OP_ANY:
-                    for j in range(jn):
-                        acc[j] |= xs[j] != 0
-                else:
-                    for j in range(jn):
-                        acc[j] &= xs[j] != 0
+    for r in range(nr):
+        o = base + _red(rsh, rst, r)
+        xs = x[o:o + jn]
+        if op == OP_ANY:
+            for j in range(jn):
+                acc[j] |= xs[j] != 0
+        else:
+            for j in range(jn):
+                acc[j] &= xs[j] != 0
 
 
-@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
-def bool_cols(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, par):  # noqa: ANN001, ANN201
-    nb = (m + bw - 1) // bw
-    n_tasks = ksh[0] * ksh[1] * nb
-    if par:
-        for t in prange(n_tasks):
-            _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
-    else:
-        for t in range(n_tasks):
-            _bool_col(op, x, xo, out, oo, ksh, kst, m, bw, rsh, rst, nb, t)
+@njit(**_FLAGS)  # rarely large: serial (prange is range), which saves the parallel compile
+def bool_reduce(op, x, xo, out, oo, cols, ksh, kst, rsh, rst, n, bw, par):  # noqa: ANN001, ANN201
+    """any / all (``op``) of ``x != 0`` into a bool output, over the rows or cols layout (module doc)."""
+    for t in range(_n_tasks(cols, ksh, n, bw)):
+        _bool_task(op, x, xo, out, oo, cols, ksh, kst, rsh, rst, n, bw, t)
 
 
 # --------------------------------------------------------------------------------------------- argmax / argmin
 @njit(nogil=True)
 def _arg_row(op, x, xo, out, oo, ksh, kst, n, i):  # noqa: ANN001, ANN201
-    c = i % ksh[2]
-    t = i // ksh[2]
-    base = xo + (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
+    base = xo + _kept(ksh, kst, i)
     xs = x[base:base + n]
     v = rmax(xs, n) if op == OP_ARGMAX else rmin(xs, n)
     out[oo + i] = _find(xs, n, v)
 
 
-@njit(parallel=True, **_FLAGS)
-def arg_rows(op, x, xo, out, oo, ksh, kst, n, par):  # noqa: ANN001, ANN201
-    """out[k] = argmax/argmin of the contiguous run x[k, 0:n]."""
-    n_out = ksh[0] * ksh[1] * ksh[2]
-    if par:
-        for i in prange(n_out):
-            _arg_row(op, x, xo, out, oo, ksh, kst, n, i)
-    else:
-        for i in range(n_out):
-            _arg_row(op, x, xo, out, oo, ksh, kst, n, i)
-
-
 @njit(nogil=True)
-def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t):  # noqa: ANN001, ANN201
-    blk = t % nb
+def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, t):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     q = t // nb
-    j0 = blk * bw
+    j0 = (t % nb) * bw
     jn = min(bw, m - j0)
-    base = xo + (q // ksh[1]) * kst[0] + (q % ksh[1]) * kst[1] + j0
+    base = xo + _kept(ksh, kst, q) + j0
     idx = out[oo + q * m + j0:oo + q * m + j0 + jn]
     best = np.empty(jn, x.dtype)
     _copy(best, x[base:base + jn], jn)
@@ -559,17 +519,23 @@ def _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t):  # noqa: ANN00
                 idx[j] = r if take else idx[j]
 
 
-@njit(**_FLAGS)  # rarely large: serial (prange is range), which halves its compile time
-def arg_cols(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, par):  # noqa: ANN001, ANN201
-    """out[k0, k1, 0:m] = argmax/argmin over r < na of x[k0, k1, r * sa + 0:m]."""
-    nb = (m + bw - 1) // bw
-    n_tasks = ksh[0] * ksh[1] * nb
+@njit(parallel=True, **_FLAGS)
+def arg_reduce(op, x, xo, out, oo, cols, ksh, kst, n, bw, na, sa, par):  # noqa: ANN001, ANN201
+    """argmax / argmin (``op``; the first NaN wins) along one axis: rows: over the contiguous run x[k, 0:n];
+    cols: over r < na of x[k, r * sa + 0:n]."""
+    n_tasks = _n_tasks(cols, ksh, n, bw)
     if par:
         for t in prange(n_tasks):
-            _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t)
+            if cols:
+                _arg_col(op, x, xo, out, oo, ksh, kst, n, bw, na, sa, t)
+            else:
+                _arg_row(op, x, xo, out, oo, ksh, kst, n, t)
     else:
         for t in range(n_tasks):
-            _arg_col(op, x, xo, out, oo, ksh, kst, m, bw, na, sa, nb, t)
+            if cols:
+                _arg_col(op, x, xo, out, oo, ksh, kst, n, bw, na, sa, t)
+            else:
+                _arg_row(op, x, xo, out, oo, ksh, kst, n, t)
 
 
 @njit(**_FLAGS)
@@ -610,22 +576,11 @@ def _softmax_row(log, x, xo, out, oo, n, i):  # noqa: ANN001, ANN201
             os[j] = os[j] / s
 
 
-@njit(parallel=True, **_FLAGS)
-def softmax_rows(log, x, xo, out, oo, rows, n, par):  # noqa: ANN001, ANN201
-    """(log_)softmax of each contiguous row x[i, 0:n] (x and out of the same float dtype)."""
-    if par:
-        for i in prange(rows):
-            _softmax_row(log, x, xo, out, oo, n, i)
-    else:
-        for i in range(rows):
-            _softmax_row(log, x, xo, out, oo, n, i)
-
-
 @njit(nogil=True, error_model="numpy")
-def _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t):  # noqa: ANN001, ANN201
-    blk = t % nb
+def _softmax_col(log, x, xo, out, oo, na, m, bw, t):  # noqa: ANN001, ANN201
+    nb = (m + bw - 1) // bw
     q = t // nb
-    j0 = blk * bw
+    j0 = (t % nb) * bw
     jn = min(bw, m - j0)
     base = q * na * m + j0
     mx = np.empty(jn, x.dtype)
@@ -653,13 +608,19 @@ def _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t):  # noqa: ANN001, ANN201
 
 
 @njit(parallel=True, **_FLAGS)
-def softmax_cols(log, x, xo, out, oo, outer, na, m, bw, par):  # noqa: ANN001, ANN201
-    """(log_)softmax over the middle axis of a dense (outer, na, m) array, in blocks of ``bw`` columns."""
-    nb = (m + bw - 1) // bw
-    n_tasks = outer * nb
+def softmax(log, x, xo, out, oo, outer, na, m, bw, par):  # noqa: ANN001, ANN201
+    """(log_)softmax over the middle axis of a dense (outer, na, m) array (x and out of one float dtype): contiguous
+    rows when m == 1, else blocks of ``bw`` columns."""
+    n_tasks = outer if m == 1 else outer * ((m + bw - 1) // bw)
     if par:
         for t in prange(n_tasks):
-            _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t)
+            if m == 1:
+                _softmax_row(log, x, xo, out, oo, na, t)
+            else:
+                _softmax_col(log, x, xo, out, oo, na, m, bw, t)
     else:
         for t in range(n_tasks):
-            _softmax_col(log, x, xo, out, oo, na, m, bw, nb, t)
+            if m == 1:
+                _softmax_row(log, x, xo, out, oo, na, t)
+            else:
+                _softmax_col(log, x, xo, out, oo, na, m, bw, t)

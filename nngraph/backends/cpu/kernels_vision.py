@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange, uint64
 
-from .kernels_pooling import PAR_MIN, like, valid_ranges
+from .kernels_pooling import PAR_CHUNKS, PAR_MIN, like, valid_ranges
 
 # resample_axis kinds
 LINEAR, CUBIC, AA_LINEAR, AA_CUBIC, ADAPTIVE_AVG = 0, 1, 2, 3, 4
@@ -133,21 +133,29 @@ def resample_taps(kind, n_in, n_out, align, scale, y):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
-def _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w):  # noqa: ANN001, ANN202
-    """Output row ``r = p * n_out + o`` of a pass along a non-last axis (rows of ``inner`` contiguous elements)."""
-    p = r // n_out
-    o = r - p * n_out
-    uy = uint64(yo + r * inner)
-    xb = xo + p * n_in * inner
-    ux = uint64(xb + idx[o, 0] * inner)
-    w0 = w[o, 0]
-    for i in range(uint64(inner)):
-        y[uy + i] = w0 * x[ux + i]
-    for j in range(1, idx.shape[1]):
-        ux = uint64(xb + idx[o, j] * inner)
-        wj = w[o, j]
-        for i in range(uint64(inner)):
-            y[uy + i] += wj * x[ux + i]
+def _resample_rows(x, xo, y, yo, r0, r1, n_in, n_out, inner, idx, w):  # noqa: ANN001, ANN202
+    """Output rows ``[r0, r1)`` (row ``r = p * n_out + o``) of a pass along a non-last axis (rows of ``inner``
+    contiguous elements)."""
+    p = r0 // n_out
+    o = r0 - p * n_out
+    nt = idx.shape[1]
+    un = uint64(inner)
+    for r in range(r0, r1):
+        uy = uint64(yo + r * inner)
+        xb = xo + p * n_in * inner
+        ux = uint64(xb + idx[o, 0] * inner)
+        w0 = w[o, 0]
+        for i in range(un):
+            y[uy + i] = w0 * x[ux + i]
+        for j in range(1, nt):
+            ux = uint64(xb + idx[o, j] * inner)
+            wj = w[o, j]
+            for i in range(un):
+                y[uy + i] += wj * x[ux + i]
+        o += 1
+        if o == n_out:
+            o = 0
+            p += 1
 
 
 @njit(cache=True, nogil=True)
@@ -175,29 +183,30 @@ def _resample_last(x, xo, y, yo, p, n_in, n_out, idx, w):  # noqa: ANN001, ANN20
             y[uy + uint64(o)] = acc
 
 
+@njit(cache=True, nogil=True)
+def _resample_chunk(x, xo, y, yo, c, chunks, outer, n_in, n_out, inner, idx, w):  # noqa: ANN001, ANN202
+    """Chunk ``c`` of ``chunks``: rows of ``outer`` (last axis) or of ``outer * n_out`` (other axes)."""
+    if inner == 1:
+        idx_f = idx.reshape(-1)
+        w_f = w.reshape(-1)
+        for p in range(c * outer // chunks, (c + 1) * outer // chunks):
+            _resample_last(x, xo, y, yo, p, n_in, n_out, idx_f, w_f)
+    else:
+        rows = outer * n_out
+        _resample_rows(x, xo, y, yo, c * rows // chunks, (c + 1) * rows // chunks, n_in, n_out, inner, idx, w)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def resample_axis(kind, x, xo, y, yo, outer, n_in, n_out, inner, align, scale):  # noqa: ANN001, ANN201
     """One separable pass: ``(outer, n_in, inner) -> (outer, n_out, inner)`` with the taps of ``kind``;
     ``align``: align_corners (0/1), ``scale``: the user's scale factor for this axis (0.0: none)."""
     idx, w = resample_taps(kind, n_in, n_out, align, scale, y)
-    work = outer * n_out * inner * idx.shape[1]
-    if inner == 1:
-        idx_f = idx.reshape(-1)
-        w_f = w.reshape(-1)
-        if work < PAR_MIN:
-            for p in range(outer):
-                _resample_last(x, xo, y, yo, p, n_in, n_out, idx_f, w_f)
-        else:
-            for p in prange(outer):
-                _resample_last(x, xo, y, yo, np.int64(p), n_in, n_out, idx_f, w_f)
+    if outer * n_out * inner * idx.shape[1] < PAR_MIN:
+        _resample_chunk(x, xo, y, yo, 0, 1, outer, n_in, n_out, inner, idx, w)
     else:
-        rows = outer * n_out
-        if work < PAR_MIN:
-            for r in range(rows):
-                _resample_row(x, xo, y, yo, r, n_in, n_out, inner, idx, w)
-        else:
-            for r in prange(rows):
-                _resample_row(x, xo, y, yo, np.int64(r), n_in, n_out, inner, idx, w)
+        chunks = min(outer * (n_out if inner > 1 else 1), PAR_CHUNKS)
+        for c in prange(chunks):
+            _resample_chunk(x, xo, y, yo, np.int64(c), chunks, outer, n_in, n_out, inner, idx, w)
 
 
 # ---------------------------------------------------------------------------------------------------- nearest

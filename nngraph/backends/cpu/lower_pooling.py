@@ -36,6 +36,8 @@ def _window(em: Emitter, node: Node, kind: int, k: tuple, s: tuple, p: tuple, d:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     kcall(em, window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
             spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1), tuple(int(v) for v in ip),
             tuple(float(v) for v in fp))
@@ -93,6 +95,8 @@ def _argmax(em: Emitter, node: Node, adaptive: bool, k: tuple, s: tuple, p: tupl
     if values.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     kcall(em, argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
             spatial3(values.shape[2:], 1), spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1))
     return True
@@ -133,5 +137,7 @@ def _adaptive_avg_pool(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     emit_resample(em, x, out, [(axis, ADAPTIVE_AVG, False, None) for axis in range(2, x.ndim)])
     return True

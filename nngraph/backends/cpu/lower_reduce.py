@@ -20,8 +20,7 @@ from .codegen import Emitter
 from .kernels_basic import emit_copy
 
 PARALLEL_MIN = 1 << 15  # elements of work below which kernels run serially
-MAX_KEPT_ROWS, MAX_RED_ROWS = 3, 2  # dims of the row kernels (kept / reduced outer dims)
-MAX_KEPT_COLS, MAX_RED_COLS = 2, 3  # dims of the column kernels
+MAX_KEPT, MAX_RED = 3, 3  # kept / reduced dims of the kernels (besides the contiguous run)
 
 _ARITH = {"sum": K.OP_SUM, "mean": K.OP_MEAN, "prod": K.OP_PROD, "var": K.OP_VAR, "std": K.OP_STD}
 _MINMAX = {"max": K.OP_MAX, "min": K.OP_MIN}
@@ -76,14 +75,15 @@ def _split(x: Buf, axes: tuple[int, ...], sort_reduced: bool) -> tuple[list, lis
 
 
 def _plan(x: Buf, axes: tuple[int, ...], sort_reduced: bool) -> tuple | None:
-    """("rows", kept, red_outer, n) or ("cols", kept_outer, m, red) for ``x``, or None (needs a dense copy)."""
+    """(cols, kept, reduced, n) for ``x``: rows layout (cols False) with the contiguous reduced run of n last, or
+    cols layout with the contiguous kept run of n last; None when neither applies (needs a dense copy)."""
     kept, red = _split(x, axes, sort_reduced)
     if not red:
         red = [(1, 1)]
-    if red[-1][1] == 1 and len(kept) <= MAX_KEPT_ROWS and len(red) - 1 <= MAX_RED_ROWS:
-        return ("rows", kept, red[:-1], red[-1][0])
-    if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT_COLS and len(red) <= MAX_RED_COLS:
-        return ("cols", kept[:-1], kept[-1][0], red)
+    if red[-1][1] == 1 and len(kept) <= MAX_KEPT and len(red) - 1 <= MAX_RED:
+        return (False, kept, red[:-1], red[-1][0])
+    if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT and len(red) <= MAX_RED:
+        return (True, kept[:-1], red, kept[-1][0])
     return None
 
 
@@ -145,29 +145,20 @@ def _reduce(em: Emitter, node: Node) -> bool:
     if plan is None:
         return False
     out = em.out(node)
-    work = x.size
-    if plan[0] == "rows":
-        _, kept, red, n = plan
-        ksh, kst = _pad(kept, MAX_KEPT_ROWS)
-        rsh, rst = _pad(red, MAX_RED_ROWS)
-        par = _parallel(work, n_out)
-        if name in _ARITH:
-            em.call(K.arith_rows, _ARITH[name], x, out, ksh, kst, rsh, rst, n, int(node.attrs.get("ddof", 0)), par)
-        elif name in _MINMAX:
-            em.call(K.minmax_rows, _MINMAX[name], x, out, ksh, kst, rsh, rst, n, par)
-        else:
-            em.call(K.bool_rows, _BOOL[name], x, out, ksh, kst, rsh, rst, n, par)
-        return True
-    _, kept, m, red = plan
-    ksh, kst = _pad(kept, MAX_KEPT_COLS)
-    rsh, rst = _pad(red, MAX_RED_COLS)
-    bw, par = _blocks(int(np.prod(ksh)), m, work)
-    if name in _ARITH:
-        em.call(K.arith_cols, _ARITH[name], x, out, ksh, kst, m, bw, rsh, rst, int(node.attrs.get("ddof", 0)), par)
-    elif name in _MINMAX:
-        em.call(K.minmax_cols, _MINMAX[name], x, out, ksh, kst, m, bw, rsh, rst, par)
+    cols, kept, red, n = plan
+    ksh, kst = _pad(kept, MAX_KEPT)
+    rsh, rst = _pad(red, MAX_RED)
+    if cols:
+        bw, par = _blocks(int(np.prod(ksh)), n, x.size)
     else:
-        em.call(K.bool_cols, _BOOL[name], x, out, ksh, kst, m, bw, rsh, rst, par)
+        bw, par = max(n, 1), _parallel(x.size, n_out)
+    if name in _ARITH:
+        em.call(K.arith_reduce, _ARITH[name], x, out, cols, ksh, kst, rsh, rst, n, bw, int(node.attrs.get("ddof", 0)),
+                par)
+    elif name in _MINMAX:
+        em.call(K.minmax_reduce, _MINMAX[name], x, out, cols, ksh, kst, rsh, rst, n, bw, par)
+    else:
+        em.call(K.bool_reduce, _BOOL[name], x, out, cols, ksh, kst, rsh, rst, n, bw, par)
     return True
 
 
@@ -175,16 +166,16 @@ def _lower_arg(em: Emitter, node: Node, x: Buf, axis: int) -> bool:
     for attempt in range(2):
         kept = _merge([(s, st) for d, (s, st) in enumerate(zip(x.shape, x.strides)) if d != axis and s != 1])
         na, sa = x.shape[axis], x.strides[axis]
-        if (sa == 1 or na == 1) and len(kept) <= MAX_KEPT_ROWS:
-            ksh, kst = _pad(kept, MAX_KEPT_ROWS)
-            n_out = int(np.prod(ksh))
-            em.call(K.arg_rows, _ARG[node.target], x, em.out(node), ksh, kst, na, _parallel(x.size, n_out))
+        if (sa == 1 or na == 1) and len(kept) <= MAX_KEPT:
+            ksh, kst = _pad(kept, MAX_KEPT)
+            par = _parallel(x.size, int(np.prod(ksh)))
+            em.call(K.arg_reduce, _ARG[node.target], x, em.out(node), False, ksh, kst, na, max(na, 1), na, 1, par)
             return True
-        if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT_COLS:
-            ksh, kst = _pad(kept[:-1], MAX_KEPT_COLS)
+        if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT:
+            ksh, kst = _pad(kept[:-1], MAX_KEPT)
             m = kept[-1][0]
             bw, par = _blocks(int(np.prod(ksh)), m, x.size)
-            em.call(K.arg_cols, _ARG[node.target], x, em.out(node), ksh, kst, m, bw, na, sa, par)
+            em.call(K.arg_reduce, _ARG[node.target], x, em.out(node), True, ksh, kst, m, bw, na, sa, par)
             return True
         if attempt or x.contiguous:
             return False
@@ -215,10 +206,10 @@ def _softmax(em: Emitter, node: Node) -> bool:
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
     log = node.target == "log_softmax"
     if inner == 1:
-        em.call(K.softmax_rows, log, x, out, outer, na, _parallel(x.size, outer))
+        bw, par = 1, _parallel(x.size, outer)
     else:
         bw, par = _blocks(outer, inner, x.size)
-        em.call(K.softmax_cols, log, x, out, outer, na, inner, bw, par)
+    em.call(K.softmax, log, x, out, outer, na, inner, bw, par)
     return True
 
 

@@ -1,12 +1,14 @@
 """CPU lowering of the vision ops (ops/vision.py) and ``pad`` (ops/padding.py).
 
-* pixel_shuffle / pixel_unshuffle / channel_shuffle: a strided copy of a reshaped, transposed view (no new kernel).
+* pixel_shuffle / pixel_unshuffle / channel_shuffle: a copy of a reshaped, transposed view (``permute``, which puts a
+  unit-stride dim innermost; also used to materialize strided inputs).
 * upsample_nearest: ``kernels_vision.nearest`` (torch's float32 index arithmetic, computed in the kernel).
 * upsample_linear / upsample_bicubic / upsample_antialias: one ``resample_axis`` pass per resampled axis, in the
   reference's order, with intermediates in workspace scratch -- the same products and sums as the reference.
 * unfold / fold: im2col / col2im kernels; pad: one kernel for every mode, reading a strided input.
 
-Spatial ranks 1-3 are handled by padding the spatial shape to (D, H, W) with 1s. float16 stays on the host.
+Spatial ranks 1-3 are handled by padding the spatial shape to (D, H, W) with 1s. float16 stays on the host (Numba
+has no float16 arrays).
 """
 from __future__ import annotations
 
@@ -52,32 +54,32 @@ def kcall(em: Emitter, fn: Any, *args: Any) -> None:
     em.call(fn, *("@" + code(a) for a in args))
 
 
-def copy(em: Emitter, src: Buf, dst: Buf) -> None:
+def copy(em: Emitter, src: Buf, dst: Buf) -> bool:
     """``dst[...] = src`` (same shape, any strides): ``copy_flat`` when both are dense, else the ``permute`` kernel
-    with the longest unit-stride dim innermost (its loop vectorizes)."""
+    with the longest unit-stride dim innermost (its loop vectorizes). False (nothing emitted) past 6 dims."""
     if src.size == 0:
-        return
+        return True
     if src.contiguous and dst.contiguous:
         kcall(em, copy_flat, src.size, src, dst)
-        return
+        return True
     shape, (sst, dst_st) = collapse(src.shape, src.strides, dst.strides)
     if len(shape) > 6:
-        raise NotImplementedError("copy of a view with more than 6 non-contiguous dimensions")
+        return False
     dims = list(zip(shape, sst, dst_st))
     inner = max(range(len(dims)), key=lambda i: (dims[i][1] == 1 or dims[i][2] == 1, dims[i][0], dims[i][2] == 1))
     dims = [dims[i] for i in range(len(dims)) if i != inner] + [dims[inner]]
     dims = [(1, 0, 0)] * (6 - len(dims)) + dims
     kcall(em, permute, src, tuple(d[1] for d in dims), dst, tuple(d[2] for d in dims), tuple(d[0] for d in dims))
+    return True
 
 
-def dense(em: Emitter, name: str) -> Buf:
-    """``em.dense`` through ``copy``."""
+def dense(em: Emitter, name: str) -> Buf | None:
+    """``em.dense`` through ``copy`` (None: a view too irregular to copy, the rule gives up)."""
     b = em.buf(name)
     if b.contiguous:
         return b
     dst = em.scratch(b.shape, b.dtype)
-    copy(em, b, dst)
-    return dst
+    return dst if copy(em, b, dst) else None
 
 
 def spatial3(values: tuple, fill: int) -> tuple:
@@ -93,12 +95,15 @@ def planes_of(shape: tuple) -> int:
 def _copy_view(em: Emitter, node: Node, src_shape: tuple, axes: tuple, dst_shape: tuple) -> bool:
     """out.reshape(dst_shape)[...] = x.reshape(src_shape).transpose(axes)."""
     x = em.buf(node.args[0])
+    if x.dtype.kind not in "fiub" or x.dtype == np.float16:  # Numba has no float16 arrays
+        return False
     xv = x.reshape(src_shape)
     if xv is None:
-        xv = dense(em, node.args[0]).reshape(src_shape)
-    out = em.out(node)
-    copy(em, xv.transpose(axes), out.reshape(dst_shape))
-    return True
+        xd = dense(em, node.args[0])
+        if xd is None:
+            return False
+        xv = xd.reshape(src_shape)
+    return copy(em, xv.transpose(axes), em.out(node).reshape(dst_shape))
 
 
 @register_lowering("pixel_shuffle", "cpu")
@@ -130,7 +135,7 @@ def emit_resample(em: Emitter, x: Buf, out: Buf, passes: list[tuple[int, int, bo
     """Separable resampling of dense ``x`` into ``out``: ``passes`` lists (axis, kind, align_corners, scale) in
     order; intermediates go to scratch. No pass: a copy."""
     if not passes:
-        copy(em, x, out)
+        copy(em, x, out)  # both dense
         return
     cur = x
     shape = list(x.shape)
@@ -158,6 +163,8 @@ def _upsample_linear(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     a = node.attrs
     passes = [(axis, LINEAR, a["align_corners"], s)
               for axis, (n, o, s) in enumerate(zip(x.shape[2:], a["size"], a["scales"]), start=2) if n != o]
@@ -173,6 +180,8 @@ def _upsample_bicubic(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     a = node.attrs
     passes = [(axis, CUBIC, a["align_corners"], s) for axis, s in enumerate(a["scales"], start=2)]
     emit_resample(em, x, out, passes)
@@ -187,6 +196,8 @@ def _upsample_antialias(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     a = node.attrs
     kind = AA_LINEAR if a["kind"] == "bilinear" else AA_CUBIC
     dims = list(enumerate(zip(x.shape[2:], a["size"], a["scales"]), start=2))
@@ -205,6 +216,8 @@ def _upsample_nearest(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     exact = bool(node.attrs["exact"])
     shortcuts = not exact and nd == 2
     modes, ratios = [], []
@@ -235,6 +248,8 @@ def _unfold(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     blocks = _blocks(tuple(x.shape[2:]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
     kcall(em, unfold, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),
@@ -253,6 +268,8 @@ def _fold(em: Emitter, node: Node) -> bool:
     if out.size == 0:
         return True
     x = dense(em, node.args[0])
+    if x is None:
+        return False
     blocks = _blocks(tuple(a["output_size"]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
     kcall(em, fold, x, out, planes_of(out.shape), spatial3(a["output_size"], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),

@@ -36,14 +36,14 @@ def test_take() -> None:
     i = np.array([[5, 0, -1], [2, 2, -6]], np.int32)  # negative indices count from the end
     small = np.array([[2, 0, -1], [1, 2, -3]])  # valid for every axis
 
-    def fn(x, i, s):  # noqa: ANN001, ANN202
+    def fn(x, i, s, b, xi, xd):  # noqa: ANN001, ANN202
         xt = x.transpose(2, 0, 1)  # strided sources
         return (np.take(x, i, axis=1), np.take(x, i[0], axis=1), np.take(x, s[:, :1], axis=0), np.take(x, s, axis=2),
                 np.take(x, [3, 1, -2], axis=1), np.take(xt, i, axis=2), np.take(xt, s[1], axis=1),
-                np.take(x[:, ::2], s, axis=1), np.take(x, i, axis=None), np.take(x > 0, s[0], axis=0),
-                np.take(x.astype(np.int64), i, axis=1), np.take(x.astype(np.float64), s, axis=-1))
+                np.take(x[:, ::2], s, axis=1), np.take(x, i, axis=None), np.take(b, s[0], axis=0),
+                np.take(xi, i, axis=1), np.take(xd, s, axis=-1))
 
-    check(fn, x, i, small, ops=("take",))
+    check(fn, x, i, small, x > 0, (x * 10).astype(np.int64), x.astype(np.float64), ops=("take",))
 
 
 def test_take_large_parallel() -> None:

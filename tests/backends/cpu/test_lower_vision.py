@@ -135,10 +135,12 @@ def test_pad(dtype: type) -> None:
           dtype=dtype)
 
 
-def test_pad_int() -> None:
-    x = np.arange(2 * 3 * 4, dtype=np.int64).reshape(2, 3, 4)
+def test_int_dtypes() -> None:
+    # pad and the shuffles move data of any dtype (interpolate and fold/unfold take floats only)
+    x = np.arange(2 * 4 * 2 * 3, dtype=np.int64).reshape(2, 4, 2, 3)
     check(lambda x: (F.pad(x, (1, 2), value=-3), F.pad(x, (2, 2, 1, 0), mode="reflect"),
-                     F.pad(x.transpose(0, 2, 1), (0, 1), mode="circular")), x)
+                     F.pad(x.transpose(0, 1, 3, 2), (0, 1, 1, 0), mode="circular"), F.pixel_shuffle(x, 2),
+                     F.channel_shuffle(x, 2), F.pixel_unshuffle(x[:, :, :, :2], 2)), x)
 
 
 # ---------------------------------------------------------------------------------------------------- large / empty
@@ -161,6 +163,6 @@ def test_size0_size1_and_host_fallbacks() -> None:
     check(lambda x: (F.interpolate(x, size=(3, 2), mode="bicubic"), F.interpolate(x, scale_factor=3),
                      F.unfold(x, 1), F.pad(x, (1, 1, 1, 1), mode="replicate"), F.pad(x, (0, 0, -1, 0))), x1,
           dtype=np.float32)
-    # float16 stays on the host
-    check(lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), _rand((1, 1, 3, 3), np.float16),
-          dtype=np.float32, host_steps=1)
+    # float16 stays on the host (Numba has no float16 arrays)
+    check(lambda x: (F.interpolate(x, scale_factor=2, mode="bilinear"), F.pixel_shuffle(x, 1),
+                     F.pad(x, (1, 1))), _rand((1, 1, 3, 3), np.float16), dtype=np.float32, host_steps=3)

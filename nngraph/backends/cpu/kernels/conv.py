@@ -19,11 +19,11 @@ The epilogue sees ``c = out[b]`` as an (O, OH*OW) matrix: bias along rows (``bia
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
-from .launch import make_runner
+from .launch import make_generic_runner, make_runner
 from .simd import tile_nr, vec_width, vfma, vload_n, vsplat, vstore_n, vzero
 
 ALGO_IM2COL = 0
@@ -106,7 +106,7 @@ def _copy_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int) -> Non
         vstore_n(dst, d0 + v, vload_n(src, s0 + v, c), c)
 
 
-@njit(cache=True)
+@njit
 def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """Pack im2col(x)[pc:pc+kc, jc:jc+nc] of image ``bi`` into NR-column panels without building im2col.
 
@@ -167,7 +167,7 @@ def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
     return buf, 0, kc * nr
 
 
-@njit(cache=True)
+@njit
 def b_1x1(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """``src = (x, p, c0)``: B = x[bi, c0:] viewed as (C, H*W) (1x1, stride 1, no padding)."""
     x, p, c0 = src
@@ -216,32 +216,33 @@ def _flops(x: np.ndarray, out: np.ndarray, p: tuple) -> float:
     return 2.0 * out.size * (x.shape[1] // p[8]) * p[0] * p[1]
 
 
-@njit(parallel=True)
-def _conv_gemm_par(nt: int, x, wp, out3, p, b_get, epi, epi_args) -> None:  # noqa: ANN001
-    for t in prange(nt):
-        conv_gemm_work(t, nt, x, wp, out3, p, b_get, epi, epi_args)
+def _conv_gemm_body(b_get):  # noqa: ANN001, ANN202
+    def body_for(epi):  # noqa: ANN001, ANN202
+        @njit(inline="always")
+        def body(t, nt, job):  # noqa: ANN001, ANN202
+            x, wp, out3, p, epi_args = job
+            conv_gemm_work(t, nt, x, wp, out3, p, b_get, epi, epi_args)
+
+        return body
+
+    return body_for
 
 
-@njit
-def _conv_gemm_generic(x, wp, out, p, b_get, epi, epi_args) -> None:  # noqa: ANN001
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
-    nt = threads_for(_flops(x, out, p))
-    if nt > 1:
-        _conv_gemm_par(nt, x, wp, out3, p, b_get, epi, epi_args)
-    else:
-        conv_gemm_work(0, 1, x, wp, out3, p, b_get, epi, epi_args)
+_run_im2col = make_generic_runner("conv2d_im2col", _conv_gemm_body(b_im2col))
+_run_1x1 = make_generic_runner("conv2d_1x1", _conv_gemm_body(b_1x1))
 
 
 @njit
 def conv2d_im2col(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
     """Implicit-im2col GEMM convolution with any epilogue."""
-    _conv_gemm_generic(x, wp, out, p, b_im2col, epi, epi_args)
+    _run_im2col(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args),
+                epi)
 
 
 @njit
 def conv2d_1x1(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
     """1x1 / stride 1 / unpadded convolution (GEMM on the input as is) with any epilogue."""
-    _conv_gemm_generic(x, wp, out, p, b_1x1, epi, epi_args)
+    _run_1x1(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args), epi)
 
 
 @njit(inline="always")
@@ -278,7 +279,7 @@ def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi
 
 
 @njit(inline="always")
-def _dw_plane(x: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: int) -> None:
+def _dw_plane(x: np.ndarray, xf: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: int) -> None:
     """Input plane (bi, ci) split into stride phases: plane[(iy*sw + r)*pw + j] = xpad[iy, j*sw + r], where xpad
     is the row zero-padded on the left by pad_left (and on the right as far as the taps reach)."""
     sw, pl = p[3], p[5]
@@ -293,38 +294,39 @@ def _dw_plane(x: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: 
             _copy_run(plane, row + pl, x, base + iy * wd, n)
             _zero_run(plane, row + pl + n, pw - pl - n)
         return
-    xf = x.reshape(-1)
-    for iy in range(h):
-        src = base + iy * wd
-        for r in range(sw):
+    # strided: per phase r the valid j are [lo, hi) (0 <= j*sw + r - pl < wd); zero the rest, copy those
+    for r in range(sw):
+        lo = min(max((pl - r + sw - 1) // sw, 0), pw)
+        hi = min(max((wd - 1 + pl - r) // sw + 1, lo), pw)
+        for iy in range(h):
             row = (iy * sw + r) * pw
-            for j in range(pw):
-                ix = j * sw + r - pl
-                plane[row + j] = xf[src + ix] if 0 <= ix < wd else 0.0
+            src = base + iy * wd + r - pl
+            _zero_run(plane, row, lo)
+            for j in range(lo, hi):
+                plane[row + j] = xf[src + j * sw]
+            _zero_run(plane, row + hi, pw - hi)
 
 
 @njit(inline="always")
-def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2: np.ndarray, o: int, out3: np.ndarray, bi: int,
-                p: tuple, h: int) -> None:
+def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2f: np.ndarray, o: int, of: np.ndarray, nch: int,
+                bi: int, p: tuple, h: int) -> None:
     """out3[bi, o] from a prepared plane: 4 vector accumulators (4*W output columns) per step.
     ``toff[kx]`` is tap kx's offset within a phase-split row group (precomputed: no divisions in the loop)."""
     kh, kw, sh, sw, pt, dh = p[0], p[1], p[2], p[3], p[4], p[6]
     oh, ow = p[9], p[10]
-    w = vec_width(out3)
-    of = out3.reshape(-1)
-    obase = (bi * out3.shape[1] + o) * oh * ow
+    w = vec_width(of)
+    obase = (bi * nch + o) * oh * ow
     wbase = o * kh * kw
-    w2f = w2.reshape(-1)
     for oy in range(oh):
         for ox in range(0, ow, 4 * w):
             n0 = min(max(ow - ox, 0), w)
             n1 = min(max(ow - ox - w, 0), w)
             n2 = min(max(ow - ox - 2 * w, 0), w)
             n3 = min(max(ow - ox - 3 * w, 0), w)
-            a0 = vzero(out3)
-            a1 = vzero(out3)
-            a2 = vzero(out3)
-            a3 = vzero(out3)
+            a0 = vzero(of)
+            a1 = vzero(of)
+            a2 = vzero(of)
+            a3 = vzero(of)
             for ky in range(kh):
                 iy = oy * sh + ky * dh - pt
                 if iy < 0 or iy >= h:
@@ -360,32 +362,38 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     for kx in range(p[1]):
         tap = kx * p[7]
         toff[kx] = (tap % sw) * pw + tap // sw
+    xf = x.reshape(-1)
+    of = out3.reshape(-1)
+    w2f = w2.reshape(-1)
     u0, u1 = _split(nb * ch, nt, t, 1)
     for u in range(u0, u1):
         bi = u // ch
         ci = u - bi * ch
-        _dw_plane(x, bi, ci, p, plane, pw)
+        _dw_plane(x, xf, bi, ci, p, plane, pw)
+        ob = out3[bi]
         for m in range(mult):
             oc = ci * mult + m
-            _dw_channel(plane, pw, toff, w2, oc, out3, bi, p, h)
-            epi(out3[bi], bi, oc, oc + 1, 0, out3.shape[2], epi_args)
+            _dw_channel(plane, pw, toff, w2f, oc, of, o, bi, p, h)
+            epi(ob, bi, oc, oc + 1, 0, out3.shape[2], epi_args)
 
 
-@njit(parallel=True)
-def _dw_par(nt: int, x, w2, out3, p, epi, epi_args) -> None:  # noqa: ANN001
-    for t in prange(nt):
+def _dw_body(epi):  # noqa: ANN001, ANN202
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        x, w2, out3, p, epi_args = job
         depthwise_work(t, nt, x, w2, out3, p, epi, epi_args)
+
+    return body
+
+
+_run_dw = make_generic_runner("conv2d_depthwise", _dw_body)
 
 
 @njit
 def conv2d_depthwise(x: np.ndarray, w2: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
     """Depthwise convolution (groups == C, O = C * multiplier) with any epilogue; ``w2`` is w viewed (O, kh*kw)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
     nt = min(threads_for(_flops(x, out, p)), x.shape[0] * x.shape[1])
-    if nt > 1:
-        _dw_par(nt, x, w2, out3, p, epi, epi_args)
-    else:
-        depthwise_work(0, 1, x, w2, out3, p, epi, epi_args)
+    _run_dw(nt, (x, w2, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args), epi)
 
 
 @njit(inline="always")
@@ -456,27 +464,29 @@ def conv_transpose_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np
         epi(dst, bi, g * og, (g + 1) * og, 0, oh * ow, epi_args)
 
 
-@njit(cache=True)
+@njit
 def _epi_noop(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tuple) -> None:
     return None
 
 
-@njit(parallel=True)
-def _convt_par(nt: int, x, wp, out3, p, epi, epi_args) -> None:  # noqa: ANN001
-    for t in prange(nt):
+def _convt_body(epi):  # noqa: ANN001, ANN202
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        x, wp, out3, p, epi_args = job
         conv_transpose_work(t, nt, x, wp, out3, p, epi, epi_args)
+
+    return body
+
+
+_run_convt = make_generic_runner("conv_transpose2d", _convt_body)
 
 
 @njit
 def conv_transpose2d(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
     """Transposed convolution, ``wp`` from :func:`prepare_conv_transpose_weight`, ``p`` from
     :func:`conv_transpose_params`; any epilogue (bias along rows)."""
-    out3 = out.reshape(out.shape[0], out.shape[1], -1)
     nt = min(threads_for(2.0 * x.size * out.shape[1] // p[8] * p[0] * p[1]), x.shape[0] * p[8])
-    if nt > 1:
-        _convt_par(nt, x, wp, out3, p, epi, epi_args)
-    else:
-        conv_transpose_work(0, 1, x, wp, out3, p, epi, epi_args)
+    _run_convt(nt, (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args), epi)
 
 
 @njit(inline="always")

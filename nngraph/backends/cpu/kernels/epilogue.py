@@ -223,7 +223,7 @@ def act_scalar(x: float, act: int, alpha: float, beta: float) -> float:
 # --------------------------------------------------------------------------------------------- standard epilogue
 
 
-@njit(cache=True)
+@njit
 def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
     """float32: one masked-vector pass (full vectors get an all-true mask, so there is one code path)."""
     w = vec_width(c)
@@ -251,7 +251,7 @@ def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # 
             vstore_n(c, off + j, v, n)
 
 
-@njit(cache=True)
+@njit
 def _rows_scalar(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
     has_bias = bias.shape[0] > 0
     has_res = res.size > 0
@@ -276,14 +276,14 @@ def _ov_std_rows(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta): 
         c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta)
 
 
-@njit(cache=True)
+@njit
 def epi_std(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tuple) -> None:
     """Standard epilogue ``act(c + bias + residual)``; ``args`` from :func:`std_args`."""
     bias, bias_axis, res, act, alpha, beta = args
     _std_rows(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta)
 
 
-@njit(cache=True)
+@njit
 def epi_none(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tuple) -> None:
     """No epilogue (plain C = A @ B)."""
     return None
@@ -345,7 +345,7 @@ def reference_epilogue(y: np.ndarray, args: tuple) -> np.ndarray:
         x = x / (1 + np.exp(-x))
     elif act == ACT_GELU:
         from math import erf
-        x = 0.5 * x * (1 + np.vectorize(erf)(x / np.sqrt(2)))
+        x = 0.5 * x * (1 + np.vectorize(erf, otypes=[np.float64])(x / np.sqrt(2)))
     elif act == ACT_GELU_TANH:
         x = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
     elif act == ACT_SIGMOID:

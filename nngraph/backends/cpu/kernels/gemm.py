@@ -1,31 +1,31 @@
 """Packed, cache-blocked GEMM with a fused epilogue: ``C = A @ B`` then ``epi`` on each finished block.
 
 Public entry points (all @njit, callable from nopython code and from Python; arrays are C-contiguous 2-D,
-float32 or float64, all of one dtype; ``c`` is written, never read unless ``accumulate``):
+float32 or float64, all of one dtype; ``c`` is overwritten):
 
-    gemm(a, b, c, epi, epi_args)           C = A(M,K) @ B(K,N), any epilogue (compiled per epilogue function)
-    gemm_std(a, b, c, epi_args)            same with ``epi_std`` (disk-cached; args from ``std_args``)
-    gemm_bt(a, w, c, epi, epi_args)        C = A(M,K) @ W(N,K).T  (linear layers, W row-major (out, in))
-    gemm_bt_std(a, w, c, epi_args)
-    gemm_packed(a, bp, c, epi, epi_args)   C = A @ B with B pre-packed by ``pack_b(b)`` / ``pack_bt(w)`` (constant
-    gemm_packed_std(a, bp, c, epi_args)        weights: pack once at graph-compile time, skips all B packing)
+    gemm_std(a, b, c, epi_args)            C = A(M,K) @ B(K,N), standard epilogue (``std_args``; bias_axis=1)
+    gemm_bt_std(a, w, c, epi_args)         C = A(M,K) @ W(N,K).T  (linear layers, W row-major (out, in))
+    gemm_packed_std(a, bp, c, epi_args)    C = A @ B with B pre-packed by ``pack_b(b)`` / ``pack_bt(w)`` (constant
+                                           weights: pack once at graph-compile time; no B packing per call)
+    gemm / gemm_bt / gemm_packed(..., epi, epi_args)   the same with any @njit epilogue (see epilogue.py)
 
-Blocking (BLIS-like): per thread, for each NC column block and KC slice of K, B is packed into NR-wide panels;
-A is packed per MC x KC block into MR-tall panels (or taken from a pre-packed buffer); the register tile
-(simd.ukernel) sweeps the block row-panel by row-panel so the A micro-panel stays in L1 and the packed B block in
-L2. After the last K slice of a row panel the epilogue runs on those MR rows x NC columns while they are in L1/L2.
+Blocking (BLIS-like, per thread): for each NC column block, MB row band and K slice (<= KC, near-equal slices),
+the B block is packed into NR-wide panels; for each MC row block the A block is packed (or taken from a pre-pack)
+into MR-tall panels; the register tile (simd.ukernel, MR x NR = 8 x 32 f32 with AVX-512) sweeps the block. After
+the last K slice of an MC x NC block the epilogue runs on it while it is still in L1/L2 -- never as a separate pass.
 
-Threads: work is split into one contiguous stripe of N (or of M when N is narrow, or of the batch) per thread with
-``prange``; below ``PAR_MIN_FLOPS`` everything runs serially on the calling thread (a parallel region costs ~us).
+Threads: ``thread_work`` gives each thread one stripe of N (NR-aligned), or of M when N is narrow, or a range of
+batch items; the ``*_std`` entry points run it in a disk-cached C worker through ``launch.py``. Below
+``PAR_MIN_FLOPS`` a call runs serially on the calling thread (no parallel region at all).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from numba.np.ufunc import parallel as _nb_parallel
 
 from .epilogue import epi_std
-from .launch import make_runner
+from .launch import make_generic_runner, make_runner
 from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vsplat, vstore
 
 # Block sizes (elements). The packed B block (KC x NC) stays in L2 while MB rows of A stream past it; an MR x KC A
@@ -36,7 +36,6 @@ NC = 256
 MC = 8 * MR
 #: Rows swept per K slice: bounds the A + C traffic through L2 so the packed B block stays resident (large M).
 MB = 256
-ORDER = 0
 #: Below this many flops a call runs on one thread.
 PAR_MIN_FLOPS = 2_000_000
 
@@ -47,7 +46,7 @@ PAR_MIN_FLOPS = 2_000_000
 # A full pre-pack (k0=0, kc=K) has panel stride K*MR (K*NR); the slice for K offset pc starts pc*MR (pc*NR) in.
 
 
-@njit(cache=True)
+@njit
 def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndarray) -> None:
     """Pack ``a[i0:i0+mc, k0:k0+kc]`` (C-contiguous 2-D) into MR-row panels at ``dst[0:]``."""
     ld = a.shape[1]
@@ -64,7 +63,7 @@ def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndar
                 dst[base + k * MR + i] = 0.0
 
 
-@njit(cache=True)
+@njit
 def pack_b_flat(src: np.ndarray, base: int, ld: int, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
     """Pack B[k0:k0+kc, j0:j0+nc] into NR-column panels, where B[k, j] = src.flat[base + k*ld + j] (any C-contiguous
     array: a matrix, or an NCHW activation seen as (C, H*W) for 1x1 convolutions)."""
@@ -87,13 +86,13 @@ def pack_b_flat(src: np.ndarray, base: int, ld: int, k0: int, kc: int, j0: int, 
                     vstore(dst, at + k * nr + v * w, vload_n(src, s0 + v * w, cnt))
 
 
-@njit(cache=True)
+@njit
 def pack_b_block(b: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
     """Pack ``b[k0:k0+kc, j0:j0+nc]`` (C-contiguous 2-D) into NR-column panels."""
     pack_b_flat(b, 0, b.shape[1], k0, kc, j0, nc, dst)
 
 
-@njit(cache=True)
+@njit
 def pack_bt_block(wt: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.ndarray) -> None:
     """Pack ``wt.T[k0:k0+kc, j0:j0+nc]`` for ``wt`` (N, K) C-contiguous (a linear layer's weight)."""
     nr = tile_nr(dst)
@@ -112,45 +111,41 @@ def pack_bt_block(wt: np.ndarray, k0: int, kc: int, j0: int, nc: int, dst: np.nd
                 dst[base + k * nr + j] = 0.0
 
 
-@njit(cache=True)
 def packed_a_size(m: int, k: int) -> int:
     """Elements of a full pre-packed A (M, K)."""
-    return ((m + MR - 1) // MR) * MR * k
+    return -(-m // MR) * MR * k
 
 
 def packed_b_size(n: int, k: int, dtype: np.dtype | type) -> int:
-    """Elements of a full pre-packed B (K, N) for ``dtype``."""
+    """Elements of a full pre-packed B (K, N) (or of ``pack_bt`` of an (N, K) weight) for ``dtype``."""
     nr = nr_of(dtype)
-    return ((n + nr - 1) // nr) * nr * k
+    return -(-n // nr) * nr * k
 
 
-@njit(cache=True)
 def pack_a(a: np.ndarray) -> np.ndarray:
-    """Pre-pack a whole A (M, K) (e.g. a conv weight viewed as (O, C*kh*kw)) for the ``*_packed_a`` paths."""
+    """Pre-pack a whole A (M, K) (e.g. a conv weight viewed as (O, C*kh*kw)): MR-row panels, k-major, zero padded.
+
+    Plain numpy: done once per constant weight at graph-compile time, so it costs no JIT compile."""
     m, k = a.shape
-    dst = np.empty(max(packed_a_size(m, k), 1), a.dtype)
-    pack_a_block(a, 0, m, 0, k, dst)
-    return dst
+    mp = -(-m // MR) * MR
+    ap = np.zeros((mp, k), a.dtype)
+    ap[:m] = a
+    return np.ascontiguousarray(ap.reshape(mp // MR, MR, k).transpose(0, 2, 1)).reshape(-1)
 
 
-@njit(cache=True)
 def pack_b(b: np.ndarray) -> np.ndarray:
-    """Pre-pack a whole B (K, N) for :func:`gemm_packed`."""
+    """Pre-pack a whole B (K, N) for :func:`gemm_packed`: NR-column panels, k-major, zero padded (numpy)."""
     k, n = b.shape
-    nr = tile_nr(b)
-    dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), b.dtype)
-    pack_b_block(b, 0, k, 0, n, dst)
-    return dst
+    nr = nr_of(b.dtype)
+    npad = -(-n // nr) * nr
+    bp = np.zeros((k, npad), b.dtype)
+    bp[:, :n] = b
+    return np.ascontiguousarray(bp.reshape(k, npad // nr, nr).transpose(1, 0, 2)).reshape(-1)
 
 
-@njit(cache=True)
 def pack_bt(w: np.ndarray) -> np.ndarray:
     """Pre-pack ``w.T`` for ``w`` (N, K) -- a linear weight (out, in) -- for :func:`gemm_packed`."""
-    n, k = w.shape
-    nr = tile_nr(w)
-    dst = np.empty(max(((n + nr - 1) // nr) * nr * k, 1), w.dtype)
-    pack_bt_block(w, 0, k, 0, n, dst)
-    return dst
+    return pack_b(np.asarray(w).T)
 
 
 # --------------------------------------------------------------------------------------------- operand providers
@@ -159,13 +154,13 @@ def pack_bt(w: np.ndarray) -> np.ndarray:
 # serves plain, transposed, pre-packed and implicit-im2col operands.
 
 
-@njit(cache=True)
+@njit
 def a_raw(src: np.ndarray, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
     pack_a_block(src, ic, mc, pc, kc, buf)
     return buf, 0, kc * MR
 
 
-@njit(cache=True)
+@njit
 def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
     """``src = (packed, K, row0, offset)``: a full pre-pack of rows starting at C row ``row0`` (a conv group's
     first output channel), stored from flat element ``offset``."""
@@ -173,19 +168,19 @@ def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) ->
     return ap, off + ((ic - row0) // MR) * k * MR + pc * MR, k * MR
 
 
-@njit(cache=True)
+@njit
 def b_raw(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     pack_b_block(src, pc, kc, jc, nc, buf)
     return buf, 0, kc * tile_nr(buf)
 
 
-@njit(cache=True)
+@njit
 def b_rawt(src: np.ndarray, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     pack_bt_block(src, pc, kc, jc, nc, buf)
     return buf, 0, kc * tile_nr(buf)
 
 
-@njit(cache=True)
+@njit
 def b_packed(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """``src = (packed, K)``."""
     bp, k = src
@@ -227,19 +222,13 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
                 for ic in range(mb, mb1, MC):
                     mc = min(MC, mb1 - ic)
                     ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
-                    if ORDER == 0:
-                        for jr in range(0, nc, nr):
-                            b_at = boff + (jr // nr) * bps
-                            c_at = ic * ldc + jc + jr
-                            nrr = min(nr, nc - jr)
-                            for ir in range(0, mc, MR):
-                                ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
-                                        min(MR, mc - ir), nrr)
-                    else:
+                    for jr in range(0, nc, nr):  # B micro-panel reused down the MC rows, A block from L2
+                        b_at = boff + (jr // nr) * bps
+                        c_at = ic * ldc + jc + jr
+                        nrr = min(nr, nc - jr)
                         for ir in range(0, mc, MR):
-                            for jr in range(0, nc, nr):
-                                ukernel(kc, ap, aoff + (ir // MR) * aps, bp, boff + (jr // nr) * bps, c, (ic + ir) * ldc + jc + jr, ldc, load,
-                                        min(MR, mc - ir), min(nr, nc - jr))
+                            ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
+                                    min(MR, mc - ir), nrr)
                     if last:
                         epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
 
@@ -287,39 +276,38 @@ def threads_for(flops: float) -> int:
     return _num_threads() if flops >= PAR_MIN_FLOPS else 1
 
 
-@njit(parallel=True)
-def _par_generic(nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc,  # noqa: ANN001
-                 out: np.ndarray, accumulate: bool, epi, epi_args) -> None:
-    for t in prange(nt):
-        thread_work(t, nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
-
-
-@njit
-def run(nb: int, m: int, n: int, k: int, a_get, asrc, b_get, bsrc, out: np.ndarray,  # noqa: ANN001
-        accumulate: bool, epi, epi_args) -> None:
-    """Generic driver: ``out[bi] (+)= A @ B_bi`` then ``epi`` for every batch item; ``out`` (nb, m, n) C-contiguous.
-
-    Compiled per (provider, epilogue) combination and not disk-cacheable (function-typed arguments); the ``*_std``
-    entry points are the cached variants of the common cases.
-    """
-    nt = threads_for(2.0 * nb * m * n * k)
-    if nt > 1:
-        _par_generic(nt, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
-    else:
-        thread_work(0, 1, nb, m, n, k, a_get, asrc, b_get, bsrc, out, accumulate, epi, epi_args)
-
-
 # --------------------------------------------------------------------------------------------- public API
 # *_std entry points run their body in a disk-cached C worker (see launch.py): they compile in a fraction of a
 # second once the worker exists, and a caller links only this small function, not the kernel.
 
 
+def _generic_body(a_get, b_get):  # noqa: ANN001, ANN202
+    """``body_for(epi)`` for make_generic_runner: jobs are (a, b_source, out, epi_args)."""
+
+    def body_for(epi):  # noqa: ANN001, ANN202
+        @njit(inline="always")
+        def body(t, nt, job):  # noqa: ANN001, ANN202
+            a, bsrc, out, epi_args = job
+            thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_get, a, b_get, bsrc, out, False, epi,
+                        epi_args)
+
+        return body
+
+    return body_for
+
+
+_run_gemm = make_generic_runner("gemm", _generic_body(a_raw, b_raw))
+_run_gemm_bt = make_generic_runner("gemm_bt", _generic_body(a_raw, b_rawt))
+_run_gemm_packed = make_generic_runner("gemm_packed", _generic_body(a_raw, b_packed))
+
+
 @njit
 def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
-    """``c[:] = epi(a @ b)``; a (M, K), b (K, N), c (M, N), C-contiguous, one float dtype."""
+    """``c[:] = epi(a @ b)``; a (M, K), b (K, N), c (M, N), C-contiguous, one float dtype; ``epi`` any @njit
+    epilogue (see epilogue.py), compiled into its own worker on first use."""
     m, k = a.shape
     n = b.shape[1]
-    run(1, m, n, k, a_raw, a, b_raw, b, c.reshape(1, m, n), False, epi, epi_args)
+    _run_gemm(threads_for(2.0 * m * n * k), (a, b, c.reshape(1, m, n), epi_args), epi)
 
 
 @njit(inline="always")
@@ -344,7 +332,7 @@ def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:
     """``c[:] = epi(a @ w.T)``; a (M, K), w (N, K) (a linear weight), c (M, N)."""
     m, k = a.shape
     n = w.shape[0]
-    run(1, m, n, k, a_raw, a, b_rawt, w, c.reshape(1, m, n), False, epi, epi_args)
+    _run_gemm_bt(threads_for(2.0 * m * n * k), (a, w, c.reshape(1, m, n), epi_args), epi)
 
 
 @njit(inline="always")
@@ -369,7 +357,7 @@ def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> 
     """``c[:] = epi(a @ B)`` with ``bp = pack_b(B)`` or ``pack_bt(W)`` (B = W.T); N is ``c.shape[1]``."""
     m, k = a.shape
     n = c.shape[1]
-    run(1, m, n, k, a_raw, a, b_packed, (bp, k), c.reshape(1, m, n), False, epi, epi_args)
+    _run_gemm_packed(threads_for(2.0 * m * n * k), (a, (bp, k), c.reshape(1, m, n), epi_args), epi)
 
 
 @njit(inline="always")

@@ -1,23 +1,27 @@
 """Threaded kernel launch through C-callable workers (compile-time plumbing for the ``*_std`` entry points).
 
-Why: a ``parallel=True`` entry point re-optimises the whole kernel body (parfor gufunc + caller) and Numba links a
-callee's full LLVM IR into every caller, so each kernel cost ~6 s of extra LLVM time per entry point and again in
-every graph executor calling it. Instead each kernel body is compiled once per (kernel, dtype) as a ``@cfunc``
-worker ``void(t, nt, job_address)`` (disk-cached), and the entry points are tiny @njit functions that pack their
-arguments into a ``job`` tuple on the stack and call the worker -- directly, or through one shared cached
-``prange`` launcher. Callers link only the tiny entry IR; the worker is referenced by its native symbol.
+Why: a ``parallel=True`` entry point re-optimises the whole kernel body (parfor gufunc + caller), and Numba links a
+callee's full LLVM IR into every caller and re-optimises it there, so each kernel cost ~6 s of extra LLVM time per
+entry point and again in every graph executor calling it. Instead each kernel body is compiled once per (kernel,
+job type) as a ``@cfunc`` worker ``void(t, nt, job_address)`` (disk-cached), and the entry points are tiny @njit
+functions that pack their arguments into a ``job`` tuple on the stack and call the worker -- directly, or through
+one shared cached ``prange`` launcher. Callers link only the tiny entry code.
 
-Workers are created lazily, when an entry point is first compiled for a dtype (entry points are deliberately not
-disk-cached: they are cheap, and compiling them is what loads the worker). A function calling the entry points
-that is itself *loaded* from Numba's disk cache in a new process needs the workers loaded first: call
-``kernels.preload()`` (cheap once the workers are on disk).
+Workers are found at run time through a process-wide table (``nngraph_worker_table``): an entry point reads its
+worker's slot; if the slot is empty -- the calling code was loaded from Numba's disk cache in a fresh process, so
+nothing compiled the worker yet -- it calls back into Python once (``nngraph_worker_resolve``) to compile or load
+it. So code calling the entry points may itself use ``cache=True``.
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import os
+import pickle
 from typing import Callable
 
 import llvmlite.binding as llvm
+import numpy as np
 from llvmlite import ir
 from numba import cfunc, njit, prange, types
 from numba.core import cgutils
@@ -26,6 +30,75 @@ from numba.extending import intrinsic
 _WORKER_SIG = types.void(types.intp, types.intp, types.intp)
 _FILE = os.path.abspath(__file__)
 _WORKERS: dict[tuple, object] = {}
+_BODIES: dict[str, Callable] = {}
+
+_TABLE_BITS = 12
+_TABLE_SIZE = 1 << _TABLE_BITS
+_TABLE = np.zeros(_TABLE_SIZE, np.int64)  # worker address per slot
+_KEYS = np.zeros(_TABLE_SIZE, np.int64)  # 63-bit key hash owning the slot
+llvm.add_symbol("nngraph_worker_table", _TABLE.ctypes.data)
+llvm.add_symbol("nngraph_worker_keys", _KEYS.ctypes.data)
+
+
+def _sources_digest() -> str:
+    """Hash of this package's sources. Worker names carry it, so editing any kernel file retires old cache entries
+    (Numba's own cache only watches the decorated function's file, not the kernels it inlines)."""
+    h = hashlib.sha1()
+    here = os.path.dirname(_FILE)
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:12]
+
+
+_DIGEST = _sources_digest()
+
+
+def _make_worker(name: str, job_type: types.Type) -> object:
+    """Compile (or load from disk) ``cfunc`` ``name(t, nt, ctx): body(t, nt, load_job(ctx, JOB))``.
+
+    The function is created from source with this file as its filename so Numba's cache can locate it; the name
+    carries the job type and the sources digest, so a cache entry can only ever match the same code.
+    """
+    key = (name, job_type)
+    if key in _WORKERS:
+        return _WORKERS[key]
+    tkey = hashlib.sha1(str(job_type).encode()).hexdigest()[:12]
+    fname = f"_worker_{name}_{tkey}_{_DIGEST}"
+    ns = {"__name__": __name__, "body": _BODIES[name], "load_job": load_job, "JOB": job_type}
+    code = compile(f"def {fname}(t, nt, ctx):\n    body(t, nt, load_job(ctx, JOB))\n", _FILE, "exec")
+    exec(code, ns)  # noqa: S102 - fixed template, names only
+    worker = cfunc(_WORKER_SIG, cache=True)(ns[fname])
+    _WORKERS[key] = worker
+    return worker
+
+
+def _slot_of(blob: bytes) -> tuple[int, int]:
+    h = int.from_bytes(hashlib.sha1(blob).digest()[:8], "little") & ((1 << 63) - 1)
+    return h % _TABLE_SIZE, max(h, 1)
+
+
+def _install(blob: bytes, worker: object) -> int:
+    slot, h = _slot_of(blob)
+    if _KEYS[slot] in (0, h):  # first come keeps the slot; a colliding key resolves through Python each call
+        _TABLE[slot] = worker.address
+        _KEYS[slot] = h
+    return worker.address
+
+
+@ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)
+def _resolve(ptr: int, size: int) -> int:
+    """Called from compiled code when a worker slot is empty: compile/load the worker, fill the slot."""
+    blob = ctypes.string_at(ptr, size)
+    name, job_type = pickle.loads(blob)
+    return _install(blob, _make_worker(name, job_type))
+
+
+llvm.add_symbol("nngraph_worker_resolve", ctypes.cast(_resolve, ctypes.c_void_p).value)
+
+
+# --------------------------------------------------------------------------------------------- intrinsics
 
 
 @intrinsic
@@ -61,8 +134,7 @@ def call_worker(typingctx, fn, t, nt, ctx):  # noqa: ANN001, ANN201
         i64 = ir.IntType(64)
         fnty = ir.FunctionType(ir.VoidType(), [i64, i64, i64])
         fptr = builder.inttoptr(args[0], fnty.as_pointer())
-        builder.call(fptr, [context.cast(builder, a, ty, types.int64)
-                            for a, ty in zip(args[1:], sig.args[1:])])
+        builder.call(fptr, [context.cast(builder, a, ty, types.int64) for a, ty in zip(args[1:], sig.args[1:])])
         return context.get_dummy_value()
 
     return types.none(types.intp, types.intp, types.intp, types.intp), codegen
@@ -75,46 +147,89 @@ def launch(nt: int, fn: int, ctx: int) -> None:
         call_worker(fn, t, nt, ctx)
 
 
-def _make_worker(name: str, body: Callable, job_type: types.Type) -> object:
-    """Compile (or load from disk) ``cfunc`` ``name(t, nt, ctx): body(t, nt, load_job(ctx, JOB))``.
-
-    The function is created from source with this file as its filename so Numba's cache can locate it; its
-    index key is the bytecode, and the file's stamp invalidates it when this package changes.
-    """
-    key = (name, job_type)
-    if key in _WORKERS:
-        return _WORKERS[key]
-    fname = "_worker_" + "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{job_type}")[:180]
-    ns = {"__name__": __name__, "body": body, "load_job": load_job, "JOB": job_type}
-    code = compile(f"def {fname}(t, nt, ctx):\n    body(t, nt, load_job(ctx, JOB))\n", _FILE, "exec")
-    exec(code, ns)  # noqa: S102 - fixed template, names only
-    worker = cfunc(_WORKER_SIG, cache=True)(ns[fname])
-    # Make the symbol resolvable from any later module (callers declare it by name, see make_runner).
-    llvm.add_symbol(worker.native_name, worker.address)
-    _WORKERS[key] = worker
-    return worker
+def _external_array(module: ir.Module, name: str) -> ir.GlobalVariable:
+    arr_ty = ir.ArrayType(ir.IntType(64), _TABLE_SIZE)
+    gv = module.globals.get(name)
+    if gv is None:
+        gv = ir.GlobalVariable(module, arr_ty, name)
+        gv.linkage = "external"
+    return gv
 
 
 def make_runner(name: str, body: Callable) -> Callable:
-    """Intrinsic ``run(nt, job)``: run ``body(t, nt, job)`` for t < nt (serially when nt == 1) via the worker
+    """Intrinsic-backed ``run(nt, job)``: ``body(t, nt, job)`` for t < nt (serially when nt == 1) in the worker
     compiled for ``typeof(job)``. ``body`` must be an @njit(inline="always") function of (t, nt, job)."""
+    _BODIES[name] = body
 
     @intrinsic
     def _worker_fn(typingctx, job):  # noqa: ANN001, ANN202
-        worker = _make_worker(name, body, job)
-        symbol = worker.native_name
+        blob = pickle.dumps((name, job))
+        _install(blob, _make_worker(name, job))  # compile now: the common case then never calls back
+        slot, h = _slot_of(blob)
 
         def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
             i64 = ir.IntType(64)
-            fnty = ir.FunctionType(ir.VoidType(), [i64, i64, i64])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-            return builder.ptrtoint(fn, context.get_value_type(types.intp))
+            mod = builder.module
+            zero = ir.Constant(ir.IntType(32), 0)
+            idx = ir.Constant(ir.IntType(32), slot)
+            fn = builder.load(builder.gep(_external_array(mod, "nngraph_worker_table"), [zero, idx]))
+            owner = builder.load(builder.gep(_external_array(mod, "nngraph_worker_keys"), [zero, idx]))
+            ok = builder.and_(builder.icmp_signed("==", owner, ir.Constant(i64, h)),
+                              builder.icmp_signed("!=", fn, ir.Constant(i64, 0)))
+            result = cgutils.alloca_once_value(builder, fn)
+            with builder.if_then(builder.not_(ok), likely=False):
+                gname = f"nngraph_worker_key_{slot}_{h}"
+                gv = mod.globals.get(gname)
+                if gv is None:
+                    gv = cgutils.global_constant(mod, gname, cgutils.make_bytearray(blob))
+                ptr = builder.bitcast(gv, ir.IntType(8).as_pointer())
+                rty = ir.FunctionType(i64, [ir.IntType(8).as_pointer(), i64])
+                resolve = cgutils.get_or_insert_function(mod, rty, "nngraph_worker_resolve")
+                builder.store(builder.call(resolve, [ptr, ir.Constant(i64, len(blob))]), result)
+            return builder.load(result)
 
         return types.intp(job), codegen
 
     @njit(inline="always")
     def run(nt, job):  # noqa: ANN001, ANN202
         fn = _worker_fn(job)
+        ctx = job_addr(job)
+        if nt == 1:
+            call_worker(fn, 0, 1, ctx)
+        else:
+            launch(nt, fn, ctx)
+
+    return run
+
+
+def make_generic_runner(name: str, body_for: Callable) -> Callable:
+    """Like :func:`make_runner` for kernels taking a user epilogue: ``run(nt, job, epi)``.
+
+    ``body_for(epi)`` returns the inline body for one epilogue function; its worker is compiled per (epilogue,
+    job type) and not disk-cached (the epilogue is arbitrary code). The entry point embeds the worker address, so
+    functions calling it are not disk-cacheable either -- use the ``*_std`` kernels for cached code."""
+    bodies: dict = {}
+
+    @intrinsic
+    def _worker_fn(typingctx, job, epi):  # noqa: ANN001, ANN202
+        disp = epi.dispatcher
+        key = (name, job, disp)
+        if key not in _WORKERS:
+            if disp not in bodies:
+                bodies[disp] = body_for(disp)
+            ns = {"body": bodies[disp], "load_job": load_job, "JOB": job}
+            exec("def worker(t, nt, ctx):\n    body(t, nt, load_job(ctx, JOB))\n", ns)  # noqa: S102
+            _WORKERS[key] = cfunc(_WORKER_SIG)(ns["worker"])
+        address = _WORKERS[key].address
+
+        def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+            return ir.Constant(ir.IntType(64), address)
+
+        return types.intp(job, epi), codegen
+
+    @njit(inline="always")
+    def run(nt, job, epi):  # noqa: ANN001, ANN202
+        fn = _worker_fn(job, epi)
         ctx = job_addr(job)
         if nt == 1:
             call_worker(fn, 0, 1, ctx)

@@ -469,18 +469,12 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
                 summed.append(ba.fadd(final[i][j], cv))
         ba.branch(blk_st)
         bs = ir.IRBuilder(blk_st)
+        stores = []
         for idx, (i, j) in enumerate((i, j) for i in range(mr) for j in range(nv)):
             phi = bs.phi(vty)
             phi.add_incoming(final[i][j], blk)
             phi.add_incoming(summed[idx], blk_add)
-            final_val = phi
-            if masked:
-                pass
-            summed_phi = final_val
-            final_store = summed_phi
-            if idx == 0:
-                stores = []
-            stores.append((i, j, final_store))
+            stores.append((i, j, phi))
         for i, j, v in stores:
             if masked:
                 bs.call(mstore, [v, cptr(bs, i, j), one32, masks[j]])

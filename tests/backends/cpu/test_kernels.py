@@ -1,0 +1,250 @@
+"""CPU GEMM / convolution kernels with fused epilogues, against numpy references.
+
+Compile cost is what makes this file slow, so tests reuse few kernel specialisations: every ``*_std`` entry point
+compiles one worker per dtype (epilogue choice is a runtime argument), and only one test uses a custom epilogue.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+from numba import njit
+
+from nngraph.backends.cpu.kernels import conv as K
+from nngraph.backends.cpu.kernels import gemm as G
+from nngraph.backends.cpu.kernels.epilogue import ACTIVATIONS, chain, epi_std, reference_epilogue, std_args
+from nngraph.backends.cpu.kernels.simd import MR, nr_of
+from nngraph.ops.conv import conv as ref_conv
+from nngraph.ops.conv import conv_transpose as ref_conv_transpose
+
+DTYPES = [np.float32, np.float64]
+
+
+def _tol(dtype: type, k: int) -> dict:
+    if dtype == np.float32:
+        return {"rtol": 2e-4, "atol": 2e-5 * max(1.0, math.sqrt(k))}
+    return {"rtol": 1e-10, "atol": 1e-11 * max(1.0, math.sqrt(k))}
+
+
+def _ref(y64: np.ndarray, args: tuple, dtype: type) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return reference_epilogue(y64, args).astype(dtype)
+
+
+@pytest.fixture
+def threads():
+    """Run a test body under a given numba thread count, restoring it afterwards."""
+    old = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(old)
+
+
+# --------------------------------------------------------------------------------------------- GEMM
+
+NR32 = nr_of(np.float32)
+GEMM_SHAPES = [(1, 1, 1), (0, 5, 7), (5, 0, 7), (5, 7, 0), (1, 512, 784), (3, 5, 2), (MR + 1, NR32 + 1, 17),
+               (2 * MR - 1, 3 * NR32 - 1, 700), (64, 300, 576), (130, 70, 1300), (17, 1000, 33)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_shapes(dtype):
+    rng = np.random.default_rng(0)
+    for m, n, k in GEMM_SHAPES:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        c = np.full((m, n), np.nan, dtype)
+        args = std_args(dtype, bias=rng.standard_normal(n), bias_axis=1, act="relu")
+        G.gemm_std(a, b, c, args)
+        np.testing.assert_allclose(c, _ref(a.astype(np.float64) @ b, args, dtype), **_tol(dtype, k),
+                                   err_msg=str((m, n, k)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_epilogues(dtype):
+    """Every activation, with and without bias (per row / per column) and residual."""
+    rng = np.random.default_rng(1)
+    m, n, k = 19, 45, 37
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = (rng.standard_normal((k, n)) * 0.7).astype(dtype)
+    y64 = a.astype(np.float64) @ b
+    res = rng.standard_normal((m, n)).astype(dtype)
+    for act in ACTIVATIONS:
+        for bias_axis, bias in ((0, None), (0, rng.standard_normal(m)), (1, rng.standard_normal(n))):
+            for residual in (None, res):
+                args = std_args(dtype, bias=bias, bias_axis=bias_axis, residual=residual, act=act)
+                c = np.empty((m, n), dtype)
+                G.gemm_std(a, b, c, args)
+                np.testing.assert_allclose(c, _ref(y64, args, dtype), **_tol(dtype, k),
+                                           err_msg=f"{act} bias_axis={bias_axis} {bias is None} {residual is None}")
+
+
+def test_activation_extremes():
+    """The float32 vector math at large magnitudes, tiny values and NaN."""
+    x = np.array([-200, -100, -88, -20, -5, -1e-3, -1e-6, 0, 1e-6, 1e-3, 0.3, 0.7, 5, 20, 88, 100, 200, np.nan],
+                 np.float32)
+    a = x.reshape(-1, 1)
+    b = np.ones((1, 1), np.float32)
+    for act in ACTIVATIONS:
+        args = std_args(np.float32, act=act)
+        c = np.empty((x.size, 1), np.float32)
+        G.gemm_std(a, b, c, args)
+        ref = _ref(x.astype(np.float64).reshape(-1, 1), args, np.float32)
+        np.testing.assert_allclose(c, ref, rtol=2e-6, atol=1e-7, equal_nan=True, err_msg=act)
+
+
+def test_gemm_threads(threads):
+    """Single- and two-thread runs (N split, M split, batch-free) give the same result."""
+    rng = np.random.default_rng(2)
+    for m, n, k in ((256, 1024, 128), (512, 40, 256)):
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        out = []
+        for nt in (1, 2):
+            threads(nt)
+            c = np.empty((m, n), np.float32)
+            G.gemm_std(a, b, c, std_args(np.float32, act="silu"))
+            out.append(c)
+        np.testing.assert_allclose(out[0], out[1], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(out[0], _ref(a.astype(np.float64) @ b, std_args(np.float32, act="silu"),
+                                                np.float32), **_tol(np.float32, k))
+
+
+def test_gemm_bt_and_packed():
+    """Linear layers: y = x @ W.T with W read directly and with W pre-packed; also pack_b for plain B."""
+    rng = np.random.default_rng(3)
+    for m, n, k in ((1, 512, 784), (64, 512, 784), (7, 33, 5), (0, 3, 4), (3, 1, 1)):
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        bias = rng.standard_normal(n)
+        args = std_args(np.float32, bias=bias, bias_axis=1, act="gelu")
+        ref = _ref(x.astype(np.float64) @ w.T, args, np.float32)
+        c1 = np.empty((m, n), np.float32)
+        G.gemm_bt_std(x, w, c1, args)
+        c2 = np.empty((m, n), np.float32)
+        bp = G.pack_bt(w)
+        assert bp.size == G.packed_b_size(n, k, np.float32)
+        G.gemm_packed_std(x, bp, c2, args)
+        np.testing.assert_allclose(c1, ref, **_tol(np.float32, k))
+        np.testing.assert_allclose(c2, ref, **_tol(np.float32, k))
+    a = rng.standard_normal((9, 300))
+    b = rng.standard_normal((300, 20))
+    c = np.empty((9, 20))
+    G.gemm_packed_std(a, G.pack_b(b), c, std_args(np.float64))
+    np.testing.assert_allclose(c, a @ b, rtol=1e-12, atol=1e-12)
+
+
+@njit
+def _scale_cols(c, b, r0, r1, c0, c1, args):  # noqa: ANN001, ANN202
+    (scale,) = args
+    for i in range(r0, r1):
+        for j in range(c0, c1):
+            c[i, j] *= scale[j]
+
+
+def test_custom_epilogue():
+    """A code-generator style epilogue chained after the standard one (one worker compile: custom epilogues are
+    not disk-cached)."""
+    rng = np.random.default_rng(4)
+    m, n, k = 70, 90, 50
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    scale = rng.standard_normal(n).astype(np.float32)
+    y64 = a.astype(np.float64) @ b
+    c = np.empty((m, n), np.float32)
+    both = chain(epi_std, _scale_cols)
+    args = std_args(np.float32, bias=rng.standard_normal(n), bias_axis=1, act="relu")
+    G.gemm(a, b, c, both, (args, (scale,)))
+    np.testing.assert_allclose(c, _ref(y64, args, np.float32) * scale, **_tol(np.float32, k))
+
+
+# --------------------------------------------------------------------------------------------- convolution
+
+# (B, C, H, W, O, kh, kw, stride, padding (t, b, l, r), dilation, groups)
+CONV_CASES = [
+    (1, 3, 9, 11, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (2, 8, 7, 6, 16, 3, 3, (2, 2), (1, 0, 0, 1), (1, 1), 1),
+    (1, 4, 10, 10, 6, 3, 2, (1, 2), (2, 1, 0, 3), (2, 1), 2),
+    (2, 16, 5, 5, 40, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 6, 12, 9, 12, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 6),
+    (2, 4, 11, 13, 8, 5, 5, (2, 2), (2, 2, 2, 2), (1, 1), 4),
+    (1, 4, 9, 9, 4, 3, 3, (2, 1), (0, 1, 2, 0), (1, 2), 4),
+    (3, 2, 1, 1, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (1, 20, 3, 40, 70, 1, 3, (1, 1), (0, 0, 1, 1), (1, 1), 1),
+]
+
+
+def _conv_ref(x, w, bias, res, act, st, pad, dil, g):  # noqa: ANN001, ANN202
+    y = ref_conv(x.astype(np.float64), w.astype(np.float64), None, stride=st,
+                 padding=((pad[0], pad[1]), (pad[2], pad[3])), dilation=dil, groups=g)
+    args = std_args(x.dtype, bias=bias, bias_axis=0, residual=res, act=act)
+    return args, _ref(y.reshape(y.shape[0], y.shape[1], -1), args, x.dtype).reshape(y.shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_algorithms(dtype):
+    """Every applicable algorithm on every case: im2col GEMM (plain, strided, dilated, grouped), 1x1, depthwise."""
+    rng = np.random.default_rng(5)
+    for case in CONV_CASES:
+        bsz, c, h, wd, o, kh, kw, st, pad, dil, g = case
+        x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((o, c // g, kh, kw)).astype(dtype)
+        p = K.conv_params(w.shape, x.shape, st, pad, dil, g)
+        res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype)
+        args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "silu", st, pad, dil, g)
+        algos = [K.ALGO_IM2COL]
+        if kh == kw == 1 and st == (1, 1) and not any(pad):
+            algos.append(K.ALGO_1X1)
+        if g == c:
+            algos.append(K.ALGO_DEPTHWISE)
+        if dtype == np.float64:
+            algos = algos[-1:]  # float64: one path per case keeps compile time down
+        for algo in algos:
+            out = K.conv2d(x, w, args, stride=st, padding=pad, dilation=dil, groups=g, algo=algo)
+            np.testing.assert_allclose(out, ref, **_tol(dtype, c // g * kh * kw), err_msg=f"{case} {algo}")
+
+
+def test_conv_threads_and_batch(threads):
+    """Threaded splits (over images, pixels, output channels) agree with one thread."""
+    rng = np.random.default_rng(6)
+    for xs, ws, g in (((4, 16, 20, 20), (32, 16, 3, 3), 1), ((1, 64, 4, 4), (256, 64, 3, 3), 1),
+                      ((1, 32, 30, 30), (32, 1, 3, 3), 32), ((2, 8, 31, 9), (16, 8, 1, 1), 1)):
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal(ws).astype(np.float32)
+        pad = (0, 0, 0, 0) if ws[2] == 1 else (1, 1, 1, 1)
+        args, ref = _conv_ref(x, w, None, None, "relu", (1, 1), pad, (1, 1), g)
+        for nt in (1, 2):
+            threads(nt)
+            out = K.conv2d(x, w, args, padding=pad, groups=g)
+            np.testing.assert_allclose(out, ref, **_tol(np.float32, ws[1] * 9), err_msg=f"{xs} {ws} nt={nt}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose(dtype):
+    rng = np.random.default_rng(7)
+    for bsz, c, h, wd, og, kh, kw, st, pad, opad, dil, g in (
+            (1, 4, 5, 6, 3, 3, 3, (2, 2), (1, 1), (1, 0), (1, 1), 1),
+            (2, 6, 4, 4, 2, 2, 3, (1, 2), (0, 1), (0, 1), (2, 1), 3),
+            (1, 3, 7, 3, 5, 1, 1, (1, 1), (0, 0), (0, 0), (1, 1), 1)):
+        x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
+        w = rng.standard_normal((c, og, kh, kw)).astype(dtype)
+        bias = rng.standard_normal(og * g)
+        y = ref_conv_transpose(x.astype(np.float64), w.astype(np.float64), None, stride=st, padding=pad,
+                               output_padding=opad, dilation=dil, groups=g)
+        args = std_args(dtype, bias=bias, bias_axis=0, act="leaky_relu", alpha=0.1)
+        ref = _ref(y.reshape(bsz, og * g, -1), args, dtype).reshape(y.shape)
+        p = K.conv_transpose_params(w.shape, x.shape, y.shape[2:], st, pad, dil, g)
+        wp = K.prepare_conv_transpose_weight(w, g)
+        out = np.empty(y.shape, dtype)
+        K.conv_transpose2d_std(x, wp, out, p, args)
+        np.testing.assert_allclose(out, ref, **_tol(dtype, c // g * kh * kw))
+
+
+def test_choose_conv_algo():
+    assert K.choose_conv_algo(64, 64, 3, 3, (1, 1), (1, 1, 1, 1)) == K.ALGO_IM2COL
+    assert K.choose_conv_algo(64, 256, 1, 1) == K.ALGO_1X1
+    assert K.choose_conv_algo(64, 256, 1, 1, (2, 2)) == K.ALGO_IM2COL
+    assert K.choose_conv_algo(32, 32, 3, 3, (2, 2), (1, 1, 1, 1), groups=32) == K.ALGO_DEPTHWISE
+    assert K.choose_conv_algo(32, 64, 3, 3, groups=32) == K.ALGO_DEPTHWISE
+    assert K.choose_conv_algo(32, 64, 3, 3, groups=8) == K.ALGO_IM2COL

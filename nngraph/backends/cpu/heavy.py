@@ -6,8 +6,11 @@ applied per output block while it is in cache. Other epilogues run as the heavy 
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
+
+import numpy as np
 
 from ...ir.node import OP, Node
 from ...ops.registry import REGISTRY, TensorSpec, register_lowering
@@ -117,6 +120,17 @@ def _lower_conv(em: Emitter, node: Node, steps: list[tuple]) -> bool:
     b_args = (bias, bias.size) if bias is not None else (out, 0)
     r_args = (res, res.size) if res is not None else (out, 0)
     geo = (kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
+    if TUNED_CONV and nd == 2 and em.is_weight(w_name):
+        from .kernels import conv as kconv
+
+        pads = (pad[0][0], pad[0][1], pad[1][0], pad[1][1])
+        algo = kconv.choose_conv_algo(c, o, kh, kw, (sh, sw), pads, (dh, dw), g, h, w, n)
+        p = kconv.conv_params(ws.shape, xs.shape, (sh, sw), pads, (dh, dw), g)
+        size = int(kconv.prepare_conv_weight(np.zeros(ws.shape, ws.dtype), g, algo).size)
+        prepared = em.derived_weight(w_name, functools.partial(_prepare_conv, groups=g, algo=algo), size,
+                                     f"conv{algo}")
+        em.call(kern.conv_tuned, algo, n, c, h, w, o, p, x, prepared, size, *b_args, *r_args, act, alpha, beta, out)
+        return True
     if g == c and cg == 1:
         em.call(kern.conv_depthwise, n, c, h, w, *geo, o // c, x, wb, *b_args, *r_args, act, alpha, beta, out)
         return True
@@ -124,6 +138,14 @@ def _lower_conv(em: Emitter, node: Node, steps: list[tuple]) -> bool:
     em.call(kern.conv_gemm, n, c, h, w, o, *geo, g, x, wb, *b_args, *r_args, act, alpha, beta, out, cols)
     return True
 
+
+def _prepare_conv(w: np.ndarray, groups: int, algo: int) -> np.ndarray:
+    from .kernels import conv as kconv
+
+    return kconv.prepare_conv_weight(w, groups, algo).reshape(-1)
+
+
+TUNED_CONV = True  # the kernels/conv.py algorithms; False: im2col + GEMM per (image, group) (kernels_heavy)
 
 EPILOGUE_RULES = {"linear": _lower_linear, "conv": _lower_conv}
 

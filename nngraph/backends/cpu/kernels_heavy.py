@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from .kernels.epilogue import act_scalar
+from .kernels.conv import conv2d_1x1_std, conv2d_depthwise_std, conv2d_im2col_std
 from .kernels.gemm import gemm_bt_std, gemm_packed_std, gemm_std, pack_bt, packed_b_size
 
 
@@ -152,3 +153,25 @@ def conv_depthwise(n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, mult, xa,
                 if nres:
                     v += ra[ro + (b * o + oc) * oh * ow + y * ow + x]
                 oa[row + x] = act_scalar(v, act, alpha, beta)
+
+
+# --------------------------------------------------------------------------------------------- tuned conv kernels
+# Implicit-im2col GEMM / 1x1 GEMM / vectorised depthwise from ``kernels/conv.py`` (weights prepared once, as derived
+# weights). ``algo`` selects the kernel (ALGO_* of kernels/conv.py).
+
+
+@njit(cache=True, nogil=True)
+def conv_tuned(algo, n, c, h, w, o, p, xa, xo, wa, wo, wsize, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
+    x = xa[xo:xo + n * c * h * w].reshape((n, c, h, w))
+    oh, ow = p[9], p[10]
+    out = oa[oo:oo + n * o * oh * ow].reshape((n, o, oh, ow))
+    bias = ba[bo:bo + nb]
+    res = ra[ro:ro + nres].reshape((n if nres else 0, o if nres else 0, oh * ow if nres else 0))
+    args = (bias, 0, res, act, alpha, beta)
+    wp = wa[wo:wo + wsize]
+    if algo == 2:
+        conv2d_depthwise_std(x, wp.reshape((o, -1)), out, p, args)
+    elif algo == 1:
+        conv2d_1x1_std(x, wp, out, p, args)
+    else:
+        conv2d_im2col_std(x, wp, out, p, args)

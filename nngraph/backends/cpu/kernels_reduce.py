@@ -237,6 +237,8 @@ def _copy(dst, src, n):  # noqa: ANN001, ANN201
 @njit(nogil=True, inline="always")
 def _kept(ksh, kst, q):  # noqa: ANN001, ANN201
     """Input offset of kept index ``q`` (C order over the 3 kept dims)."""
+    if ksh[0] == 1 and ksh[1] == 1:  # the usual case after collapsing: no integer divisions
+        return q * kst[2]
     c = q % ksh[2]
     t = q // ksh[2]
     return (t // ksh[1]) * kst[0] + (t % ksh[1]) * kst[1] + c * kst[2]
@@ -245,6 +247,8 @@ def _kept(ksh, kst, q):  # noqa: ANN001, ANN201
 @njit(nogil=True, inline="always")
 def _red(rsh, rst, r):  # noqa: ANN001, ANN201
     """Input offset of reduced index ``r`` (C order over the 3 reduced dims)."""
+    if rsh[0] == 1 and rsh[1] == 1:
+        return r * rst[2]
     c = r % rsh[2]
     t = r // rsh[2]
     return (t // rsh[1]) * rst[0] + (t % rsh[1]) * rst[1] + c * rst[2]

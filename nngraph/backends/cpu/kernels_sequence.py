@@ -672,75 +672,85 @@ def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bx
 
 
 @njit(**_HELPER)
-def _rec_tasks(t0, t1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b, has_r, ca, co,  # noqa: ANN001, ANN201
-               oa, oo, hp, hin, hout, mp, tile, toff):
+def _rec_phase(phase, t0, t1, p0, p1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b,  # noqa: ANN001, ANN201
+               rp, has_r, ca, co, oa, oo, hp, hin, hout, mp, tile, toff):
+    """Tasks [t0, t1) of one phase of time step ``step_s`` over row panels [p0, p1) (column-block major, so the
+    row panels of a block reuse its weights from cache). Phase 0: every gate of NR hidden units (h W_hh^T tiles and
+    the cell math); the new h goes to the packed state ``hp[hout:]`` and ``out`` (or, with a projection, to ``mp``).
+    Phase 1: the projection h = m W_hr^T of NR output columns."""
     nr = _nr(tile)
     ldt = (ng + 1) * nr
     G = ng * H
-    npan = (N + MR - 1) // MR
-    for task in range(t0, t1):  # hidden-block major: the row panels of a block reuse its weights from cache
-        hb = task // npan
-        p = task % npan
+    npp = p1 - p0
+    for task in range(t0, t1):
+        blk = task // npp
+        p = p0 + task % npp
         n0 = p * MR
         mr = min(MR, N - n0)
-        u0 = hb * nr
-        nrb = min(nr, H - u0)
+        j0 = blk * nr
+        if phase == 1:
+            nrq = min(nr, P - j0)
+            ukernel(H, mp, p * H * MR, rp, blk * H * nr, tile, toff, nr, False, mr, nr)
+            for i in range(mr):
+                dst = hout + p * P * MR + j0 * MR + i
+                src = toff + i * nr
+                o = oo + (step_s * N + n0 + i) * P + j0
+                for j in range(nrq):
+                    v = tile[src + j]
+                    hp[dst + j * MR] = v
+                    oa[o + j] = v
+            continue
+        nrb = min(nr, H - j0)
         for g in range(ng):
-            ukernel(P, hp, hin + p * P * MR, wp, wpo + (hb * ng + g) * P * nr, tile, toff + g * nr, ldt, False, mr, nr)
-        _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xo + (step_s * N + n0) * G, G, bxa, bxo, has_bx,
+            ukernel(P, hp, hin + p * P * MR, wp, (blk * ng + g) * P * nr, tile, toff + g * nr, ldt, False, mr, nr)
+        _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, j0, H, xa, xo + (step_s * N + n0) * G, G, bxa, bxo, has_bx,
                    ba, bo, has_b, ca, co, hp, hin, P)
         for i in range(mr):
             src = toff + i * ldt + ng * nr
             if has_r:
-                dst = p * H * MR + u0 * MR + i
+                dst = p * H * MR + j0 * MR + i
                 for j in range(nrb):
                     mp[dst + j * MR] = tile[src + j]
             else:
-                dst = hout + p * P * MR + u0 * MR + i
+                dst = hout + p * P * MR + j0 * MR + i
                 for j in range(nrb):
                     hp[dst + j * MR] = tile[src + j]
-                o = oo + (step_s * N + n0 + i) * P + u0
+                o = oo + (step_s * N + n0 + i) * P + j0
                 for j in range(nrb):
                     oa[o + j] = tile[src + j]
 
 
-@njit(**_HELPER)
-def _proj_tasks(t0, t1, step_s, N, H, P, rp, rpo, oa, oo, hp, hout, mp, tile, toff):  # noqa: ANN001, ANN201
-    nr = _nr(tile)
-    npan = (N + MR - 1) // MR
-    for task in range(t0, t1):
-        q = task // npan
-        p = task % npan
-        n0 = p * MR
-        mr = min(MR, N - n0)
-        j0 = q * nr
-        nrq = min(nr, P - j0)
-        ukernel(H, mp, p * H * MR, rp, rpo + q * H * nr, tile, toff, nr, False, mr, nr)
-        for i in range(mr):
-            dst = hout + p * P * MR + j0 * MR + i
-            src = toff + i * nr
-            o = oo + (step_s * N + n0 + i) * P + j0
-            for j in range(nrq):
-                v = tile[src + j]
-                hp[dst + j * MR] = v
-                oa[o + j] = v
+SPLIT_NONE, SPLIT_BATCH, SPLIT_STEP = 0, 1, 2
 
 
 @njit(**_HELPER)
-def _rec_work(phase, t, nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp, has_r, ca, co,  # noqa: ANN001, ANN201
-              oa, oo, hp, hin, hout, mp, tiles):
-    """Share ``t`` of ``nt`` of one phase of a time step: 0 = gates (h W_hh^T and the cell math), 1 = projection."""
+def _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,  # noqa: ANN001, ANN201
+             has_r, ca, co, oa, oo, hp, mp, tiles):
+    """Share ``t`` of ``nt``. SPLIT_NONE / SPLIT_BATCH: the whole recurrence of row panels (independent sequences)
+    share ``t``, no synchronization. SPLIT_STEP: share ``t`` of the hidden blocks of step/phase ``it``."""
     nr = _nr(oa)
     npan = (N + MR - 1) // MR
-    tsize = MR * (ng + 1) * nr
-    if phase == 0:
-        ntask = npan * ((H + nr - 1) // nr)
-        _rec_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, 0,
-                   ba, bo, has_b, has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles, t * tsize)
-    else:
-        ntask = npan * ((P + nr - 1) // nr)
-        _proj_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, s, N, H, P, rp, 0, oa, oo, hp, hout, mp, tiles,
-                    t * tsize)
+    hps = npan * MR * P
+    nphase = 2 if has_r else 1
+    toff = t * MR * (ng + 1) * nr
+    nblk = ((H + nr - 1) // nr, (P + nr - 1) // nr)
+    if split == SPLIT_STEP:
+        step = it // nphase
+        phase = it % nphase
+        s = T - 1 - step if reverse else step
+        ntask = npan * nblk[phase]
+        _rec_phase(phase, (ntask * t) // nt, (ntask * (t + 1)) // nt, 0, npan, s, mode, ng, N, H, P, xa, xo, bxa, bxo,
+                   has_bx, wp, ba, bo, has_b, rp, has_r, ca, co, oa, oo, hp, (step % 2) * hps, (1 - step % 2) * hps,
+                   mp, tiles, toff)
+        return
+    p0 = (npan * t) // nt
+    p1 = (npan * (t + 1)) // nt
+    for step in range(T):
+        s = T - 1 - step if reverse else step
+        for phase in range(nphase):
+            _rec_phase(phase, 0, nblk[phase] * (p1 - p0), p0, p1, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp,
+                       ba, bo, has_b, rp, has_r, ca, co, oa, oo, hp, (step % 2) * hps, (1 - step % 2) * hps, mp,
+                       tiles, toff)
 
 
 @njit(**_HELPER)
@@ -764,14 +774,15 @@ def _pack_weight(wa, wo, packed, ng, rows, k):  # noqa: ANN001, ANN201
 
 @njit(**_PFLAGS)
 def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_packed, ba, bo, has_b, ra, ro, r_packed,  # noqa: ANN001, ANN201
-              has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, par):
+              has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, split):
     """The whole recurrence of an rnn (tanh/relu), LSTM (optionally projected) or GRU layer.
 
     ``xw`` (T, N, ng*H) at ``xo`` (+ ``bx`` (ng*H,) when ``has_bx``: a cell's input bias); W_hh (ng*H, P) at
     ``wo``, pre-packed (``pack_gates_host``) when ``w_packed``; ``b`` (ng*H,) the recurrent bias; W_hr (P, H) at
     ``ro`` when ``has_r`` (LSTM projection); initial states h0 (N, P), c0 (N, H) or zeros. Writes out (T, N, P),
     h_T (N, P) and, for LSTM, c_T (N, H) at ``co`` (also the working cell state). ``reverse`` runs from the last
-    step to the first. Threads (``par``) split each step's hidden blocks (one parallel region per step)."""
+    step to the first. ``split``: SPLIT_BATCH runs groups of batch rows on the threads for the whole sequence
+    (no synchronization), SPLIT_STEP splits every step's hidden units (one parallel region per step)."""
     ng = 4 if mode == MODE_LSTM else 3 if mode == MODE_GRU else 1
     nr = _nr(oa)
     npan = (N + MR - 1) // MR
@@ -787,24 +798,21 @@ def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_pac
     if mode == MODE_LSTM:
         for e in range(N * H):
             ca[co + e] = c0a[c0o + e] if has_c0 else 0.0
-    ntask = npan * max((H + nr - 1) // nr, (P + nr - 1) // nr if has_r else 1)
-    nt = min(_num_threads() if par else 1, ntask)
-    tiles = np.empty(max(nt, 1) * MR * (ng + 1) * nr, oa.dtype)
     nphase = 2 if has_r else 1
-    cur = 0
-    for step in range(T):
-        s = T - 1 - step if reverse else step
-        hin = cur * hps
-        hout = (1 - cur) * hps
-        for phase in range(nphase):
-            if nt > 1:
-                for t in prange(nt):
-                    _rec_work(phase, t, nt, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,
-                              has_r, ca, co, oa, oo, hp, hin, hout, mp, tiles)
-            else:
-                _rec_work(phase, 0, 1, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp, has_r,
-                          ca, co, oa, oo, hp, hin, hout, mp, tiles)
-        cur = 1 - cur
+    nt = _num_threads() if split != SPLIT_NONE else 1
+    if split == SPLIT_BATCH:
+        nt = min(nt, npan)
+    nt = max(nt, 1)
+    tiles = np.empty(nt * MR * (ng + 1) * nr, oa.dtype)
+    if nt > 1:
+        for it in range(T * nphase if split == SPLIT_STEP else 1):
+            for t in prange(nt):
+                _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo,
+                         has_b, rp, has_r, ca, co, oa, oo, hp, mp, tiles)
+    else:
+        _rec_run(0, 1, SPLIT_NONE, 0, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,
+                 has_r, ca, co, oa, oo, hp, mp, tiles)
+    cur = T % 2
     for n in range(N):
         base = cur * hps + (n // MR) * P * MR + n % MR
         for k in range(P):

@@ -138,6 +138,13 @@ def _reduce(em: Emitter, node: Node) -> bool:
         return True
     if name in _ARG:
         return _lower_arg(em, node, x, axes[0])
+    cast = out_spec.dtype if name in _ARITH else np.dtype(np.bool_) if name in _BOOL else x.dtype
+    if x.dtype != cast:
+        # Integer/bool sums and int means (numpy accumulates in the result dtype anyway) and any/all of numbers
+        # (x != 0) run on a converted copy: a pass over the input, but one compiled kernel per dtype, not per pair.
+        converted = em.scratch(x.shape, cast)
+        emit_copy(em, x, converted)
+        x = converted
     plan = _plan(x, axes, True)
     if plan is None and not x.contiguous:
         x = em.dense(node.args[0])

@@ -22,8 +22,10 @@ from .kernels_basic import emit_copy
 
 #: Below this many flops a call runs on one thread (a parallel region costs microseconds).
 PAR_MIN_FLOPS = 2_000_000
-#: A recurrence runs each time step on all threads when one step costs at least this many flops.
-PAR_MIN_STEP_FLOPS = 400_000
+#: A recurrence over a single group of batch rows splits each time step over the threads (one parallel region
+#: per step) when one step costs at least this many flops; with more groups of rows (independent sequences) the
+#: threads take whole groups when the layer costs PAR_MIN_FLOPS.
+PAR_MIN_STEP_FLOPS = 1_000_000
 LEAD_DIMS = 4  # broadcast batch/head dims the kernels iterate over (after merging contiguous ones)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -374,10 +376,16 @@ def _recurrence(em: Emitter, node: Node, mode: int, xw: Buf, w_name: str, b_name
     bx = em.dense(bx_name) if bx_name is not None else xw
     h0 = em.dense(h0_name) if h0_name is not None else xw
     c0 = em.dense(c0_name) if c0_name is not None else xw
-    par = 2.0 * n * p * g + (2.0 * n * hidden * p if r_name is not None else 0.0) >= PAR_MIN_STEP_FLOPS
+    step_flops = 2.0 * n * p * g + (2.0 * n * hidden * p if r_name is not None else 0.0)
+    if n > K.MR and t * step_flops >= PAR_MIN_FLOPS:
+        split = K.SPLIT_BATCH
+    elif t > 0 and step_flops >= PAR_MIN_STEP_FLOPS:
+        split = K.SPLIT_STEP
+    else:
+        split = K.SPLIT_NONE
     em.call(K.recurrent, mode, t, n, hidden, p, bool(reverse), xw, bx, bx_name is not None, wp, w_packed, b,
             b_name is not None, rp, r_packed, r_name is not None, h0, h0_name is not None, c0, c0_name is not None,
-            out, h_t, c_t, par)
+            out, h_t, c_t, split)
     return True
 
 

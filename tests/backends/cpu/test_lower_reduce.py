@@ -49,46 +49,40 @@ def _rand(shape: tuple, dtype: type, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def _float_reductions(x, b):  # noqa: ANN001, ANN202
+def _float_reductions(x, b, big, big_b):  # noqa: ANN001, ANN202
     xt = x.transpose(2, 0, 1)  # strided views: reduce over permuted / sliced / reversed dims
     xs = x[:, ::2]
     xr = x[:, :, ::-1]
-    return (x.sum(), x.sum(axis=0), x.sum(axis=1), x.sum(axis=2), x.sum(axis=(0, 2)), x.sum(axis=1, keepdims=True),
-            x.mean(axis=(1, 2)), x.mean(axis=0, keepdims=True), x.prod(axis=1), x.prod(),
-            x.var(axis=2), x.var(axis=(0, 1), ddof=1), x.std(axis=0), x.std(axis=2, ddof=1), x.var(),
-            x.max(axis=1), x.min(axis=(0, 2)), x.max(), x.min(axis=2, keepdims=True),
-            x.argmax(axis=0), x.argmax(axis=1), x.argmax(axis=2, keepdims=True), x.argmin(), x.argmin(axis=1),
-            x.argmax(),
-            b.any(axis=1), b.all(axis=(0, 2)), b.any(), b.all(axis=2, keepdims=True), x.any(axis=0), x.all(axis=2),
-            xt.sum(axis=1), xt.max(axis=0), xt.argmax(axis=2), xt.argmin(axis=0), xt.var(axis=1),
-            xt.mean(axis=(0, 2)), xt.argmax(), b.transpose(2, 0, 1).any(axis=0), xs.sum(axis=2), xs.max(axis=1),
-            xs.std(axis=0), xr.sum(axis=2), xr.argmax(axis=2), xr.min(axis=0))
+    small = (x.sum(), x.sum(axis=0), x.sum(axis=1), x.sum(axis=2), x.sum(axis=(0, 2)), x.sum(axis=1, keepdims=True),
+             x.mean(axis=(1, 2)), x.mean(axis=0, keepdims=True), x.prod(axis=1), x.prod(),
+             x.var(axis=2), x.var(axis=(0, 1), ddof=1), x.std(axis=0), x.std(axis=2, ddof=1), x.var(),
+             x.max(axis=1), x.min(axis=(0, 2)), x.max(), x.min(axis=2, keepdims=True),
+             x.argmax(axis=0), x.argmax(axis=1), x.argmax(axis=2, keepdims=True), x.argmin(), x.argmin(axis=1),
+             x.argmax(),
+             b.any(axis=1), b.all(axis=(0, 2)), b.any(), b.all(axis=2, keepdims=True), x.any(axis=0), x.all(axis=2),
+             xt.sum(axis=1), xt.max(axis=0), xt.argmax(axis=2), xt.argmin(axis=0), xt.var(axis=1),
+             xt.mean(axis=(0, 2)), xt.argmax(), b.transpose(2, 0, 1).any(axis=0), xs.sum(axis=2), xs.max(axis=1),
+             xs.std(axis=0), xr.sum(axis=2), xr.argmax(axis=2), xr.min(axis=0))
+    # Rows longer than a summation block, many outputs (parallel rows), one long output row split for threads.
+    large = (big.sum(axis=1), big.mean(axis=0), big.var(axis=1), big.std(axis=0, ddof=1), big.max(axis=1),
+             big.min(axis=0), big.argmax(axis=1), big.argmin(axis=0), big_b.any(axis=1), big_b.all(axis=0), big.sum(),
+             big.prod(axis=0))
+    return small + large
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_float_reductions(dtype: type) -> None:
     x = _rand((4, 5, 7), dtype)
     x[1, 2] = 0.0  # any/all of numbers: x != 0
+    big = _rand((40, 5000), dtype, 1)
     # Inputs rather than comparisons in the graph: every elementwise op is one more generated kernel to compile.
-    check(_float_reductions, x, x > 0.3, ops=("sum", "mean", "prod", "var", "std", "max", "min", "argmax",
-                                                          "argmin", "any", "all"), **_tol(dtype))
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_large_reductions_parallel_and_blocked(dtype: type) -> None:
-    """Rows longer than a summation block, many outputs (parallel rows), one long output row split for threads."""
-    x = _rand((40, 5000), dtype, 1)
-
-    def fn(x, b):  # noqa: ANN001, ANN202
-        return (x.sum(axis=1), x.mean(axis=0), x.var(axis=1), x.std(axis=0, ddof=1), x.max(axis=1), x.min(axis=0),
-                x.argmax(axis=1), x.argmin(axis=0), b.any(axis=1), b.all(axis=0), x.sum(), x.prod(axis=0))
-
-    check(fn, x, x > 2.5, **_tol(dtype))
+    check(_float_reductions, x, x > 0.3, big, big > 2.5, **_tol(dtype),
+          ops=("sum", "mean", "prod", "var", "std", "max", "min", "argmax", "argmin", "any", "all"))
 
 
 def test_integer_and_bool_reductions() -> None:
     """Integer sums/products in int64, means and variances in float64, max/min/argmax in the input dtype, bool
-    counts (every distinct input/output dtype pair compiles the kernels again, so the cases are chosen sparingly)."""
+    counts (each distinct input dtype compiles the kernels again, so the cases are chosen sparingly)."""
     xi = np.random.default_rng(2).integers(-50, 50, (3, 6, 5)).astype(np.int32)
 
     def fn(x, b):  # noqa: ANN001, ANN202
@@ -99,28 +93,25 @@ def test_integer_and_bool_reductions() -> None:
     check(fn, xi, xi > 0, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [np.float32])
-def test_nan_and_inf_propagate(dtype: type) -> None:
-    x = _rand((5, 6), dtype, 3)
+def test_nan_inf_empty_and_size_one() -> None:
+    x = _rand((5, 6), np.float32, 3)
     x[1, 2] = np.nan
     x[3, 0] = np.inf
     x[4, :] = -np.inf
     x[0, 4] = np.nan
-
-    def fn(x):  # noqa: ANN001, ANN202
-        return (x.max(axis=1), x.min(axis=1), x.max(axis=0), x.min(axis=0), x.argmax(axis=1), x.argmin(axis=1),
-                x.argmax(axis=0), x.argmin(axis=0), x.sum(axis=1), x.max(), x.argmax())
-
-    check(fn, x, **_tol(dtype))
-
-
-def test_empty_and_size_one() -> None:
-    x = _rand((3, 0, 4), np.float32)
-    check(lambda x, b: (x.sum(axis=1), x.prod(axis=1), x.mean(axis=1), x.var(axis=(0, 1)), b.any(axis=1),
-                        b.all(axis=1), x.max(axis=0), x.argmax(axis=2), x.sum(axis=2)), x, x > 0)
+    e = _rand((3, 0, 4), np.float32)
     y = _rand((1, 5, 1), np.float64, 4)
-    check(lambda x: (x.sum(axis=0), x.max(axis=2), x.sum(axis=(0, 2), keepdims=True), x.argmax(axis=0),
-                     x.var(axis=0), x.var(axis=2, ddof=1), x.mean(axis=()), x.argmin(axis=1), x.std()), y)
+
+    def fn(x, e, eb, y):  # noqa: ANN001, ANN202
+        nan_inf = (x.max(axis=1), x.min(axis=1), x.max(axis=0), x.min(axis=0), x.argmax(axis=1), x.argmin(axis=1),
+                   x.argmax(axis=0), x.argmin(axis=0), x.sum(axis=1), x.max(), x.argmax())
+        empty = (e.sum(axis=1), e.prod(axis=1), e.mean(axis=1), e.var(axis=(0, 1)), eb.any(axis=1), eb.all(axis=1),
+                 e.max(axis=0), e.argmax(axis=2), e.sum(axis=2))
+        size_one = (y.sum(axis=0), y.max(axis=2), y.sum(axis=(0, 2), keepdims=True), y.argmax(axis=0), y.var(axis=0),
+                    y.var(axis=2, ddof=1), y.mean(axis=()), y.argmin(axis=1), y.std())
+        return nan_inf + empty + size_one
+
+    check(fn, x, e, e > 0, y, rtol=1e-6, atol=1e-6)
 
 
 def test_empty_max_stays_on_host() -> None:
@@ -141,6 +132,7 @@ def test_softmax(dtype: type) -> None:
                 F.log_softmax(x, 1), F.softmax(xt, -1), F.log_softmax(xt[:, ::2], 1))
 
     check(fn, x, ops=("softmax", "log_softmax"), **_tol(dtype))
+    check(lambda x: (F.softmax(x, 1), F.log_softmax(x, 0)), np.zeros((0, 5), dtype))
 
 
 def test_softmax_dtype_cast_masks_and_large_rows() -> None:
@@ -161,4 +153,3 @@ def test_softmax_dtype_cast_masks_and_large_rows() -> None:
 
     # x - max - log(sum): the absolute error is ~ ulp(log(sum))
     check(log_fn, x, x.astype(np.float64), big, cols, rtol=1e-6, atol=1e-6)
-    check(lambda x: (F.softmax(x, 1), F.log_softmax(x, 0)), np.zeros((0, 5), np.float32))

@@ -206,8 +206,10 @@ def test_recurrences(dtype):
         (Layer("lstm", 20, dtype, reverse=True, bias=False), 6, 9, True, False),   # N > MR: two row panels
         (Layer("lstm", 21, dtype, proj=13), 4, 9, False, True),                   # projection
         (Layer("gru", 37, dtype), 5, 3, False, True),
-        (Layer("gru", 70, dtype, reverse=True), 3, 17, False, False),             # per-step threads
-        (Layer("lstm", 70, dtype, proj=40), 3, 17, True, True),                   # threads, 2 phases per step
+        (Layer("gru", 70, dtype, reverse=True), 5, 17, False, False),             # threads take row groups
+        (Layer("lstm", 70, dtype, proj=40), 5, 17, True, True),                   # same, with the projection
+        (Layer("rnn", 300, dtype), 2, 6, False, True),                            # threads split every step
+        (Layer("lstm", 128, dtype, proj=100), 3, 8, False, True),                 # same, 2 phases per step
         (Layer("lstm", 5, dtype), 3, 1, False, True),                             # hidden < one vector
         (Layer("gru", 6, dtype), 0, 2, False, True),                              # T = 0: the states pass through
         (Layer("rnn", 6, dtype), 3, 0, False, False),                             # N = 0

@@ -24,7 +24,7 @@ from numba import njit
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
 from .launch import make_generic_runner, make_runner
-from .simd import tile_nr, vec_width, vfma, vload_n, vsplat, vstore_n, vzero
+from .simd import tile_nr, vec_width, vfma, vgather_n, vload_n, vsplat, vstore_n, vzero
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -106,6 +106,15 @@ def _copy_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int) -> Non
         vstore_n(dst, d0 + v, vload_n(src, s0 + v, c), c)
 
 
+@njit(inline="always")
+def _gather_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, stride: int, n: int) -> None:
+    """dst[d0 + i] = src[s0 + i*stride] for i < n, with masked vector gathers."""
+    w = vec_width(dst)
+    for v in range(0, n, w):
+        c = min(w, n - v)
+        vstore_n(dst, d0 + v, vgather_n(src, s0 + v * stride, stride, c), c)
+
+
 @njit
 def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """Pack im2col(x)[pc:pc+kc, jc:jc+nc] of image ``bi`` into NR-column panels without building im2col.
@@ -157,8 +166,7 @@ def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
                     if sw == 1:
                         _copy_run(buf, d0 + lo, x, s0 + lo, hi - lo)
                     else:
-                        for i in range(lo, hi):
-                            buf[d0 + i] = xf[s0 + i * sw]
+                        _gather_run(buf, d0 + lo, xf, s0 + lo * sw, sw, hi - lo)
             pix += n
             ox += n
             if ox == ow:
@@ -302,8 +310,7 @@ def _dw_plane(x: np.ndarray, xf: np.ndarray, bi: int, ci: int, p: tuple, plane: 
             row = (iy * sw + r) * pw
             src = base + iy * wd + r - pl
             _zero_run(plane, row, lo)
-            for j in range(lo, hi):
-                plane[row + j] = xf[src + j * sw]
+            _gather_run(plane, row + lo, xf, src + lo * sw, sw, hi - lo)
             _zero_run(plane, row + hi, pw - hi)
 
 
@@ -336,14 +343,18 @@ def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2f: np.ndarray, o
                     s = rbase + toff[kx]
                     wv = vsplat(w2f[wbase + ky * kw + kx])
                     a0 = vfma(wv, vload_n(plane, s, n0), a0)
-                    a1 = vfma(wv, vload_n(plane, s + w, n1), a1)
-                    a2 = vfma(wv, vload_n(plane, s + 2 * w, n2), a2)
-                    a3 = vfma(wv, vload_n(plane, s + 3 * w, n3), a3)
+                    if n1 > 0:  # narrow rows (ow <= 3W) skip the empty accumulators
+                        a1 = vfma(wv, vload_n(plane, s + w, n1), a1)
+                        if n2 > 0:
+                            a2 = vfma(wv, vload_n(plane, s + 2 * w, n2), a2)
+                            if n3 > 0:
+                                a3 = vfma(wv, vload_n(plane, s + 3 * w, n3), a3)
             d = obase + oy * ow + ox
             vstore_n(of, d, a0, n0)
-            vstore_n(of, d + w, a1, n1)
-            vstore_n(of, d + 2 * w, a2, n2)
-            vstore_n(of, d + 3 * w, a3, n3)
+            if n1 > 0:
+                vstore_n(of, d + w, a1, n1)
+                vstore_n(of, d + 2 * w, a2, n2)
+                vstore_n(of, d + 3 * w, a3, n3)
 
 
 @njit(inline="always")

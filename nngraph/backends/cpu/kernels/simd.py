@@ -141,6 +141,31 @@ def vload_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
 
 
 @intrinsic
+def vgather_n(typingctx, ary, idx, stride, n):  # noqa: ANN001, ANN201
+    """Lanes i < n load flat element ``idx + i*stride`` (masked gather); other lanes are 0 and not accessed."""
+    vt = _vec_of(ary.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        vty = context.get_value_type(vt)
+        w = vt.width
+        i64 = ir.IntType(64)
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        lanes = ir.Constant(ir.VectorType(i64, w), [ir.Constant(i64, i) for i in range(w)])
+        vi64 = ir.VectorType(i64, w)
+        size = ir.Constant(i64, 4 if vt.dtype == types.float32 else 8)
+        offs = builder.mul(lanes, _splat(builder, builder.mul(args[2], size), vi64))
+        addrs = builder.add(_splat(builder, builder.ptrtoint(ptr, i64), vi64), offs)
+        pvty = ir.VectorType(vty.element.as_pointer(), w)
+        ptrs = builder.inttoptr(addrs, pvty)
+        mask = _lane_mask(builder, args[3], w)
+        fnty = ir.FunctionType(vty, [pvty, ir.IntType(32), mask.type, vty])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.gather.{_suffix(vty)}.v{w}p0{_suffix(vty)[len(str(w)) + 1:]}")
+        return builder.call(fn, [ptrs, ir.Constant(ir.IntType(32), 4), mask, ir.Constant(vty, None)])
+
+    return vt(ary, types.intp, types.intp, types.intp), codegen
+
+
+@intrinsic
 def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
     """Unaligned vector store of ``v`` to ``ary`` flat elements ``[idx, idx + W)`` (no bounds check)."""
 

@@ -434,6 +434,8 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
     sc = _cast_like(scale, st)
     scv = vsplat(sc)
     m_lead = mo + _item_offset(l, lshape, mst, 1)
+    mx0 = vsplat(ninf)
+    mx1 = mx0
     for k in range(S):
         row = k * nr
         if mkind == MASK_NONE or mrs == 0:
@@ -448,6 +450,8 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
                 x1 = x0
             vstore(st, row, x0)
             vstore(st, row + w, x1)
+            mx0 = vmax(mx0, x0)
+            mx1 = vmax(mx1, x1)
         else:
             for q in range(nq):
                 x = st[row + q] * sc
@@ -460,12 +464,13 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
         if causal:  # query q0+q sees keys <= q0+q
             for q in range(max(0, min(nq, k - q0))):
                 st[row + q] = ninf
-    # softmax over the keys, lane-wise
-    mx0 = vsplat(ninf)
-    mx1 = mx0
-    for k in range(S):
-        mx0 = vmax(mx0, vload(st, k * nr))
-        mx1 = vmax(mx1, vload(st, k * nr + w))
+    if causal or not (mkind == MASK_NONE or mrs == 0):  # the row maxima after every mask
+        mx0 = vsplat(ninf)
+        mx1 = mx0
+        for k in range(S):
+            mx0 = vmax(mx0, vload(st, k * nr))
+            mx1 = vmax(mx1, vload(st, k * nr + w))
+    # softmax over the keys, lane-wise: e = exp(s - max) (max 0 where it is not finite, as the reference)
     vstore(mfa, 0, v_finite_or_zero(mx0))
     vstore(mfa, w, v_finite_or_zero(mx1))
     _exp_rows(st, et, S, mfa, tot)
@@ -479,25 +484,22 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
                 t += e
             tot[q] = t
         if mode != ATT_WEIGHTS_NAN and not (tot[q] > 0):
-            tot[q] = 1.0
-    d0 = vload(tot, 0)
-    d1 = vload(tot, w)
-    for k in range(S):
-        vstore(et, k * nr, vdiv(vload(et, k * nr), d0))
-        vstore(et, k * nr + w, vdiv(vload(et, k * nr + w), d1))
+            tot[q] = 1.0  # fully masked rows: zeros
     if mode == ATT_CONTEXT:
-        # O^T (Ev x queries) = V^T P^T; P^T is already a B panel
+        # O^T (Ev x queries) = V^T E^T; E^T (unnormalized) is already a B panel
         for p in range((Ev + MR - 1) // MR):
             ukernel(S, vp, p * S * MR, et, 0, ot, p * MR * nr, nr, False, min(MR, Ev - p * MR), nr)
-        for q in range(nq):
+        for q in range(nq):  # normalized here: (sum_k e_k v_k) / total
             o = oo + (l * L + q0 + q) * Ev
+            d = tot[q]
             for e in range(Ev):
-                oa[o + e] = ot[e * nr + q]
+                oa[o + e] = ot[e * nr + q] / d
     else:
         for q in range(nq):
             o = oo + (l * L + q0 + q) * S
+            d = tot[q]
             for k in range(S):
-                oa[o + k] = et[k * nr + q]
+                oa[o + k] = et[k * nr + q] / d
 
 
 @njit(**_HELPER)

@@ -10,9 +10,11 @@ tuples (3 kept dims ``ksh``/``kst``, 3 reduced dims ``rsh``/``rst``) so that one
 
 Ops are grouped into four families sharing accumulator types (arith: sum/mean/prod/var/std in the output dtype;
 minmax; any/all; argmax/argmin), one kernel per family for both layouts (each parallel kernel costs about a second
-of compile time per dtype, so there are few). The op is a runtime code tested outside the inner loops. Loops are written so that LLVM vectorizes them: contiguous slices, local accumulators, float sums in
-helpers compiled with ``reassoc`` (blocked: 4096-element blocks summed in SIMD lanes, then blocks added), and float
-max/min over order-preserving integer keys (LLVM vectorizes integer min/max reductions, not float ones with NaN).
+of compile time per dtype, so there are few). The op is a runtime code tested outside the inner loops. Loops are
+written so that LLVM vectorizes them: contiguous slices, local accumulators, float sums compiled with ``reassoc``
+(blocked: 4096-element blocks summed in SIMD lanes, then blocks added), float max/min over order-preserving integer
+keys (LLVM vectorizes integer min/max reductions, not float ones with NaN), a float32 exp written as straight-line
+float code (libm's expf is a scalar call).
 
 Accumulation follows numpy: sums in the output dtype (float32 stays float32, ints in int64, int mean/var in
 float64); var is two-pass (mean, then the sum of squared deviations divided by ``max(n - ddof, 0)``); max/min and
@@ -183,38 +185,54 @@ def _first_nan(xs, n):  # noqa: ANN001, ANN201
     return xs[0]
 
 
+def has_nan_keys(kmax, kmin, like):  # noqa: ANN001, ANN201
+    """Whether the largest/smallest order keys of a float array are NaN keys (beyond +-inf); False for ints."""
+    return False
+
+
+@overload(has_nan_keys)
+def _ov_has_nan_keys(kmax, kmin, like):  # noqa: ANN001, ANN202
+    if isinstance(like, types.Float):
+        dt = np.float32 if like == types.float32 else np.float64
+        top, bottom = dt(np.inf), dt(-np.inf)
+        return lambda kmax, kmin, like: kmax > okey(top) or kmin < okey(bottom)
+    return lambda kmax, kmin, like: False
+
+
+@njit(nogil=True, inline="always")
+def _key_range(xs, n):  # noqa: ANN001, ANN201
+    """Largest and smallest order keys of ``xs[0:n]`` (n >= 1): two integer reductions LLVM vectorizes at the
+    full vector width; NaNs (either sign) end up beyond the keys of +-inf."""
+    mx = okey(xs[0])
+    mn = mx
+    for j in range(n):
+        k = okey(xs[j])
+        mx = k if k > mx else mx
+        mn = k if k < mn else mn
+    return mx, mn
+
+
 @njit(nogil=True, inline="always")
 def rmax(xs, n):  # noqa: ANN001, ANN201
     """max of ``xs[0:n]`` (n >= 1); NaN if any element is NaN."""
-    m = okey(xs[0])
-    nan = 0
-    for j in range(n):
-        v = xs[j]
-        k = okey(v)
-        m = k if k > m else m
-        nan += v != v
-    if nan:
+    mx, mn = _key_range(xs, n)
+    if has_nan_keys(mx, mn, xs[0]):
         return _first_nan(xs, n)
-    return unkey(m, xs[0])
+    return unkey(mx, xs[0])
 
 
 @njit(nogil=True, inline="always")
 def rmin(xs, n):  # noqa: ANN001, ANN201
-    m = okey(xs[0])
-    nan = 0
-    for j in range(n):
-        v = xs[j]
-        k = okey(v)
-        m = k if k < m else m
-        nan += v != v
-    if nan:
+    mx, mn = _key_range(xs, n)
+    if has_nan_keys(mx, mn, xs[0]):
         return _first_nan(xs, n)
-    return unkey(m, xs[0])
+    return unkey(mn, xs[0])
 
 
-@njit(nogil=True)
+@njit(nogil=True, inline="always")
 def _find(xs, n, v):  # noqa: ANN001, ANN201
-    """First index of ``v`` in ``xs[0:n]`` (of a NaN when ``v`` is NaN)."""
+    """First index of ``v`` in ``xs[0:n]`` (of a NaN when ``v`` is NaN); ``==`` so that -0.0 matches 0.0 as in
+    numpy's argmax."""
     if v != v:
         for j in range(n):
             if xs[j] != xs[j]:

@@ -12,13 +12,15 @@ does not cover per-item batched A/B with broadcast strides, so the (small) block
                  rows/columns of each item.
 * ``attention``  per (batch, head) item and block of NR queries: S^T = K Q^T (K packed once per item as the A
                  operand, the query block as one B panel), a softmax over the keys vectorized across the NR
-                 queries, O^T = V^T P^T with P^T already in B-panel layout, one transposed store. Same semantics
-                 as the numpy reference: scale, float/bool/causal masks, fully masked rows -> 0 ('zero') or NaN
-                 ('nan'), non-finite row maxima, NaN scores.
+                 queries, O^T = V^T E^T with the exponentials E^T already in B-panel layout, normalized in the
+                 one transposed store. Same semantics as the numpy reference: scale, float/bool/causal masks,
+                 fully masked rows -> 0 ('zero') or NaN ('nan'), non-finite row maxima, NaN scores.
 * ``recurrent``  the whole loop over time of rnn/lstm/gru in one call: per step h_{t-1} @ W_hh^T with W_hh packed
                  gate-blocked (the NR-wide panels of all gates of NR hidden units together), so one task computes
                  every gate of its hidden units in a register-tile pass and applies the cell math right away;
-                 h is kept in the packed A layout for the next step. Parallel per step over hidden blocks.
+                 h is kept in the packed A layout for the next step. Threads take groups of batch rows for the
+                 whole sequence (no synchronization) or split every step's hidden blocks (each keeps its share of
+                 W_hh in its own cache).
 
 float32 gate/softmax math is explicit SIMD with exp/sigmoid/tanh polynomials (a few ulp; exact 0 for exp(-inf),
 NaN/inf propagate like numpy); float64 uses libm scalars with the reference's formulas.
@@ -35,12 +37,11 @@ from numba.extending import intrinsic, overload
 from numba.np.ufunc import parallel as _nb_parallel
 
 from .kernels.gemm import KC, MC, NC
-from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, vadd, vdiv, vload, vload_n, vmax, vmul, vsplat, vstore,
-                           vstore_n, vsub, width_of)
+from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, vadd, vload, vload_n, vmax, vmul, vsplat, vstore, vstore_n,
+                           vsub, width_of)
 
 assert NV == 2, "the vector code below unrolls the two vectors of an NR-wide tile row"
 
-_FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 _PFLAGS = dict(cache=True, nogil=True, error_model="numpy", parallel=True)
 _HELPER = dict(nogil=True, error_model="numpy")
 
@@ -324,8 +325,8 @@ def _item_offset(b, shape, st, group):  # noqa: ANN001, ANN201
 
 
 @njit(**_HELPER)
-def _bmm_tasks(t0, t1, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs, bcs, bgroup,  # noqa: ANN001, ANN201
-               oa, oo):
+def _bmm_tasks(t0, t1, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs,  # noqa: ANN001, ANN201
+               bcs, bgroup, oa, oo):
     if t1 <= t0:
         return
     nr = _nr(oa)
@@ -420,8 +421,8 @@ def _ov_exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
 
 
 @njit(**_HELPER)
-def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst, mrs, mcs,  # noqa: ANN001, ANN201
-                mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
+def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst,  # noqa: ANN001, ANN201
+                mrs, mcs, mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
     """One block of ``nq`` <= NR queries of lead item ``l`` (K, V already packed in kp, vp)."""
     nr = _nr(st)
     w = _vw(st)
@@ -503,8 +504,8 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
 
 
 @njit(**_HELPER)
-def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
-                va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
+def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs,  # noqa: ANN001, ANN201
+                kgroup, va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
     if t1 <= t0:
         return
     nr = _nr(oa)
@@ -542,7 +543,8 @@ def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs
     last one divided by ``kgroup``/``vgroup`` for grouped-query attention). ``mode``: ATT_CONTEXT writes the
     context (nl, L, Ev), ATT_WEIGHTS_* the probabilities (nl, L, S) with fully masked rows 0 or NaN. ``mkind``:
     no mask, a bool mask in ``bma`` (True = take part) or a float mask in ``fma`` (added; the output dtype),
-    element (l, i, j) at ``mo + off_l + i*mrs + j*mcs`` (the other array is any placeholder of its type). ``causal``: query i sees keys j <= i."""
+    element (l, i, j) at ``mo + off_l + i*mrs + j*mcs`` (the other array is any placeholder of its type).
+    ``causal``: query i sees keys j <= i."""
     nl = lshape[0] * lshape[1] * lshape[2] * lshape[3]
     if nl == 0 or L == 0 or (mode == ATT_CONTEXT and Ev == 0) or (mode != ATT_CONTEXT and S == 0):
         return
@@ -561,21 +563,21 @@ def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs
 
 
 # --------------------------------------------------------------------------------------------- recurrences
-def _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
-               ca, co, hp, hin, P):
+def _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba,  # noqa: ANN001, ANN202
+               bo, has_b, ca, co, hp, hin, P):
     pass
 
 
 @overload(_cell_math)
-def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
-                  ca, co, hp, hin, P):
+def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx,  # noqa: ANN001, ANN202
+                  ba, bo, has_b, ca, co, hp, hin, P):
     """Gate math of one tile: rows i < mr (batch rows n0 + i), hidden units u0 + j, j < nrb. Gate g's recurrent
     pre-activation sits at ``tile[toff + i*ldt + g*NR + j]``; the new hidden value (LSTM: before the projection)
     is written to slot ``ng``; LSTM cell states are updated in place in ``ca``. Follows the references' rounding:
     ``xw + (h W^T + b)``, cells ``(x W^T + b_ih) + (h W^T + b_hh)``."""
     if tile.dtype == types.float32:
-        def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
-                 ca, co, hp, hin, P):
+        def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx,  # noqa: ANN001, ANN202
+                 ba, bo, has_b, ca, co, hp, hin, P):
             w = _vw(tile)
             nr = 2 * w
             for i in range(mr):
@@ -635,8 +637,8 @@ def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bx
                     vstore(tile, tr + ng * nr + j, res)
         return impl
 
-    def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba, bo, has_b,  # noqa: ANN001, ANN202
-             ca, co, hp, hin, P):
+    def impl(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bxa, bxo, has_bx, ba,  # noqa: ANN001, ANN202
+             bo, has_b, ca, co, hp, hin, P):
         nr = _nr(tile)
         for i in range(mr):
             n = n0 + i
@@ -674,8 +676,8 @@ def _ov_cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, u0, H, xa, xrow, G, bx
 
 
 @njit(**_HELPER)
-def _rec_phase(phase, t0, t1, p0, p1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b,  # noqa: ANN001, ANN201
-               rp, has_r, ca, co, oa, oo, hp, hin, hout, mp, tile, toff):
+def _rec_phase(phase, t0, t1, p0, p1, step_s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp,  # noqa: ANN001, ANN201
+               wpo, ba, bo, has_b, rp, rpo, has_r, ca, co, oa, oo, hp, hin, hout, mp, tile, toff):
     """Tasks [t0, t1) of one phase of time step ``step_s`` over row panels [p0, p1) (column-block major, so the
     row panels of a block reuse its weights from cache). Phase 0: every gate of NR hidden units (h W_hh^T tiles and
     the cell math); the new h goes to the packed state ``hp[hout:]`` and ``out`` (or, with a projection, to ``mp``).
@@ -692,7 +694,7 @@ def _rec_phase(phase, t0, t1, p0, p1, step_s, mode, ng, N, H, P, xa, xo, bxa, bx
         j0 = blk * nr
         if phase == 1:
             nrq = min(nr, P - j0)
-            ukernel(H, mp, p * H * MR, rp, blk * H * nr, tile, toff, nr, False, mr, nr)
+            ukernel(H, mp, p * H * MR, rp, rpo + blk * H * nr, tile, toff, nr, False, mr, nr)
             for i in range(mr):
                 dst = hout + p * P * MR + j0 * MR + i
                 src = toff + i * nr
@@ -704,7 +706,8 @@ def _rec_phase(phase, t0, t1, p0, p1, step_s, mode, ng, N, H, P, xa, xo, bxa, bx
             continue
         nrb = min(nr, H - j0)
         for g in range(ng):
-            ukernel(P, hp, hin + p * P * MR, wp, (blk * ng + g) * P * nr, tile, toff + g * nr, ldt, False, mr, nr)
+            ukernel(P, hp, hin + p * P * MR, wp, wpo + (blk * ng + g) * P * nr, tile, toff + g * nr, ldt, False, mr,
+                    nr)
         _cell_math(mode, tile, toff, ldt, ng, mr, nrb, n0, j0, H, xa, xo + (step_s * N + n0) * G, G, bxa, bxo, has_bx,
                    ba, bo, has_b, ca, co, hp, hin, P)
         for i in range(mr):
@@ -726,8 +729,8 @@ SPLIT_NONE, SPLIT_BATCH, SPLIT_STEP = 0, 1, 2
 
 
 @njit(**_HELPER)
-def _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,  # noqa: ANN001, ANN201
-             has_r, ca, co, oa, oo, hp, mp, tiles):
+def _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo,  # noqa: ANN001, ANN201
+             ba, bo, has_b, rp, rpo, has_r, ca, co, oa, oo, hp, mp, tiles):
     """Share ``t`` of ``nt``. SPLIT_NONE / SPLIT_BATCH: the whole recurrence of row panels (independent sequences)
     share ``t``, no synchronization. SPLIT_STEP: share ``t`` of the hidden blocks of step/phase ``it``."""
     nr = _nr(oa)
@@ -742,8 +745,8 @@ def _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, 
         s = T - 1 - step if reverse else step
         ntask = npan * nblk[phase]
         _rec_phase(phase, (ntask * t) // nt, (ntask * (t + 1)) // nt, 0, npan, s, mode, ng, N, H, P, xa, xo, bxa, bxo,
-                   has_bx, wp, ba, bo, has_b, rp, has_r, ca, co, oa, oo, hp, (step % 2) * hps, (1 - step % 2) * hps,
-                   mp, tiles, toff)
+                   has_bx, wp, wpo, ba, bo, has_b, rp, rpo, has_r, ca, co, oa, oo, hp, (step % 2) * hps,
+                   (1 - step % 2) * hps, mp, tiles, toff)
         return
     p0 = (npan * t) // nt
     p1 = (npan * (t + 1)) // nt
@@ -751,32 +754,29 @@ def _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, 
         s = T - 1 - step if reverse else step
         for phase in range(nphase):
             _rec_phase(phase, 0, nblk[phase] * (p1 - p0), p0, p1, s, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp,
-                       ba, bo, has_b, rp, has_r, ca, co, oa, oo, hp, (step % 2) * hps, (1 - step % 2) * hps, mp,
-                       tiles, toff)
+                       wpo, ba, bo, has_b, rp, rpo, has_r, ca, co, oa, oo, hp, (step % 2) * hps, (1 - step % 2) * hps,
+                       mp, tiles, toff)
 
 
 @njit(**_HELPER)
 def _pack_weight(wa, wo, packed, ng, rows, k):  # noqa: ANN001, ANN201
-    """The gate-blocked packed W^T of W (ng*rows, k) at ``wa[wo:]``: a copy of the pre-packed region when
-    ``packed``, else packed here (per call: weights that are not constants)."""
+    """(array, offset) of the gate-blocked packed W^T of W (ng*rows, k) at ``wa[wo:]``: the region itself when
+    ``packed``, else packed here into a new array (per call: weights that are not constants)."""
+    if packed:
+        return wa, wo
     nr = _nr(wa)
     nblk = (rows + nr - 1) // nr
-    size = nblk * ng * k * nr
-    dst = np.empty(max(size, 1), wa.dtype)
-    if packed:
-        for e in range(size):
-            dst[e] = wa[wo + e]
-        return dst
+    dst = np.empty(max(nblk * ng * k * nr, 1), wa.dtype)
     for blk in range(nblk):
         r0 = blk * nr
         for g in range(ng):
             pack_b(wa, wo, 1, k, 0, k, g * rows + r0, min(nr, rows - r0), dst, (blk * ng + g) * k * nr)
-    return dst
+    return dst, 0
 
 
 @njit(**_PFLAGS)
-def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_packed, ba, bo, has_b, ra, ro, r_packed,  # noqa: ANN001, ANN201
-              has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, split):
+def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_packed, ba, bo,  # noqa: ANN001, ANN201
+              has_b, ra, ro, r_packed, has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, split):
     """The whole recurrence of an rnn (tanh/relu), LSTM (optionally projected) or GRU layer.
 
     ``xw`` (T, N, ng*H) at ``xo`` (+ ``bx`` (ng*H,) when ``has_bx``: a cell's input bias); W_hh (ng*H, P) at
@@ -791,8 +791,8 @@ def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_pac
     hps = npan * MR * P
     hp = np.empty(max(2 * hps, 1), oa.dtype)
     mp = np.empty(max(npan * MR * H, 1) if has_r else 1, oa.dtype)
-    wp = _pack_weight(wa, wo, w_packed, ng, H, P)
-    rp = _pack_weight(ra, ro, r_packed, 1, P, H) if has_r else wp
+    wp, wpo = _pack_weight(wa, wo, w_packed, ng, H, P)
+    rp, rpo = _pack_weight(ra, ro, r_packed, 1, P, H) if has_r else (wp, wpo)
     for n in range(N):
         base = (n // MR) * P * MR + n % MR
         for k in range(P):
@@ -809,11 +809,11 @@ def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_pac
     if nt > 1:
         for it in range(T * nphase if split == SPLIT_STEP else 1):
             for t in prange(nt):
-                _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo,
-                         has_b, rp, has_r, ca, co, oa, oo, hp, mp, tiles)
+                _rec_run(t, nt, split, it, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo,
+                         has_b, rp, rpo, has_r, ca, co, oa, oo, hp, mp, tiles)
     else:
-        _rec_run(0, 1, SPLIT_NONE, 0, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, ba, bo, has_b, rp,
-                 has_r, ca, co, oa, oo, hp, mp, tiles)
+        _rec_run(0, 1, SPLIT_NONE, 0, T, reverse, mode, ng, N, H, P, xa, xo, bxa, bxo, has_bx, wp, wpo, ba, bo, has_b,
+                 rp, rpo, has_r, ca, co, oa, oo, hp, mp, tiles)
     cur = T % 2
     for n in range(N):
         base = cur * hps + (n // MR) * P * MR + n % MR

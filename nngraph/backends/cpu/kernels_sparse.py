@@ -19,29 +19,37 @@ def check_indices(idx, io, n, size):  # noqa: ANN001, ANN201
             raise IndexError("index out of range in a gather (take / embedding)")
 
 
+GATHER_CHUNK = 64  # indices per task
+
+
 @njit(nogil=True)
-def _gather_one(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, t):  # noqa: ANN001, ANN201
-    o = t // nidx
-    j = np.int64(idx[io + t % nidx])
-    if j < 0:
-        j += na
-    src = x[xo + o * so + j * sa:xo + o * so + j * sa + inner]
-    dst = out[oo + t * inner:oo + t * inner + inner]
-    for k in range(inner):
-        dst[k] = src[k]
+def _gather_chunk(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, nc, t):  # noqa: ANN001, ANN201
+    o = t // nc
+    i0 = (t % nc) * GATHER_CHUNK
+    i1 = min(i0 + GATHER_CHUNK, nidx)
+    for i in range(i0, i1):
+        j = np.int64(idx[io + i])
+        if j < 0:
+            j += na
+        # Unsigned offsets: Numba then skips negative-index wraparound, which keeps the copy vectorizable.
+        s0 = np.uint64(xo + o * so + j * sa)
+        d0 = np.uint64(oo + (o * nidx + i) * inner)
+        for k in range(np.uint64(inner)):
+            out[d0 + k] = x[s0 + k]
 
 
 @njit(parallel=True, **_FLAGS)
 def gather(x, xo, idx, io, out, oo, outer, na, sa, so, nidx, inner, par):  # noqa: ANN001, ANN201
     """``out[o, i, 0:inner] = x[o * so + idx[i] * sa + 0:inner]`` for o < outer, i < nidx (x's inner run is
-    contiguous; idx dense)."""
+    contiguous; idx dense); tasks of GATHER_CHUNK indices."""
     check_indices(idx, io, nidx, na)
+    nc = (nidx + GATHER_CHUNK - 1) // GATHER_CHUNK
     if par:
-        for t in prange(outer * nidx):
-            _gather_one(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, t)
+        for t in prange(outer * nc):
+            _gather_chunk(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, nc, t)
     else:
-        for t in range(outer * nidx):
-            _gather_one(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, t)
+        for t in range(outer * nc):
+            _gather_chunk(x, xo, idx, io, out, oo, na, sa, so, nidx, inner, nc, t)
 
 
 @njit(parallel=True, **_FLAGS)

@@ -114,8 +114,6 @@ def _reduce(em: Emitter, node: Node) -> bool:
     out_spec: TensorSpec = node.spec
     if not (supported_dtype(x_spec.dtype) and supported_dtype(out_spec.dtype)):
         return False
-    if name in _MINMAX and x_spec.dtype.kind == "b":
-        return False
     if name in ("mean", "var", "std") and out_spec.dtype.kind != "f":
         return False
     if name in _ARG and (x_spec.ndim == 0 or (node.attrs["axis"] is None and x_spec.ndim > 1)):
@@ -138,6 +136,8 @@ def _reduce(em: Emitter, node: Node) -> bool:
         return True
     if name in _ARG:
         return _lower_arg(em, node, x, axes[0])
+    if name in _MINMAX and x.dtype.kind == "b":  # max/min of booleans: any/all
+        name = "any" if name == "max" else "all"
     cast = out_spec.dtype if name in _ARITH else np.dtype(np.bool_) if name in _BOOL else x.dtype
     if x.dtype != cast:
         # Integer/bool sums and int means (numpy accumulates in the result dtype anyway) and any/all of numbers

@@ -22,10 +22,12 @@ from .kernels_basic import emit_copy
 
 #: Below this many flops a call runs on one thread (a parallel region costs microseconds).
 PAR_MIN_FLOPS = 2_000_000
-#: A recurrence over a single group of batch rows splits each time step over the threads (one parallel region
-#: per step) when one step costs at least this many flops; with more groups of rows (independent sequences) the
-#: threads take whole groups when the layer costs PAR_MIN_FLOPS.
-PAR_MIN_STEP_FLOPS = 1_000_000
+#: A recurrence splits each time step's hidden units over the threads (one parallel region per step: each thread
+#: keeps its share of the recurrent weights in its own cache across steps) when a step costs this many flops and
+#: the weights are large or the batch is a single row group; otherwise groups of batch rows (independent sequences)
+#: go to the threads for the whole sequence (no synchronization) when the layer costs PAR_MIN_FLOPS.
+PAR_MIN_STEP_FLOPS = 300_000
+STEP_SPLIT_MIN_WEIGHT_BYTES = 256 * 1024
 LEAD_DIMS = 4  # broadcast batch/head dims the kernels iterate over (after merging contiguous ones)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -360,7 +362,7 @@ def _recurrence(em: Emitter, node: Node, mode: int, xw: Buf, w_name: str, b_name
     w_spec = _spec(em, w_name)
     hidden = g // ng
     p = w_spec.shape[1]
-    if w_spec.shape[0] != g or g % ng:
+    if w_spec.shape[0] != g or g % ng or hidden == 0 or p == 0:
         return False
     if r_name is not None and _spec(em, r_name).shape != (p, hidden):
         return False
@@ -377,10 +379,11 @@ def _recurrence(em: Emitter, node: Node, mode: int, xw: Buf, w_name: str, b_name
     h0 = em.dense(h0_name) if h0_name is not None else xw
     c0 = em.dense(c0_name) if c0_name is not None else xw
     step_flops = 2.0 * n * p * g + (2.0 * n * hidden * p if r_name is not None else 0.0)
-    if n > K.MR and t * step_flops >= PAR_MIN_FLOPS:
-        split = K.SPLIT_BATCH
-    elif t > 0 and step_flops >= PAR_MIN_STEP_FLOPS:
+    weight_bytes = (g * p + (hidden * p if r_name is not None else 0)) * xw.dtype.itemsize
+    if t > 0 and step_flops >= PAR_MIN_STEP_FLOPS and (n <= K.MR or weight_bytes >= STEP_SPLIT_MIN_WEIGHT_BYTES):
         split = K.SPLIT_STEP
+    elif n > K.MR and t * step_flops >= PAR_MIN_FLOPS:
+        split = K.SPLIT_BATCH
     else:
         split = K.SPLIT_NONE
     em.call(K.recurrent, mode, t, n, hidden, p, bool(reverse), xw, bx, bx_name is not None, wp, w_packed, b,

@@ -60,7 +60,7 @@ def _gather(em: Emitter, node: Node, x_name: str, idx_name: str, axis: int) -> b
         layout = _gather_layout(x, axis)
     outer, so, sa, inner = layout
     nidx = int(np.prod(idx_spec.shape, dtype=np.int64))
-    par = out.size >= PARALLEL_MIN and outer * nidx >= 2
+    par = out.size >= PARALLEL_MIN and outer * ((nidx + K.GATHER_CHUNK - 1) // K.GATHER_CHUNK) >= 2
     em.call(K.gather, x, em.dense(idx_name), out, outer, x.shape[axis], sa, so, nidx, inner, par)
     return True
 

@@ -88,7 +88,7 @@ def test_integer_and_bool_reductions() -> None:
     def fn(x, b):  # noqa: ANN001, ANN202
         return (x.sum(axis=1), x.sum(axis=2), x.sum(), x.prod(axis=1), x.max(axis=(0, 2)), x.min(axis=1),
                 x.argmax(axis=2), x.argmin(), x.mean(axis=2), x.var(axis=(1, 2)), x.std(axis=2, ddof=1),
-                b.sum(axis=2), b.any(axis=1), b.all(axis=0))
+                b.sum(axis=2), b.any(axis=1), b.all(axis=0), b.max(axis=1), b.min())
 
     check(fn, xi, xi > 0, rtol=1e-12, atol=1e-12)
 

@@ -836,3 +836,35 @@ def pack_gates_host(w: np.ndarray, ng: int) -> np.ndarray:
     wp = np.zeros((ng, nblk * nr, k), w.dtype)
     wp[:, :rows] = w.reshape(ng, rows, k)
     return np.ascontiguousarray(wp.reshape(ng, nblk, nr, k).transpose(1, 0, 3, 2)).reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------- attention helpers
+@njit(cache=True, nogil=True, error_model="numpy")
+def mean_axis1(n, h, inner, wa, wo, oa, oo):  # noqa: ANN001, ANN201
+    """out (n, inner) = mean over axis 1 of w (n, h, inner), dense: numpy's order (first item, then += the others
+    in axis order, then / h)."""
+    for i in range(n):
+        o = oo + i * inner
+        src = wo + i * h * inner
+        if h == 0:
+            for j in range(inner):
+                oa[o + j] = 0.0
+        else:
+            for j in range(inner):
+                oa[o + j] = wa[src + j]
+        for k in range(1, h):
+            s = src + k * inner
+            for j in range(inner):
+                oa[o + j] += wa[s + j]
+        d = _cast_like(h, oa)
+        for j in range(inner):
+            oa[o + j] = oa[o + j] / d
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def mask_bias(n, ma, mo, oa, oo):  # noqa: ANN001, ANN201
+    """out = -inf where the (dense, boolean) mask is True, else 0."""
+    ninf = _cast_like(-np.inf, oa)
+    zero = _cast_like(0.0, oa)
+    for i in range(n):
+        oa[oo + i] = ninf if ma[mo + i] else zero

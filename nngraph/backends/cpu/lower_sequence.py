@@ -1,6 +1,7 @@
 """CPU lowering of the sequence-model ops: matmul and 2-operand einsum contractions (ops/linalg.py), attention
-(scaled_dot_product_attention, attention_weights, attention_context from ops/attention.py) and the recurrences
-(rnn/lstm/gru layers and cells from ops/rnn.py). Kernels are in ``kernels_sequence.py``.
+(scaled_dot_product_attention, attention_weights, attention_context, and MultiheadAttention's helpers
+attention_average_heads and attention_mask_bias from ops/attention.py) and the recurrences (rnn/lstm/gru layers and
+cells from ops/rnn.py). Kernels are in ``kernels_sequence.py``.
 
 Operands are read in place through their strides (transposed, sliced and broadcast views cost no copy); float16,
 mixed dtypes and non-float operands stay on the host (numpy reference). Recurrent weights that are graph weights
@@ -476,3 +477,29 @@ def _lstm_cell(em: Emitter, node: Node) -> bool:
 def _gru_cell(em: Emitter, node: Node) -> bool:
     x, h, w_ih, w_hh, b_ih, b_hh = node.args
     return _cell(em, node, K.MODE_GRU, x, h, None, w_ih, w_hh, b_ih, b_hh)
+
+
+# --------------------------------------------------------------------------------------------- attention helpers
+@register_lowering("attention_average_heads", "cpu")
+def _attention_average_heads(em: Emitter, node: Node) -> bool:
+    sw = _spec(em, node.args[0])
+    if not _float(sw.dtype, node.spec.dtype) or sw.ndim < 2:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    w = em.dense(node.args[0])
+    em.call(K.mean_axis1, sw.shape[0], sw.shape[1], _prod(sw.shape[2:]), w, out)
+    return True
+
+
+@register_lowering("attention_mask_bias", "cpu")
+def _attention_mask_bias(em: Emitter, node: Node) -> bool:
+    sm = _spec(em, node.args[0])
+    if sm.dtype != np.bool_ or node.spec.dtype not in _FLOATS:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    em.call(K.mask_bias, out.size, em.dense(node.args[0]), out)
+    return True

@@ -16,7 +16,8 @@ from nngraph.ops import rnn as rnn_ops
 
 DTYPES = [np.float32, np.float64]
 SEQ_OPS = {"matmul", "einsum", "scaled_dot_product_attention", "attention_weights", "attention_context",
-           "rnn_layer", "lstm_layer", "gru_layer", "rnn_cell", "lstm_cell", "gru_cell"}
+           "attention_average_heads", "attention_mask_bias", "rnn_layer", "lstm_layer", "gru_layer", "rnn_cell",
+           "lstm_cell", "gru_cell"}
 
 
 def tol_of(dtype):
@@ -129,7 +130,9 @@ def test_attention(dtype):
         w_zero = attn_ops.attention_weights(wq, wk, wfmask, scale=0.35, is_causal=False, enable_gqa=False)
         w_causal = attn_ops.attention_weights(wq, wk, None, scale=0.2, is_causal=True, enable_gqa=False)
         ctx = attn_ops.attention_context(w_zero, wv, enable_gqa=True)
-        return out + (w_nan, w_zero, w_causal, ctx)
+        avg = attn_ops.attention_average_heads(w_causal)
+        bias = attn_ops.attention_mask_bias(wmask.T, dtype=np.dtype(dtype).name)  # strided bool input
+        return out + (w_nan, w_zero, w_causal, ctx, avg, bias)
 
     q, k, v = rand(rng, (B, H, L, E), dtype), rand(rng, (B, H, S, E), dtype), rand(rng, (B, H, S, Ev), dtype)
     bmask = rng.random((L, S)) > 0.4

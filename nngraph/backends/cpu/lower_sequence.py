@@ -23,11 +23,12 @@ from .kernels_basic import emit_copy
 
 #: Below this many flops a call runs on one thread (a parallel region costs microseconds).
 PAR_MIN_FLOPS = 2_000_000
-#: A recurrence splits each time step's hidden units over the threads (one parallel region per step: each thread
-#: keeps its share of the recurrent weights in its own cache across steps) when a step costs this many flops and
-#: the weights are large or the batch is a single row group; otherwise groups of batch rows (independent sequences)
-#: go to the threads for the whole sequence (no synchronization) when the layer costs PAR_MIN_FLOPS.
-PAR_MIN_STEP_FLOPS = 300_000
+#: Recurrences: groups of batch rows (independent sequences) go to the threads for the whole sequence (one parallel
+#: region, no synchronization) when the layer costs PAR_MIN_FLOPS. A single row group splits each time step's hidden
+#: units instead (one parallel region per step; each thread keeps its share of the recurrent weights in its cache)
+#: only when a step costs PAR_MIN_STEP_FLOPS: on a busy machine waking a worker thread can take a scheduler tick
+#: (milliseconds were measured here), which per-step regions pay at every step.
+PAR_MIN_STEP_FLOPS = 16_000_000
 STEP_SPLIT_MIN_WEIGHT_BYTES = 256 * 1024
 LEAD_DIMS = 4  # broadcast batch/head dims the kernels iterate over (after merging contiguous ones)
 

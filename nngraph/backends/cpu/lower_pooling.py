@@ -19,7 +19,7 @@ from ...ops.registry import register_lowering
 from .codegen import Emitter
 from .kernels_pooling import AVG, LP, LP_MAX_ABS, LP_MIN_ABS, MAX, argmax_pool, window_pool
 from .kernels_vision import ADAPTIVE_AVG
-from .lower_vision import FLOATS, dense, emit_resample, kcall, planes_of, spatial3
+from .lower_vision import FLOATS, dense, emit_resample, planes_of, spatial3
 
 
 def _pool_input(em: Emitter, node: Node):  # noqa: ANN202
@@ -38,7 +38,7 @@ def _window(em: Emitter, node: Node, kind: int, k: tuple, s: tuple, p: tuple, d:
     x = dense(em, node.args[0])
     if x is None:
         return False
-    kcall(em, window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
+    em.call(window_pool, kind, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
             spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1), tuple(int(v) for v in ip),
             tuple(float(v) for v in fp))
     return True
@@ -97,7 +97,7 @@ def _argmax(em: Emitter, node: Node, adaptive: bool, k: tuple, s: tuple, p: tupl
     x = dense(em, node.args[0])
     if x is None:
         return False
-    kcall(em, argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
+    em.call(argmax_pool, int(adaptive), x, values, indices, planes_of(x.shape), spatial3(x.shape[2:], 1),
             spatial3(values.shape[2:], 1), spatial3(k, 1), spatial3(s, 1), spatial3(p, 0), spatial3(d, 1))
     return True
 

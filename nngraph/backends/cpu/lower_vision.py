@@ -12,8 +12,6 @@ has no float16 arrays).
 """
 from __future__ import annotations
 
-import math
-from typing import Any
 
 import numpy as np
 
@@ -31,36 +29,13 @@ FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _PAD_MODES = {"constant": PAD_CONSTANT, "reflect": PAD_REFLECT, "replicate": PAD_REPLICATE, "circular": PAD_CIRCULAR}
 
 
-def code(v: Any) -> str:
-    """Python source of a kernel argument. Integers become ``np.int64(...)``: a bare literal would make Numba
-    compile the kernel again for every distinct constant (``Literal[int]`` argument types); a ``Buf`` becomes its
-    ``arena, offset`` pair."""
-    if isinstance(v, Buf):
-        return f"{v.arena}, np.int64({int(v.offset)})"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(code(e) for e in v) + ("," if len(v) == 1 else "") + ")"
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if math.isnan(f):
-            return "np.nan"
-        if math.isinf(f):
-            return "np.inf" if f > 0 else "-np.inf"
-        return repr(f)
-    return f"np.int64({int(v)})"  # ints and bools
-
-
-def kcall(em: Emitter, fn: Any, *args: Any) -> None:
-    """``em.call`` with every argument typed at runtime width (see ``code``): one compiled kernel per dtype."""
-    em.call(fn, *("@" + code(a) for a in args))
-
-
 def copy(em: Emitter, src: Buf, dst: Buf) -> bool:
     """``dst[...] = src`` (same shape, any strides): ``copy_flat`` when both are dense, else the ``permute`` kernel
     with the longest unit-stride dim innermost (its loop vectorizes). False (nothing emitted) past 6 dims."""
     if src.size == 0:
         return True
     if src.contiguous and dst.contiguous:
-        kcall(em, copy_flat, src.size, src, dst)
+        em.call(copy_flat, src.size, src, dst)
         return True
     shape, (sst, dst_st) = collapse(src.shape, src.strides, dst.strides)
     if len(shape) > 6:
@@ -69,7 +44,7 @@ def copy(em: Emitter, src: Buf, dst: Buf) -> bool:
     inner = max(range(len(dims)), key=lambda i: (dims[i][1] == 1 or dims[i][2] == 1, dims[i][0], dims[i][2] == 1))
     dims = [dims[i] for i in range(len(dims)) if i != inner] + [dims[inner]]
     dims = [(1, 0, 0)] * (6 - len(dims)) + dims
-    kcall(em, permute, src, tuple(d[1] for d in dims), dst, tuple(d[2] for d in dims), tuple(d[0] for d in dims))
+    em.call(permute, src, tuple(d[1] for d in dims), dst, tuple(d[2] for d in dims), tuple(d[0] for d in dims))
     return True
 
 
@@ -145,7 +120,7 @@ def emit_resample(em: Emitter, x: Buf, out: Buf, passes: list[tuple[int, int, bo
         dst = out if i == len(passes) - 1 else em.scratch(tuple(shape), x.dtype)
         outer = int(np.prod(shape[:axis], dtype=np.int64))
         inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        kcall(em, resample_axis, kind, cur, dst, outer, n_in, n_out, inner, int(bool(align)),
+        em.call(resample_axis, kind, cur, dst, outer, n_in, n_out, inner, int(bool(align)),
                 float(scale) if scale is not None else 0.0)
         cur = dst
 
@@ -231,7 +206,7 @@ def _upsample_nearest(em: Emitter, node: Node) -> bool:
         ratios.append(float(_inverse_scale(n, o, s, np.float32)))
     modes = [NEAREST_SAME] * (3 - nd) + modes
     ratios = [1.0] * (3 - nd) + ratios
-    kcall(em, nearest, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
+    em.call(nearest, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(out.shape[2:], 1),
             tuple(modes), tuple(float(r) for r in ratios))
     return True
 
@@ -251,7 +226,7 @@ def _unfold(em: Emitter, node: Node) -> bool:
     if x is None:
         return False
     blocks = _blocks(tuple(x.shape[2:]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
-    kcall(em, unfold, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(blocks, 1),
+    em.call(unfold, x, out, planes_of(x.shape), spatial3(x.shape[2:], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),
             spatial3(a["dilation"], 1))
     return True
@@ -271,7 +246,7 @@ def _fold(em: Emitter, node: Node) -> bool:
     if x is None:
         return False
     blocks = _blocks(tuple(a["output_size"]), a["kernel_size"], a["dilation"], a["padding"], a["stride"])
-    kcall(em, fold, x, out, planes_of(out.shape), spatial3(a["output_size"], 1), spatial3(blocks, 1),
+    em.call(fold, x, out, planes_of(out.shape), spatial3(a["output_size"], 1), spatial3(blocks, 1),
             spatial3(a["kernel_size"], 1), spatial3(a["stride"], 1), spatial3(a["padding"], 0),
             spatial3(a["dilation"], 1))
     return True
@@ -317,6 +292,6 @@ def _pad(em: Emitter, node: Node) -> bool:
         return True
     ishape = tuple(d[0] for d in dims)
     oshape = tuple(d[0] + d[2] + d[3] for d in dims)
-    kcall(em, pad, x, tuple(d[1] for d in dims), out, ishape, oshape, tuple(d[2] for d in dims),
+    em.call(pad, x, tuple(d[1] for d in dims), out, ishape, oshape, tuple(d[2] for d in dims),
             tuple(d[3] for d in dims), mode, fill)
     return True

@@ -17,7 +17,7 @@ from ..modelref import ModelRef
 from . import coldstart
 from .engines import COMPILED, EAGER, EngineSet, blas_threads, build_engines, differences
 from .progress import Progress
-from .timing import latency_stats, time_interleaved
+from .timing import isolation, latency_stats, time_interleaved
 
 __all__ = ["BenchSettings", "measure_case", "MEMORY_METHOD"]
 
@@ -165,7 +165,7 @@ def _time_engines(ref: ModelRef, model: Any, inputs: tuple, batch: int, compiled
             max(min(elapsed / budget if budget > 0 else 1.0, done / min_rounds), done / repeat)
         progress.bar(fraction, f"{done} rounds, {elapsed:.1f} s")
 
-    samples = time_interleaved(es.engines, repeat, s.warmup, budget, min_rounds, on_round)
+    samples = time_interleaved(es.engines, repeat, s.warmup, budget, min_rounds, on_round, **isolation(s.threads))
     progress.done(f"{len(samples[COMPILED])} rounds")
 
     engines: dict[str, dict[str, Any]] = {}

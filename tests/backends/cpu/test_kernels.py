@@ -184,7 +184,8 @@ def _conv_ref(x, w, bias, res, act, st, pad, dil, g):  # noqa: ANN001, ANN202
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv_algorithms(dtype):
-    """Every applicable algorithm on every case: im2col GEMM (plain, strided, dilated, grouped), 1x1, depthwise."""
+    """Every applicable algorithm on every case: im2col GEMM (plain, strided, dilated, grouped), shifted-window GEMM
+    (ungrouped), 1x1, depthwise."""
     rng = np.random.default_rng(5)
     for case in CONV_CASES:
         bsz, c, h, wd, o, kh, kw, st, pad, dil, g = case
@@ -194,6 +195,8 @@ def test_conv_algorithms(dtype):
         res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype)
         args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "silu", st, pad, dil, g)
         algos = [K.ALGO_IM2COL]
+        if g == 1:
+            algos.append(K.ALGO_SHIFT)
         if kh == kw == 1 and st == (1, 1) and not any(pad):
             algos.append(K.ALGO_1X1)
         if g == c:
@@ -208,15 +211,16 @@ def test_conv_algorithms(dtype):
 def test_conv_threads_and_batch(threads):
     """Threaded splits (over images, pixels, output channels) agree with one thread."""
     rng = np.random.default_rng(6)
-    for xs, ws, g in (((4, 16, 20, 20), (32, 16, 3, 3), 1), ((1, 64, 4, 4), (256, 64, 3, 3), 1),
-                      ((1, 32, 30, 30), (32, 1, 3, 3), 32), ((2, 8, 31, 9), (16, 8, 1, 1), 1)):
+    for xs, ws, g, st in (((4, 16, 20, 20), (32, 16, 3, 3), 1, (1, 1)), ((1, 64, 4, 4), (256, 64, 3, 3), 1, (1, 1)),
+                          ((1, 32, 30, 30), (32, 1, 3, 3), 32, (1, 1)), ((2, 8, 31, 9), (16, 8, 1, 1), 1, (1, 1)),
+                          ((1, 24, 41, 37), (40, 24, 3, 3), 1, (2, 2)), ((3, 16, 12, 12), (24, 16, 3, 3), 1, (2, 1))):
         x = rng.standard_normal(xs).astype(np.float32)
         w = rng.standard_normal(ws).astype(np.float32)
         pad = (0, 0, 0, 0) if ws[2] == 1 else (1, 1, 1, 1)
-        args, ref = _conv_ref(x, w, None, None, "relu", (1, 1), pad, (1, 1), g)
+        args, ref = _conv_ref(x, w, None, None, "relu", st, pad, (1, 1), g)
         for nt in (1, 2):
             threads(nt)
-            out = K.conv2d(x, w, args, padding=pad, groups=g)
+            out = K.conv2d(x, w, args, stride=st, padding=pad, groups=g)
             np.testing.assert_allclose(out, ref, **_tol(np.float32, ws[1] * 9), err_msg=f"{xs} {ws} nt={nt}")
 
 
@@ -242,7 +246,8 @@ def test_conv_transpose(dtype):
 
 
 def test_choose_conv_algo():
-    assert K.choose_conv_algo(64, 64, 3, 3, (1, 1), (1, 1, 1, 1)) == K.ALGO_IM2COL
+    assert K.choose_conv_algo(64, 64, 3, 3, (1, 1), (1, 1, 1, 1)) == K.ALGO_SHIFT
+    assert K.choose_conv_algo(64, 128, 3, 3, (2, 2), (1, 1, 1, 1)) == K.ALGO_SHIFT
     assert K.choose_conv_algo(64, 256, 1, 1) == K.ALGO_1X1
     assert K.choose_conv_algo(64, 256, 1, 1, (2, 2)) == K.ALGO_IM2COL
     assert K.choose_conv_algo(32, 32, 3, 3, (2, 2), (1, 1, 1, 1), groups=32) == K.ALGO_DEPTHWISE

@@ -6,6 +6,11 @@ Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
   materialised: the B-packing routine gathers the input window straight into NR-wide panels (zero padding
   included), one KC x NC block at a time. Handles any stride/padding/dilation/groups (grouped = one GEMM per group).
 * ``ALGO_1X1``: 1x1, stride 1, no padding: B is the input itself viewed as (C, H*W); plain panel packing.
+* ``ALGO_SHIFT``: groups == 1, any kernel/stride/padding/dilation: no packing of B at all. The input is copied
+  once into a zero-padded, stride-phase-split buffer; on that buffer every tap (c, ky, kx) is a constant shift of
+  one pixel grid (output rows laid out with the buffer's row pitch), so the micro-kernel reads its B operand in
+  place through a table of K offsets (``simd.ukernel_off``). The few junk columns of the grid (pitch - OW per
+  row) are computed and dropped when the tile is copied out through the epilogue.
 * ``ALGO_DEPTHWISE``: groups == C (any channel multiplier): direct kernel, vectorised along output width with
   four vector accumulators per step, input rows pre-split into stride phases so every tap is a contiguous load.
 
@@ -24,12 +29,13 @@ from numba import njit
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
 from .launch import make_generic_runner, make_runner
-from .simd import tile_nr, vec_width, vfma, vgather_n, vload_n, vsplat, vstore_n, vzero
+from .simd import tile_nr, ukernel_off, vec_width, vfma, vgather_n, vload_n, vsplat, vstore_n, vzero
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
 ALGO_DEPTHWISE = 2
-ALGO_NAMES = {ALGO_IM2COL: "im2col", ALGO_1X1: "1x1", ALGO_DEPTHWISE: "depthwise"}
+ALGO_SHIFT = 3
+ALGO_NAMES = {ALGO_IM2COL: "im2col", ALGO_1X1: "1x1", ALGO_DEPTHWISE: "depthwise", ALGO_SHIFT: "shift"}
 
 
 def conv_params(w_shape: tuple, x_shape: tuple, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
@@ -53,14 +59,16 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
 
     Measured here (2-core Zen 4, float32): depthwise convs run 5-20x faster in the direct kernel than as
     per-group GEMMs (Cg = 1 makes K = kh*kw, far too short for the register tile); a 1x1/stride-1/unpadded conv
-    skips the im2col gather (same GEMM, cheaper packing); everything else -- 3x3, strided, dilated, grouped with
-    Cg > 1 -- is best as implicit-im2col GEMM (the packing gather costs ~10-25% of the GEMM time, still far below
-    the 4-6x a direct scalar loop nest loses).
+    skips the im2col gather (same GEMM, cheaper packing); other ungrouped convs (3x3, strided, dilated, padded
+    1x1) run as shifted-window GEMM without any packing (3x3 64->64 56x56: 74 -> ~90 GFLOP/s on one thread, the
+    im2col gather cost 10-25 %); grouped convs with Cg > 1 are implicit-im2col GEMMs per group.
     """
     if groups == c and o % c == 0:
         return ALGO_DEPTHWISE
     if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
         return ALGO_1X1
+    if groups == 1 and (kh * kw > 1 or tuple(stride) == (1, 1)):  # (strided 1x1: the phase split would copy
+        return ALGO_SHIFT                                            # sh*sw times the pixels it reads)
     return ALGO_IM2COL
 
 
@@ -281,6 +289,199 @@ _run_1x1_std = make_runner("conv2d_1x1_std", _body_1x1_std)
 def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
     """:func:`conv2d_1x1` with the standard epilogue."""
     _run_1x1_std(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
+
+
+# --------------------------------------------------------------------------------------------- shifted-window GEMM
+#: Grid positions (output pixels incl. junk columns) per block: the block's C tile (MC x NCQ) stays in L2.
+NCQ = 256
+
+
+@njit(inline="always")
+def _shift_dims(x: np.ndarray, p: tuple) -> tuple:
+    """(hq, wq, per-image size) of the phase-split padded input: plane (c, ry, rx) holds xpad[i*sh + ry,
+    j*sw + rx] for i < hq, j < wq (xpad = x zero-padded by pad_top/pad_left, and below/right as far as taps read)."""
+    kh, kw, sh, sw, dh, dw = p[0], p[1], p[2], p[3], p[6], p[7]
+    oh, ow = p[9], p[10]
+    hq = ((oh - 1) * sh + (kh - 1) * dh + sh) // sh
+    wq = ((ow - 1) * sw + (kw - 1) * dw + sw) // sw
+    return hq, wq, x.shape[1] * sh * sw * hq * wq
+
+
+@njit
+def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
+    """Offset of tap k = (ci, ky, kx) -- the weight's column order -- from an output grid position."""
+    kh, kw, sh, sw, dh, dw = p[0], p[1], p[2], p[3], p[6], p[7]
+    koff = np.empty(c * kh * kw, np.int64)
+    for ci in range(c):
+        for ky in range(kh):
+            ty = ky * dh
+            for kx in range(kw):
+                tx = kx * dw
+                plane = (ci * sh + ty % sh) * sw + tx % sw
+                koff[(ci * kh + ky) * kw + kx] = (plane * hq + ty // sh) * wq + tx // sw
+    return koff
+
+
+@njit(inline="always")
+def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq: int, wq: int) -> None:
+    """Thread ``t`` of ``nt``: fill the phase planes of its share of the (image, channel) pairs."""
+    sh, sw, pt, pl = p[2], p[3], p[4], p[5]
+    nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    xf = x.reshape(-1)
+    u0, u1 = _split(nb * ch, nt, t, 1)
+    for u in range(u0, u1):
+        src_plane = u * h * wd
+        for ry in range(sh):
+            for rx in range(sw):
+                base = ((u * sh + ry) * sw + rx) * hq * wq
+                lo = min(max((pl - rx + sw - 1) // sw, 0), wq)  # columns j with 0 <= j*sw + rx - pl < wd
+                hi = min(max((wd - 1 + pl - rx) // sw + 1, lo), wq)
+                for i in range(hq):
+                    row = base + i * wq
+                    y = i * sh + ry - pt
+                    if y < 0 or y >= h:
+                        _zero_run(xph, row, wq)
+                        continue
+                    _zero_run(xph, row, lo)
+                    src = src_plane + y * wd + lo * sw + rx - pl
+                    if sw == 1:
+                        _copy_run(xph, row + lo, x, src, hi - lo)
+                    else:
+                        _gather_run(xph, row + lo, xf, src, sw, hi - lo)
+                    _zero_run(xph, row + hi, wq - hi)
+
+
+@njit(inline="always")
+def _shift_store(cbuf: np.ndarray, ldc: int, dst: np.ndarray, r0: int, mc: int, qb: int, nq: int, wq: int,
+                 ow: int) -> tuple:
+    """Copy the valid columns of grid block [qb, qb+nq) (rows r0..r0+mc of ``cbuf``) into ``dst`` (O, OH*OW);
+    returns the output pixel range [j0, j1) written."""
+    npix = dst.shape[1]
+    df = dst.reshape(-1)
+    q = qb
+    end = qb + nq
+    while q < end:
+        oy = q // wq
+        ox = q - oy * wq
+        n = min(wq - ox, end - q)
+        valid = min(ow - ox, n)
+        if valid > 0:
+            for i in range(mc):
+                _copy_run(df, (r0 + i) * npix + oy * ow + ox, cbuf, i * ldc + q - qb, valid)
+        q += n
+    oy0 = qb // wq
+    oy1 = end // wq
+    return oy0 * ow + min(qb - oy0 * wq, ow), oy1 * ow + min(end - oy1 * wq, ow)
+
+
+@njit(inline="always")
+def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff: np.ndarray, out3: np.ndarray,
+               p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
+    """Thread ``t`` of ``nt``: its share of out = W @ shifted-windows(xph) + epilogue (images when the batch is
+    large, else grid positions (NR-aligned), else output channels (MR-aligned))."""
+    nb, o = out3.shape[0], out3.shape[1]
+    oh, ow = p[9], p[10]
+    k = koff.size
+    nq = oh * wq
+    nr = tile_nr(out3)
+    cbuf = np.empty(MC * NCQ, out3.dtype)
+    b0, b1, m0, m1, q0, q1 = 0, nb, 0, o, 0, nq
+    if nt > 1:
+        if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
+            b0, b1 = _split(nb, nt, t, 1)
+        elif nq >= 2 * nt * nr or nq >= o:
+            q0, q1 = _split(nq, nt, t, nr)
+        else:
+            m0, m1 = _split(o, nt, t, MR)
+    nslices = (k + KC - 1) // KC
+    kstep = (k + nslices - 1) // nslices
+    for bi in range(b0, b1):
+        ob = out3[bi]
+        for qb in range(q0, q1, NCQ):
+            nqq = min(NCQ, q1 - qb)
+            for ic in range(m0, m1, MC):
+                mc = min(MC, m1 - ic)
+                for pc in range(0, k, kstep):
+                    kc = min(kstep, k - pc)
+                    for ir in range(0, mc, MR):  # the A micro-panel stays in L1 across the block's tiles
+                        a_at = ((ic + ir) // MR) * k * MR + pc * MR
+                        mrr = min(MR, mc - ir)
+                        for jr in range(0, nqq, nr):
+                            ukernel_off(kc, wp, a_at, xph, bi * img + qb + jr, koff, pc, cbuf, ir * NCQ + jr, NCQ,
+                                        pc > 0, mrr, min(nr, nqq - jr))
+                j0, j1 = _shift_store(cbuf, NCQ, ob, ic, mc, qb, nqq, wq, ow)
+                epi(ob, bi, ic, ic + mc, j0, j1, epi_args)
+
+
+@njit(inline="always")
+def _body_shift_pad(t: int, nt: int, job: tuple) -> None:
+    x, xph, p, hq, wq = job
+    shift_pad_work(t, nt, x, xph, p, hq, wq)
+
+
+_run_shift_pad = make_runner("conv2d_shift_pad", _body_shift_pad)
+
+
+@njit(inline="always")
+def _shift_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
+    hq, wq, img = _shift_dims(x, p)
+    # slack past the last plane: the junk columns of the last tile read up to NR + (kw-1)*dw elements beyond it
+    slack = 2 * tile_nr(x) + p[1] * p[7] + 16
+    xph = np.empty(x.shape[0] * img + slack, x.dtype)
+    xph[x.shape[0] * img:] = 0.0
+    _run_shift_pad(min(nt, x.shape[0] * x.shape[1]), (x, xph, p, hq, wq))
+    return xph, img, _shift_offsets(x.shape[1], p, hq, wq), wq
+
+
+def _shift_body(epi):  # noqa: ANN001, ANN202
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        xph, img, wp, koff, out3, p, wq, epi_args = job
+        shift_work(t, nt, xph, img, wp, koff, out3, p, wq, epi, epi_args)
+
+    return body
+
+
+_run_shift = make_generic_runner("conv2d_shift", _shift_body)
+
+
+# The runners pass their job by address without taking references: arrays created here (xph, koff) must be held
+# by a caller frame while the workers run, hence the separate (not inlined) launch functions below.
+
+
+@njit
+def _launch_shift(nt, xph, img, wp, koff, out3, p, wq, epi, epi_args) -> None:  # noqa: ANN001
+    _run_shift(nt, (xph, img, wp, koff, out3, p, wq, epi_args), epi)
+
+
+@njit
+def conv2d_shift(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """Shifted-window GEMM convolution (groups == 1) with any epilogue; ``wp`` as for im2col."""
+    nt = threads_for(_flops(x, out, p))
+    xph, img, koff, wq = _shift_prepare(x, p, nt)
+    _launch_shift(nt, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi, epi_args)
+
+
+@njit(inline="always")
+def _body_shift_std(t: int, nt: int, job: tuple) -> None:
+    xph, img, wp, koff, out3, p, wq, epi_args = job
+    shift_work(t, nt, xph, img, wp, koff, out3, p, wq, epi_std, epi_args)
+
+
+_run_shift_std = make_runner("conv2d_shift_std", _body_shift_std)
+
+
+@njit
+def _launch_shift_std(nt, xph, img, wp, koff, out3, p, wq, epi_args) -> None:  # noqa: ANN001
+    _run_shift_std(nt, (xph, img, wp, koff, out3, p, wq, epi_args))
+
+
+@njit
+def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv2d_shift` with the standard epilogue."""
+    nt = threads_for(_flops(x, out, p))
+    xph, img, koff, wq = _shift_prepare(x, p, nt)
+    _launch_shift_std(nt, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi_args)
 
 
 # --------------------------------------------------------------------------------------------- depthwise
@@ -518,8 +719,10 @@ def conv_transpose2d_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tupl
 
 # --------------------------------------------------------------------------------------------- convenience
 
-_STD = {ALGO_IM2COL: conv2d_im2col_std, ALGO_1X1: conv2d_1x1_std, ALGO_DEPTHWISE: conv2d_depthwise_std}
-_GENERIC = {ALGO_IM2COL: conv2d_im2col, ALGO_1X1: conv2d_1x1, ALGO_DEPTHWISE: conv2d_depthwise}
+_STD = {ALGO_IM2COL: conv2d_im2col_std, ALGO_1X1: conv2d_1x1_std, ALGO_DEPTHWISE: conv2d_depthwise_std,
+        ALGO_SHIFT: conv2d_shift_std}
+_GENERIC = {ALGO_IM2COL: conv2d_im2col, ALGO_1X1: conv2d_1x1, ALGO_DEPTHWISE: conv2d_depthwise,
+            ALGO_SHIFT: conv2d_shift}
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, epi_args: tuple | None = None, *, stride: tuple = (1, 1),

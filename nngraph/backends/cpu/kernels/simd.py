@@ -385,19 +385,25 @@ class VecIR:
 # never need a scratch tile.
 
 
-def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int) -> ir.Function:
-    """``void(kc, a*, b*, c*, ldc, load_c, nr)`` for exactly ``mr`` rows.
+def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int, offsets: bool = False
+                        ) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, nr[, koff*])`` for exactly ``mr`` rows.
+
+    B is a packed panel (NR values per k), or with ``offsets`` any array where step k reads the NR values at
+    ``b + koff[k]`` (a convolution reading shifted windows of its input directly, see conv.py).
 
     Accumulators start at zero and C is added after the k loop (not loaded before it): a C tile that has left the
     cache (large M*N) then costs no stall at the start, and the prefetches issued on entry have ~kc*NV*mr FMAs of
     time to bring it in.
     """
-    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{mr}x{nv}x{w}_stride{MR}"
+    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{mr}x{nv}x{w}_stride{MR}" + \
+        ("_off" if offsets else "")
     vty = ir.VectorType(elty, w)
     i64 = ir.IntType(64)
     i32 = ir.IntType(32)
     pty = elty.as_pointer()
-    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64])
+    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64] +
+                           ([i64.as_pointer()] if offsets else []))
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
         return fn
@@ -406,7 +412,8 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     fn.attributes.add("noinline")
     for i in (1, 2, 3):
         fn.args[i].add_attribute("noalias")
-    kc, a0, b0, c0, ldc, load_c, nr = fn.args
+    kc, a0, b0, c0, ldc, load_c, nr = fn.args[:7]
+    koff = fn.args[7] if offsets else None
     fma = cgutils.get_or_insert_function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{_suffix(vty)}")
     sfx = _suffix(vty)
     mask_ty = ir.VectorType(ir.IntType(1), w)
@@ -448,9 +455,10 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     lb = ir.IRBuilder(blk_loop)
     k = lb.phi(i64)
     ap = lb.phi(pty)
-    bpp = lb.phi(pty)
-    accs = [[lb.phi(vty) for _ in range(nv)] for _ in range(mr)]
-    bvec = [lb.load(lb.bitcast(lb.gep(bpp, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
+    bpp = None if offsets else lb.phi(pty)
+    accs = [[lb.phi(vty) for _ in range(nv)] for _ in range(mr)]  # (phis first: LLVM requires it)
+    bcur = lb.gep(b0, [lb.load(lb.gep(koff, [k]))]) if offsets else bpp
+    bvec = [lb.load(lb.bitcast(lb.gep(bcur, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
             for j in range(nv)]
     new = []
     for i in range(mr):
@@ -458,14 +466,15 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
         new.append([lb.call(fma, [av, bvec[j], accs[i][j]]) for j in range(nv)])
     k1 = lb.add(k, ir.Constant(i64, 1))
     ap1 = lb.gep(ap, [ir.Constant(i64, MR)])
-    bp1 = lb.gep(bpp, [ir.Constant(i64, nv * w)])
+    bp1 = None if offsets else lb.gep(bpp, [ir.Constant(i64, nv * w)])
     lb.cbranch(lb.icmp_signed("<", k1, kc), blk_loop, blk_exit)
     k.add_incoming(ir.Constant(i64, 0), entry)
     k.add_incoming(k1, blk_loop)
     ap.add_incoming(a0, entry)
     ap.add_incoming(ap1, blk_loop)
-    bpp.add_incoming(b0, entry)
-    bpp.add_incoming(bp1, blk_loop)
+    if not offsets:
+        bpp.add_incoming(b0, entry)
+        bpp.add_incoming(bp1, blk_loop)
     for i in range(mr):
         for j in range(nv):
             accs[i][j].add_incoming(zero, entry)
@@ -512,22 +521,24 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     return fn
 
 
-def _build_ukernel(module: ir.Module, elty: ir.Type, w: int) -> ir.Function:
-    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr)``: mr == MR runs the full tile, any other mr runs its binary
-    decomposition (4 + 2 + 1 rows), so only four row-count variants exist (less code for LLVM to chew)."""
-    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}"
+def _build_ukernel(module: ir.Module, elty: ir.Type, w: int, offsets: bool = False) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr[, koff*])``: mr == MR runs the full tile, any other mr runs its
+    binary decomposition (4 + 2 + 1 rows), so only four row-count variants exist (less code for LLVM to chew)."""
+    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}" + ("_off" if offsets else "")
     i64 = ir.IntType(64)
     pty = elty.as_pointer()
-    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64, i64])
+    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64, i64] +
+                           ([i64.as_pointer()] if offsets else []))
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
         return fn
     fn.linkage = "internal"
-    kc, a0, b0, c0, ldc, load_c, mr, nr = fn.args
+    kc, a0, b0, c0, ldc, load_c, mr, nr = fn.args[:8]
+    extra = [fn.args[8]] if offsets else []
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
     with bld.if_else(bld.icmp_signed("==", mr, ir.Constant(i64, MR))) as (then, otherwise):
         with then:
-            bld.call(_build_ukernel_rows(module, elty, w, MR, NV), [kc, a0, b0, c0, ldc, load_c, nr])
+            bld.call(_build_ukernel_rows(module, elty, w, MR, NV, offsets), [kc, a0, b0, c0, ldc, load_c, nr] + extra)
         with otherwise:
             row = ir.Constant(i64, 0)
             for bit in (4, 2, 1):
@@ -535,8 +546,8 @@ def _build_ukernel(module: ir.Module, elty: ir.Type, w: int) -> ir.Function:
                     continue
                 take = bld.icmp_unsigned("!=", bld.and_(mr, ir.Constant(i64, bit)), ir.Constant(i64, 0))
                 with bld.if_then(take):
-                    bld.call(_build_ukernel_rows(module, elty, w, bit, NV),
-                             [kc, bld.gep(a0, [row]), b0, bld.gep(c0, [bld.mul(row, ldc)]), ldc, load_c, nr])
+                    bld.call(_build_ukernel_rows(module, elty, w, bit, NV, offsets),
+                             [kc, bld.gep(a0, [row]), b0, bld.gep(c0, [bld.mul(row, ldc)]), ldc, load_c, nr] + extra)
                 row = bld.add(row, bld.select(take, ir.Constant(i64, bit), ir.Constant(i64, 0)))
     bld.ret_void()
     return fn
@@ -565,4 +576,31 @@ def ukernel(typingctx, kc, a, aoff, b, boff, c, coff, ldc, load_c, mr, nr):  # n
 
     sig = types.none(types.intp, a, types.intp, b, types.intp, c, types.intp, types.intp, types.boolean, types.intp,
                      types.intp)
+    return sig, codegen
+
+
+@intrinsic
+def ukernel_off(typingctx, kc, a, aoff, x, xoff, koff, koff0, c, coff, ldc, load_c, mr, nr):  # noqa: ANN001, ANN201
+    """:func:`ukernel` with B read in place: step k loads the NR values at ``x[xoff + koff[koff0 + k]:]``.
+
+    ``x`` must have at least NR readable elements past every such position (lanes past ``nr`` are loaded and
+    dropped); ``koff`` is an int64 array."""
+    if not (isinstance(a, types.Array) and a.dtype == x.dtype == c.dtype and a.dtype in (types.float32, types.float64)
+            and isinstance(koff, types.Array) and koff.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        kc_, a_, aoff_, x_, xoff_, koff_, koff0_, c_, coff_, ldc_, load_, mr_, nr_ = args
+        elty = context.get_value_type(sig.args[1].dtype)
+        fn = _build_ukernel(builder.module, elty, width_of(sig.args[1].dtype), offsets=True)
+        ap = _data_ptr(context, builder, sig.args[1], a_, aoff_)
+        xp = _data_ptr(context, builder, sig.args[3], x_, xoff_)
+        kp = _data_ptr(context, builder, sig.args[5], koff_, koff0_)
+        cp = _data_ptr(context, builder, sig.args[7], c_, coff_)
+        flag = builder.icmp_unsigned("!=", load_, ir.Constant(load_.type, 0))
+        builder.call(fn, [kc_, ap, xp, cp, ldc_, flag, mr_, nr_, kp])
+        return context.get_dummy_value()
+
+    sig = types.none(types.intp, a, types.intp, x, types.intp, koff, types.intp, c, types.intp, types.intp,
+                     types.boolean, types.intp, types.intp)
     return sig, codegen

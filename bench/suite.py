@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # before numba is imported
     from nngraph.cli.benchlib import engines as bench_engines
     from nngraph.cli.benchlib.machine import machine_info
-    from nngraph.cli.benchlib.timing import time_interleaved
+    from nngraph.cli.benchlib.timing import isolation, time_interleaved
 
     info = machine_info(args.threads)
     rows, results = [], []
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = int(batch)
         with bench_engines.blas_threads(args.threads):
             engines, skipped, err = engines_for(name, batch, args.threads)
-            samples = time_interleaved(engines, args.repeat, args.warmup, args.budget)
+            samples = time_interleaved(engines, args.repeat, args.warmup, args.budget, **isolation(args.threads))
         med = {k: _median_ms(v) for k, v in samples.items()}
         times = {} if args.no_compile_times else compile_times(name, batch, args.threads)
         results.append({"model": name, "batch": batch, "median_ms": med, "runs": {k: len(v) for k, v in

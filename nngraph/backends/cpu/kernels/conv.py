@@ -29,7 +29,8 @@ from numba import njit
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
 from .launch import make_generic_runner, make_runner
-from .simd import tile_nr, ukernel_off, vec_width, vfma, vgather_n, vload_n, vsplat, vstore_n, vzero
+from .simd import (tile_nr, ukernel_off, vec_width, vfma, vgather_n, vload, vload_n, vload_s2_n, vsplat, vstore,
+                   vstore_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -102,22 +103,33 @@ def prepare_conv_transpose_weight(w: np.ndarray, groups: int) -> np.ndarray:
 def _zero_run(dst: np.ndarray, d0: int, n: int) -> None:
     w = vec_width(dst)
     z = vzero(dst)
-    for v in range(0, n, w):
-        vstore_n(dst, d0 + v, z, min(w, n - v))
+    full = n - n % w
+    for v in range(0, full, w):
+        vstore(dst, d0 + v, z)
+    if full < n:
+        vstore_n(dst, d0 + full, z, n - full)
 
 
 @njit(inline="always")
 def _copy_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int) -> None:
     w = vec_width(dst)
-    for v in range(0, n, w):
-        c = min(w, n - v)
-        vstore_n(dst, d0 + v, vload_n(src, s0 + v, c), c)
+    full = n - n % w  # whole vectors unmasked, the tail masked
+    for v in range(0, full, w):
+        vstore(dst, d0 + v, vload(src, s0 + v))
+    if full < n:
+        vstore_n(dst, d0 + full, vload_n(src, s0 + full, n - full), n - full)
 
 
 @njit(inline="always")
 def _gather_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, stride: int, n: int) -> None:
-    """dst[d0 + i] = src[s0 + i*stride] for i < n, with masked vector gathers."""
+    """dst[d0 + i] = src[s0 + i*stride] for i < n: stride 2 as deinterleaved vector loads, others as masked
+    vector gathers."""
     w = vec_width(dst)
+    if stride == 2:
+        for v in range(0, n, w):
+            c = min(w, n - v)
+            vstore_n(dst, d0 + v, vload_s2_n(src, s0 + 2 * v, c), c)
+        return
     for v in range(0, n, w):
         c = min(w, n - v)
         vstore_n(dst, d0 + v, vgather_n(src, s0 + v * stride, stride, c), c)
@@ -323,32 +335,44 @@ def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
 
 
 @njit(inline="always")
+def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int, dst: np.ndarray, d0: int,
+               zero: bool) -> None:
+    """Phase planes of input plane ``u`` (= image * C + channel) at ``dst[d0:]``: plane (ry, rx) holds
+    xpad[i*sh + ry, j*sw + rx], i < hq, j < wq (see :func:`_shift_dims`). ``zero=False`` skips writing the
+    padding (the caller's buffer already holds zeros there: the positions depend only on the geometry)."""
+    sh, sw, pt, pl = p[2], p[3], p[4], p[5]
+    h, wd = x.shape[2], x.shape[3]
+    src_plane = u * h * wd
+    for ry in range(sh):
+        for rx in range(sw):
+            base = d0 + (ry * sw + rx) * hq * wq
+            lo = min(max((pl - rx + sw - 1) // sw, 0), wq)  # columns j with 0 <= j*sw + rx - pl < wd
+            hi = min(max((wd - 1 + pl - rx) // sw + 1, lo), wq)
+            for i in range(hq):
+                row = base + i * wq
+                y = i * sh + ry - pt
+                if y < 0 or y >= h:
+                    if zero:
+                        _zero_run(dst, row, wq)
+                    continue
+                src = src_plane + y * wd + lo * sw + rx - pl
+                if sw == 1:
+                    _copy_run(dst, row + lo, x, src, hi - lo)
+                else:
+                    _gather_run(dst, row + lo, xf, src, sw, hi - lo)
+                if zero:
+                    _zero_run(dst, row, lo)
+                    _zero_run(dst, row + hi, wq - hi)
+
+
+@njit(inline="always")
 def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq: int, wq: int) -> None:
     """Thread ``t`` of ``nt``: fill the phase planes of its share of the (image, channel) pairs."""
-    sh, sw, pt, pl = p[2], p[3], p[4], p[5]
-    nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     xf = x.reshape(-1)
-    u0, u1 = _split(nb * ch, nt, t, 1)
+    plane = p[2] * p[3] * hq * wq
+    u0, u1 = _split(x.shape[0] * x.shape[1], nt, t, 1)
     for u in range(u0, u1):
-        src_plane = u * h * wd
-        for ry in range(sh):
-            for rx in range(sw):
-                base = ((u * sh + ry) * sw + rx) * hq * wq
-                lo = min(max((pl - rx + sw - 1) // sw, 0), wq)  # columns j with 0 <= j*sw + rx - pl < wd
-                hi = min(max((wd - 1 + pl - rx) // sw + 1, lo), wq)
-                for i in range(hq):
-                    row = base + i * wq
-                    y = i * sh + ry - pt
-                    if y < 0 or y >= h:
-                        _zero_run(xph, row, wq)
-                        continue
-                    _zero_run(xph, row, lo)
-                    src = src_plane + y * wd + lo * sw + rx - pl
-                    if sw == 1:
-                        _copy_run(xph, row + lo, x, src, hi - lo)
-                    else:
-                        _gather_run(xph, row + lo, xf, src, sw, hi - lo)
-                    _zero_run(xph, row + hi, wq - hi)
+        _pad_plane(x, xf, u, p, hq, wq, xph, u * plane, True)
 
 
 @njit(inline="always")

@@ -166,6 +166,34 @@ def vgather_n(typingctx, ary, idx, stride, n):  # noqa: ANN001, ANN201
 
 
 @intrinsic
+def vload_s2_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
+    """Lanes i < n load flat element ``idx + 2*i`` (stride-2 load as two masked vector loads and a deinterleaving
+    shuffle: a hardware gather is several times slower); other lanes are 0 and their memory is not accessed."""
+    vt = _vec_of(ary.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        vty = context.get_value_type(vt)
+        w = vt.width
+        i64 = ir.IntType(64)
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        span = builder.sub(builder.mul(args[2], ir.Constant(i64, 2)), ir.Constant(i64, 1))  # elements spanned
+        span = builder.select(builder.icmp_signed(">", span, ir.Constant(i64, 0)), span, ir.Constant(i64, 0))
+        n_lo = builder.select(builder.icmp_signed(">", span, ir.Constant(i64, w)), ir.Constant(i64, w), span)
+        n_hi = builder.sub(span, n_lo)
+        fnty = ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), ir.VectorType(ir.IntType(1), w), vty])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.{_suffix(vty)}.p0{_suffix(vty)}")
+        zero = ir.Constant(vty, None)
+        one = ir.Constant(ir.IntType(32), 1)
+        lo = builder.call(fn, [_vptr(builder, ptr, vty), one, _lane_mask(builder, n_lo, w), zero])
+        hi = builder.call(fn, [_vptr(builder, builder.gep(ptr, [ir.Constant(i64, w)]), vty), one,
+                               _lane_mask(builder, n_hi, w), zero])
+        even = ir.Constant(ir.VectorType(ir.IntType(32), w), [ir.Constant(ir.IntType(32), 2 * i) for i in range(w)])
+        return builder.shuffle_vector(lo, hi, even)
+
+    return vt(ary, types.intp, types.intp), codegen
+
+
+@intrinsic
 def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
     """Unaligned vector store of ``v`` to ``ary`` flat elements ``[idx, idx + W)`` (no bounds check)."""
 

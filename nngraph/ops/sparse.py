@@ -19,6 +19,8 @@ def embedding(weight: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return np.asarray(weight).take(indices, axis=0)  # asarray: a plain result, not a Parameter
 
 
+# No CPU lowering on purpose: nn.Embedding(max_norm=...) writes the result into the user's weight, which a compiled
+# graph (holding a copy of it) cannot, so F.embedding graph-breaks and this op only runs eagerly (docs/backend-cpu.md).
 @defop("embedding_renorm", fusion=Fusion.OPAQUE, shape=same_as_first)
 def embedding_renorm(weight: np.ndarray, indices: np.ndarray, *, max_norm: float, norm_type: float) -> np.ndarray:
     """A copy of ``weight`` whose rows referenced by ``indices`` with p-norm above ``max_norm`` are rescaled by

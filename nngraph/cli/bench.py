@@ -60,9 +60,11 @@ def _check_target(target: str) -> None:
     import nngraph
     from nngraph import nn
 
+    from nngraph.backends.cuda import CudaUnavailableError
+
     try:
         nngraph.compile(nn.Identity(), target=target)
-    except ValueError as e:
+    except (ValueError, CudaUnavailableError) as e:
         raise CLIError(f"--target {target}: {e}") from None
 
 

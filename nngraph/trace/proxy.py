@@ -1,5 +1,6 @@
 """``Proxy``: the traced stand-in for an ndarray. It carries the node it names, its spec, and the concrete value
-computed on the example inputs, and records every numpy operation applied to it."""
+on the example inputs (computed lazily: most traces never need it), and records every numpy operation applied to
+it."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,11 @@ class GraphBreak(Exception):
     """Raised inside traced code that cannot be captured; the enclosing module becomes an opaque node."""
 
 
+class ShapeRuleError(RuntimeError):
+    """An op's implementation returned another shape/dtype than its shape rule promised (a bug in the op's
+    registry entry); never turned into a graph break."""
+
+
 # numpy ufunc -> op name (np.tanh is the activation op "tanh").
 UFUNC_OPS: dict[Any, str] = {fn: name for name, fn in {**UNARY, **BINARY}.items()}
 UFUNC_OPS[np.tanh] = "tanh"
@@ -31,45 +37,100 @@ def _axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(int(a) % ndim if ndim else 0 for a in axes))
 
 
+class Lazy:
+    """A value computed on first use from other lazy values (``deps``); forcing is iterative, so a chain of any
+    length cannot overflow the Python stack."""
+
+    __slots__ = ("fn", "deps", "value", "done")
+
+    def __init__(self, fn: Any = None, deps: tuple = ()) -> None:
+        self.fn = fn
+        self.deps = deps
+        self.value: Any = None
+        self.done = False
+
+    @classmethod
+    def ready(cls, value: Any) -> "Lazy":
+        lazy = cls()
+        lazy.value, lazy.done = value, True
+        return lazy
+
+    def get(self) -> Any:
+        if not self.done:
+            order: list[Lazy] = []
+            stack: list[tuple[Lazy, bool]] = [(self, False)]
+            seen: set[int] = set()
+            while stack:  # post-order over the unforced ancestors
+                item, expanded = stack.pop()
+                if expanded:
+                    order.append(item)
+                    continue
+                if item.done or id(item) in seen:
+                    continue
+                seen.add(id(item))
+                stack.append((item, True))
+                stack.extend((d, False) for d in item.deps if not d.done and id(d) not in seen)
+            for item in order:
+                item.value = item.fn()
+                item.done, item.fn, item.deps = True, None, ()
+        return self.value
+
+
 class Proxy:
     """A traced array. Behaves like an ndarray for everything shape-related (``shape``, ``ndim``, ``len`` are
     concrete), records operations, and raises ``GraphBreak`` where the value itself would be needed."""
 
     __array_priority__ = 1000
 
-    def __init__(self, tracer: "Tracer", node: str, value: Any) -> None:
+    def __init__(self, tracer: "Tracer", node: str, value: Any = None, *, spec: TensorSpec | None = None,
+                 lazy: Lazy | None = None) -> None:
         self.tracer = tracer
         self.node = node
-        self.value = value  # the concrete value on the example inputs
+        if lazy is None:
+            lazy = Lazy.ready(value)
+            spec = TensorSpec(value.shape, value.dtype)
+        self._lazy = lazy
+        self._spec = spec
+
+    @property
+    def value(self) -> Any:
+        """The concrete value on the example inputs (computed now if it was not needed before)."""
+        return self._lazy.get()
+
+    def _state(self) -> tuple:
+        return self.node, self._lazy, self._spec
+
+    def _set_state(self, state: tuple) -> None:
+        self.node, self._lazy, self._spec = state
 
     # -- metadata (concrete) ---------------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.value.shape
+        return self._spec.shape
 
     @property
     def ndim(self) -> int:
-        return self.value.ndim
+        return len(self._spec.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return self.value.dtype
+        return self._spec.dtype
 
     @property
     def size(self) -> int:
-        return self.value.size
+        return int(np.prod(self._spec.shape, dtype=np.int64))
 
     @property
     def itemsize(self) -> int:
-        return self.value.itemsize
+        return self._spec.dtype.itemsize
 
     @property
     def nbytes(self) -> int:
-        return self.value.nbytes
+        return self.size * self.itemsize
 
     @property
     def spec(self) -> TensorSpec:
-        return TensorSpec(self.value.shape, self.value.dtype)
+        return self._spec
 
     def __len__(self) -> int:
         if self.ndim == 0:

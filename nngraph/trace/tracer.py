@@ -21,10 +21,16 @@ from ..nn.modules import hooks as _hooks
 from ..ir.graph import Graph
 from ..ir.node import CONSTANT, INPUT, MODULE, OP, OUTPUT, PARAM, NodeMeta
 from ..ir.pytree import flatten, unflatten
-from ..ops.registry import _ACTIVE_TRACER, REGISTRY, OpDef, TensorSpec
+from ..ops.registry import _ACTIVE_TRACER, REGISTRY, Fusion, OpDef, TensorSpec
 from ..ops.shape import encode_index
 from .numpy_api import FUNCTIONS
-from .proxy import UFUNC_OPS, GraphBreak, Proxy
+from .proxy import UFUNC_OPS, GraphBreak, Lazy, Proxy, ShapeRuleError
+
+#: Ops computed at trace time although they have shape rules: their implementations validate data (index ranges,
+#: empty reductions), so a bad example input must fail where eager execution fails.
+EAGER_OPS = frozenset({"take", "embedding", "one_hot", "setitem", "gather", "max", "min", "argmax", "argmin",
+                       "max_unpool", "embedding_bag", "embedding_renorm", "nll_loss", "cross_entropy", "ctc_loss",
+                       "multilabel_margin_loss", "multi_margin_loss"})
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,7 +98,7 @@ class Tracer:
         self.state_proxies: dict[str, Proxy] = {}
         self.scope: list[str] = [""]
         self.breaks: list[BreakInfo] = []
-        self._rebinds: list[tuple[int, Proxy, str, Any]] = []  # (seq when rebound, proxy, old node, old value)
+        self._rebinds: list[tuple[int, Proxy, tuple]] = []  # (seq when rebound, proxy, its state before)
 
     # ------------------------------------------------------------------ the protocol used by OpDef and Module
     def is_traced(self, value: Any) -> bool:
@@ -148,19 +154,55 @@ class Tracer:
         return np.asarray(value)
 
     def record(self, op: OpDef, args: tuple, attrs: dict) -> Any:
-        """Record one op: compute its concrete value with the numpy implementation and add the node."""
+        """Record one op and add its node. The spec comes from the op's shape rule and the concrete value is
+        computed only if something needs it (a graph break's eager call, an op without a static shape rule); ops
+        that draw random numbers or whose implementation validates data (indices) are computed at once."""
         names = tuple(self.node_of(a) for a in args)
-        concrete = [self.graph_value(n, a) for n, a in zip(names, args)]
-        value = op.impl(*concrete, **attrs)
-        if op.n_outputs > 1:
-            spec: Any = tuple(TensorSpec.of(v) for v in value)
-        else:
-            value = np.asarray(value)
-            spec = TensorSpec.of(value)
+        spec = self._static_spec(op, names, attrs)
+        if spec is None:
+            concrete = [self.graph_value(n, a) for n, a in zip(names, args)]
+            value = op.impl(*concrete, **attrs)
+            if op.n_outputs > 1:
+                spec = tuple(TensorSpec.of(v) for v in value)
+            else:
+                value = np.asarray(value)
+                spec = TensorSpec.of(value)
+            node = self.graph.add(OP, op.name, names, attrs, self._meta(spec), name=op.name)
+            if op.n_outputs > 1:
+                return tuple(self._tuple_item(node.name, value, i) for i in range(op.n_outputs))
+            return Proxy(self, node.name, value)
         node = self.graph.add(OP, op.name, names, attrs, self._meta(spec), name=op.name)
+        # the inputs' values as bound now (a later in-place update rebinds the proxy, not this op's operand)
+        lazies = tuple(a._lazy if isinstance(a, Proxy) else None for a in args)
+
+        def compute() -> Any:
+            concrete = [lz.value if lz is not None else self.graph_value(n, a) for lz, n, a in zip(lazies, names, args)]
+            value = op.impl(*concrete, **attrs)
+            outs = value if op.n_outputs > 1 else (np.asarray(value),)
+            specs = spec if op.n_outputs > 1 else (spec,)
+            for v, sp in zip(outs, specs):
+                if tuple(np.shape(v)) != sp.shape or np.asarray(v).dtype != sp.dtype:
+                    raise ShapeRuleError(f"op '{op.name}' (node {node.name}): its shape rule says {sp}, its "
+                                       f"implementation returned {np.shape(v)} {np.asarray(v).dtype}")
+            return value if op.n_outputs > 1 else outs[0]
+
+        lazy = Lazy(compute, tuple(lz for lz in lazies if lz is not None))
         if op.n_outputs > 1:
-            return tuple(self._tuple_item(node.name, value, i) for i in range(op.n_outputs))
-        return Proxy(self, node.name, value)
+            return tuple(self._lazy_item(node.name, lazy, spec[i], i) for i in range(op.n_outputs))
+        return Proxy(self, node.name, spec=spec, lazy=lazy)
+
+    def _static_spec(self, op: OpDef, names: tuple, attrs: dict) -> Any:
+        """The op's output spec from its shape rule, or None when the value must be computed now."""
+        if op.random or op.fusion is Fusion.OPAQUE or op.name in EAGER_OPS:
+            return None
+        try:
+            return op.infer(*(None if n is None else self.graph[n].spec for n in names), **attrs)
+        except Exception:  # noqa: BLE001 -- the implementation raises the user-facing error
+            return None
+
+    def _lazy_item(self, name: str, parent: Lazy, spec: TensorSpec, i: int) -> Proxy:
+        node = self.graph.add(OP, "tuple_getitem", (name,), {"index": i}, self._meta(spec), name=f"{name}_{i}")
+        return Proxy(self, node.name, spec=spec, lazy=Lazy(lambda: np.asarray(parent.value[i]), (parent,)))
 
     def graph_value(self, name: str | None, original: Any) -> Any:
         if name is None:
@@ -180,8 +222,8 @@ class Tracer:
         """In-place update: the same Python object now names the new value (undone if its module breaks)."""
         if self.graph[target.node].kind == PARAM:
             raise GraphBreak(f"in-place update of parameter/buffer '{self.graph[target.node].target}'")
-        self._rebinds.append((self.graph._seq, target, target.node, target.value))
-        target.node, target.value = result.node, result.value
+        self._rebinds.append((self.graph._seq, target, target._state()))
+        target._set_state(result._state())
 
     # ------------------------------------------------------------------ numpy protocols
     def ufunc(self, ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
@@ -245,7 +287,7 @@ class Tracer:
         return self.op("take", x, index_array, axis=pos)
 
     def dot(self, a: Any, b: Any) -> Any:
-        a_nd, b_nd = np.ndim(a.value if isinstance(a, Proxy) else a), np.ndim(b.value if isinstance(b, Proxy) else b)
+        a_nd, b_nd = (a.ndim if isinstance(a, Proxy) else np.ndim(a)), (b.ndim if isinstance(b, Proxy) else np.ndim(b))
         if a_nd == 0 or b_nd == 0:
             return self.op("mul", a, b)
         if b_nd > 2:
@@ -264,7 +306,7 @@ class Tracer:
         self.scope.append(name)
         try:
             return module.forward(*args, **kwargs)
-        except GraphBreakError:
+        except (GraphBreakError, ShapeRuleError):
             raise
         except GraphBreak as e:
             info = BreakInfo(name, type(module).__name__, _user_location(e.__traceback__), str(e))
@@ -283,8 +325,8 @@ class Tracer:
         for n in [n for n, d in self.graph.nx.nodes(data=True) if d["seq"] > mark]:
             self.graph.nx.remove_node(n)
         while self._rebinds and self._rebinds[-1][0] > mark:
-            _, proxy, node, value = self._rebinds.pop()
-            proxy.node, proxy.value = node, value
+            _, proxy, state = self._rebinds.pop()
+            proxy._set_state(state)
 
     def opaque(self, module: Any, name: str, args: tuple, kwargs: dict, reason: BreakInfo | None) -> Any:
         """Record ``module(*args, **kwargs)`` as one MODULE node, computing its value eagerly."""
@@ -335,7 +377,7 @@ class Tracer:
         mark = self.graph._seq
         try:
             return self.root.forward(*args, **kwargs)
-        except GraphBreakError:
+        except (GraphBreakError, ShapeRuleError):
             raise
         except GraphBreak as e:
             info = BreakInfo("", type(self.root).__name__, _user_location(e.__traceback__), str(e))

@@ -56,6 +56,8 @@ from . import elementwise, heavy, shape  # noqa: E402
 from . import lower_norm, lower_reduce, lower_sparse  # noqa: E402,F401 -- register at import
 from . import lower_pooling, lower_vision  # noqa: E402,F401 -- pooling, padding and vision lowerings
 from . import lower_sequence  # noqa: E402,F401 -- matmul/einsum, attention, recurrences
+from . import lower_loss, lower_random  # noqa: E402,F401 -- losses; random ops that draw nothing
+from . import lower_misc  # noqa: E402,F401 -- tile/repeat/setitem, norms and distances, conv_transpose, ...
 
 elementwise.register()
 heavy.register()

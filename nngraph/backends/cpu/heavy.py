@@ -17,7 +17,7 @@ from ...ops.registry import REGISTRY, TensorSpec, register_lowering
 from .buffers import Buf
 from .codegen import Emitter
 from .kernels.epilogue import ACTIVATIONS
-from . import kernels_heavy as kern
+from . import autotune, kernels_heavy as kern
 
 # epilogue op name -> (std activation name, alpha attr or value, beta attr or value)
 _ACT = {"relu": ("relu", 0.0, 0.0), "silu": ("silu", 0.0, 0.0), "gelu": ("gelu", 0.0, 0.0),
@@ -124,7 +124,7 @@ def _lower_conv(em: Emitter, node: Node, steps: list[tuple]) -> bool:
         from .kernels import conv as kconv
 
         pads = (pad[0][0], pad[0][1], pad[1][0], pad[1][1])
-        algo = kconv.choose_conv_algo(c, o, kh, kw, (sh, sw), pads, (dh, dw), g, h, w, n)
+        algo = autotune.conv_algo(n, c, h, w, o, kh, kw, (sh, sw), pads, (dh, dw), g, spec.dtype)
         p = kconv.conv_params(ws.shape, xs.shape, (sh, sw), pads, (dh, dw), g)
         size = int(kconv.prepare_conv_weight(np.zeros(ws.shape, ws.dtype), g, algo).size)
         prepared = em.derived_weight(w_name, functools.partial(_prepare_conv, groups=g, algo=algo), size,

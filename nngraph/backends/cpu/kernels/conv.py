@@ -567,13 +567,13 @@ def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2f: np.ndarray, o
                 for kx in range(kw):
                     s = rbase + toff[kx]
                     wv = vsplat(w2f[wbase + ky * kw + kx])
-                    a0 = vfma(wv, vload_n(plane, s, n0), a0)
+                    a0 = vfma(wv, vload(plane, s), a0)
                     if n1 > 0:  # narrow rows (ow <= 3W) skip the empty accumulators
-                        a1 = vfma(wv, vload_n(plane, s + w, n1), a1)
+                        a1 = vfma(wv, vload(plane, s + w), a1)
                         if n2 > 0:
-                            a2 = vfma(wv, vload_n(plane, s + 2 * w, n2), a2)
+                            a2 = vfma(wv, vload(plane, s + 2 * w), a2)
                             if n3 > 0:
-                                a3 = vfma(wv, vload_n(plane, s + 3 * w, n3), a3)
+                                a3 = vfma(wv, vload(plane, s + 3 * w), a3)
             d = obase + oy * ow + ox
             vstore_n(of, d, a0, n0)
             if n1 > 0:
@@ -593,7 +593,8 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     sw, ow = p[3], p[10]
     # phase-row length: the last tap's last output column (masked loads never touch lanes past ow)
     pw = ow + ((p[1] - 1) * p[7]) // sw + 1
-    plane = np.empty(h * sw * pw, out3.dtype)
+    # slack: the taps load whole vectors (lanes past the row end are dropped at the store)
+    plane = np.zeros(h * sw * pw + 4 * vec_width(out3), out3.dtype)
     toff = np.empty(p[1], np.int64)
     for kx in range(p[1]):
         tap = kx * p[7]

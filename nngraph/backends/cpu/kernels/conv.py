@@ -514,29 +514,22 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
 @njit(inline="always")
 def _dw_plane(x: np.ndarray, xf: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: int) -> None:
     """Input plane (bi, ci) split into stride phases: plane[(iy*sw + r)*pw + j] = xpad[iy, j*sw + r], where xpad
-    is the row zero-padded on the left by pad_left (and on the right as far as the taps reach)."""
+    is the row zero-padded on the left by pad_left (and on the right as far as the taps reach). Only the data
+    positions are written: ``plane`` starts zeroed and every plane of the call has its padding in the same places."""
     sw, pl = p[3], p[5]
     h, wd = x.shape[2], x.shape[3]
     base = (bi * x.shape[1] + ci) * h * wd
     if sw == 1:  # one shifted copy per row, vectorised
-        lo = min(pl, pw)
         n = max(min(wd, pw - pl), 0)
         for iy in range(h):
-            row = iy * pw
-            _zero_run(plane, row, lo)
-            _copy_run(plane, row + pl, x, base + iy * wd, n)
-            _zero_run(plane, row + pl + n, pw - pl - n)
+            _copy_run(plane, iy * pw + pl, x, base + iy * wd, n)
         return
-    # strided: per phase r the valid j are [lo, hi) (0 <= j*sw + r - pl < wd); zero the rest, copy those
+    # strided: per phase r the valid j are [lo, hi) (0 <= j*sw + r - pl < wd)
     for r in range(sw):
         lo = min(max((pl - r + sw - 1) // sw, 0), pw)
         hi = min(max((wd - 1 + pl - r) // sw + 1, lo), pw)
         for iy in range(h):
-            row = (iy * sw + r) * pw
-            src = base + iy * wd + r - pl
-            _zero_run(plane, row, lo)
-            _gather_run(plane, row + lo, xf, src + lo * sw, sw, hi - lo)
-            _zero_run(plane, row + hi, pw - hi)
+            _gather_run(plane, (iy * sw + r) * pw + lo, xf, base + iy * wd + r - pl + lo * sw, sw, hi - lo)
 
 
 @njit(inline="always")

@@ -38,7 +38,7 @@ class TensorSpec:
     dtype: np.dtype
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        object.__setattr__(self, "shape", tuple(s if getattr(s, "symbolic", False) else int(s) for s in self.shape))
         object.__setattr__(self, "dtype", np.dtype(self.dtype))
 
     @property

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ir.node import MODULE, OP
+from ..ir.symbolic import prod
 from ..ops.registry import REGISTRY, Fusion, TensorSpec
 from .base import PassContext, PassResult, graph_pass
 
@@ -32,13 +33,14 @@ class MemoryPlan:
         return sum(self.buffer_bytes)
 
     def summary(self) -> str:
-        saved = 1 - self.planned_bytes / self.unplanned_bytes if self.unplanned_bytes else 0.0
-        return (f"activation memory: planned {self.planned_bytes / 2**20:.2f} MiB in {len(self.buffer_bytes)} buffers "
-                f"vs {self.unplanned_bytes / 2**20:.2f} MiB unplanned ({saved:.0%} saved)")
+        planned, unplanned = int(self.planned_bytes), int(self.unplanned_bytes)  # symbolic sizes: at their hints
+        saved = 1 - planned / unplanned if unplanned else 0.0
+        return (f"activation memory: planned {planned / 2**20:.2f} MiB in {len(self.buffer_bytes)} buffers "
+                f"vs {unplanned / 2**20:.2f} MiB unplanned ({saved:.0%} saved)")
 
 
 def _nbytes(spec: TensorSpec) -> int:
-    return int(np.prod(spec.shape, dtype=np.int64)) * spec.dtype.itemsize
+    return prod(spec.shape) * spec.dtype.itemsize
 
 
 def _elementwise(node) -> bool:  # noqa: ANN001

@@ -14,6 +14,7 @@ from ..backends.cpu.buffers import Buf
 from ..ir.graph import Graph
 from ..ir.interpreter import NodeExecutionError, call_opaque_module
 from ..ir.node import CONSTANT, MODULE, PARAM, Node
+from ..ir.symbolic import evaluate
 from ..ops.registry import REGISTRY
 from . import cache
 
@@ -32,17 +33,21 @@ def graph_fingerprint(graph: Graph) -> str:
     return "\n".join(lines)
 
 
-def _view(arenas: dict[str, np.ndarray], b: Buf) -> np.ndarray:
+def _view(arenas: dict[str, np.ndarray], b: Buf, env: dict[str, int] | None = None) -> np.ndarray:
     base = arenas[b.arena]
     item = base.itemsize
-    return as_strided(base[b.offset:], shape=b.shape, strides=tuple(s * item for s in b.strides), writeable=True)
+    offset, shape, strides = (b.offset, b.shape, b.strides) if not env else \
+        (evaluate(b.offset, env), evaluate(b.shape, env), evaluate(b.strides, env))
+    return as_strided(base[offset:], shape=shape, strides=tuple(s * item for s in strides), writeable=True)
 
 
 class CpuExecutable:
     """Runs one optimized graph: weights refreshed lazily, a workspace per thread, fresh output arrays per call."""
 
-    def __init__(self, graph: Graph, root: Any, use_cache: bool = True, extra_key: str = "") -> None:
+    def __init__(self, graph: Graph, root: Any, use_cache: bool = True, extra_key: str = "",
+                 symbols: tuple[str, ...] = ()) -> None:
         self.graph = graph
+        self.symbols = tuple(symbols)  # symbolic sizes: extra int64 parameters of every segment
         self.root = root
         self.use_cache = use_cache
         self.key = cache.make_key("cpu", extra_key, graph_fingerprint(graph))
@@ -57,7 +62,7 @@ class CpuExecutable:
         self._work_dtypes = sorted(arenas.work_sizes)
 
     def _build(self) -> None:
-        self.program = codegen.generate(self.graph, self.key)
+        self.program = codegen.generate(self.graph, self.key, self.symbols)
         self.module = cache.load_module(self.key, self.program.source, use_cache=self.use_cache) \
             if any(isinstance(s, str) for s in self.program.segments) else None
         self.steps = [getattr(self.module, s) if isinstance(s, str) else s for s in self.program.segments]
@@ -104,32 +109,37 @@ class CpuExecutable:
             self._weights = [arenas[d] for d in self._weight_dtypes]
             self._weights_version = version
 
-    def _workspace(self) -> list[np.ndarray]:
-        ws = getattr(self._local, "ws", None)
-        if ws is None:  # per thread: concurrent calls never share activation buffers
-            ws = [np.empty(max(self.program.arenas.work_sizes[d], 1), dtype=np.dtype(d)) for d in self._work_dtypes]
-            self._local.ws = ws
-        return ws
+    def _workspace(self, env: dict[str, int] | None = None) -> list[np.ndarray]:
+        key = tuple(sorted(env.items())) if env else ()
+        cached = getattr(self._local, "ws", None)
+        if cached is None or cached[0] != key:  # per thread (and per size): calls never share activation buffers
+            sizes = self.program.arenas.work_sizes
+            ws = [np.empty(max(evaluate(sizes[d], env) if env else sizes[d], 1), dtype=np.dtype(d))
+                  for d in self._work_dtypes]
+            self._local.ws = cached = (key, ws)
+        return cached[1]
 
     # -- calling ----------------------------------------------------------------------------------------------------
-    def __call__(self, leaves: list[np.ndarray]) -> tuple:
+    def __call__(self, leaves: list[np.ndarray], env: dict[str, int] | None = None) -> tuple:
         if not self._verified:
             try:
-                result = self._run(leaves)
+                result = self._run(leaves, env)
             except Exception as e:
                 if not cache.is_cache_error(e):
                     raise
                 # A corrupted Numba cache entry: delete it and compile again.
                 cache.forget(self._generated_modules(), self.use_cache)
                 self._build()
-                result = self._run(leaves)
+                result = self._run(leaves, env)
             self._verified = True
             return result
-        return self._run(leaves)
+        return self._run(leaves, env)
 
-    def _run(self, leaves: list[np.ndarray]) -> tuple:
-        outs = [np.empty(spec.shape, dtype=spec.dtype) for _, spec in self.program.outputs]
-        args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + self._workspace()
+    def _run(self, leaves: list[np.ndarray], env: dict[str, int] | None = None) -> tuple:
+        outs = [np.empty(evaluate(spec.shape, env) if env else spec.shape, dtype=spec.dtype)
+                for _, spec in self.program.outputs]
+        args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + \
+            self._workspace(env) + [np.int64(env[s]) for s in self.symbols]
         for step in self.steps:
             if callable(step):
                 try:
@@ -137,7 +147,7 @@ class CpuExecutable:
                 except Exception as e:  # noqa: BLE001 -- locate the failing node, then re-raise
                     raise self._diagnose(leaves, e) from e
             else:
-                self._host(step, args)
+                self._host(step, args, env)
         return tuple(outs)
 
     def _diagnose(self, leaves: list[np.ndarray], error: Exception) -> Exception:
@@ -157,20 +167,21 @@ class CpuExecutable:
             pass
         return error
 
-    def _host(self, step: codegen.Step, args: list[np.ndarray]) -> None:
+    def _host(self, step: codegen.Step, args: list[np.ndarray], env: dict[str, int] | None = None) -> None:
         arenas = dict(zip(self.program.params, args))
         node: Node = step.host
-        values = [None if b is None else (tuple(_view(arenas, x) for x in b) if isinstance(b, tuple)
-                                          else _view(arenas, b)) for b in step.host_args]
+        values = [None if b is None else (tuple(_view(arenas, x, env) for x in b) if isinstance(b, tuple)
+                                          else _view(arenas, b, env)) for b in step.host_args]
         try:
             if node.kind == MODULE:
                 result: Any = call_opaque_module(self.root, node, values)
             else:
-                result = REGISTRY[node.target].impl(*values, **node.attrs)
+                attrs = {k: evaluate(v, env) for k, v in node.attrs.items()} if env else node.attrs
+                result = REGISTRY[node.target].impl(*values, **attrs)
         except NodeExecutionError:
             raise
         except Exception as e:  # noqa: BLE001 -- name the node and its module
             raise NodeExecutionError(node, e) from e
         results = result if isinstance(result, tuple) else (result,)
         for dst, value in zip(step.host_outs, results):
-            _view(arenas, dst)[...] = value
+            _view(arenas, dst, env)[...] = value

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...ir.symbolic import SymbolicUnsupported, SymInt, prod
+
 MAX_DIMS = 6  # generic strided kernels iterate over at most this many (collapsed) dimensions
 
 
@@ -16,7 +18,7 @@ def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides, acc = [], 1
     for s in reversed(shape):
         strides.append(acc)
-        acc *= max(int(s), 1)
+        acc *= s if isinstance(s, SymInt) else max(int(s), 1)
     return tuple(reversed(strides))
 
 
@@ -30,8 +32,8 @@ class Buf:
 
     @classmethod
     def dense(cls, arena: str, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> "Buf":
-        shape = tuple(int(s) for s in shape)
-        return cls(arena, int(offset), shape, c_strides(shape), np.dtype(dtype))
+        shape = tuple(_int(s) for s in shape)
+        return cls(arena, _int(offset), shape, c_strides(shape), np.dtype(dtype))
 
     @property
     def ndim(self) -> int:
@@ -39,7 +41,7 @@ class Buf:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return prod(self.shape)
 
     @property
     def contiguous(self) -> bool:
@@ -72,12 +74,21 @@ class Buf:
                 strides.append(0)
                 continue
             size, stride = self.shape[dim], self.strides[dim]
-            if isinstance(item, tuple):
+            if isinstance(item, tuple) and any(isinstance(v, SymInt) for v in (size,) + tuple(item[1:])):
+                start, n, step = _sym_slice(size, *item[1:])
+                offset += start * stride
+                shape.append(n)
+                strides.append(stride * step)
+            elif isinstance(item, tuple):
                 start, stop, step = slice(*item[1:]).indices(size)
                 n = len(range(start, stop, step))
                 offset += start * stride if n else 0
                 shape.append(n)
                 strides.append(stride * step)
+            elif isinstance(size, SymInt) or isinstance(item, SymInt):
+                if not (-size <= item < size):  # a guard: sizes where eager raises IndexError recompile
+                    raise SymbolicUnsupported(f"index {item} out of range for the symbolic size {size!r}")
+                offset += (item if item >= 0 else item + size) * stride
             else:
                 offset += (item % size) * stride
             dim += 1
@@ -90,6 +101,38 @@ class Buf:
 
     def with_arena(self, arena: str, offset: int) -> "Buf":
         return Buf(arena, offset, self.shape, self.strides, self.dtype)
+
+
+def _int(v):  # noqa: ANN001, ANN202
+    return v if isinstance(v, SymInt) else int(v)
+
+
+def _sym_slice(size, start, stop, step):  # noqa: ANN001, ANN202
+    """(start, length, step) of a slice over a symbolic size; comparisons become guards."""
+    if step == -1:
+        def back(v, default):  # noqa: ANN001, ANN202
+            if v is None:
+                return default
+            if v < 0:
+                v = v + size
+                return v if v >= 0 else -1
+            return v if v <= size - 1 else size - 1
+
+        lo, hi = back(start, size - 1), back(stop, -1)
+        return lo, (lo - hi if lo > hi else 0), -1
+    if step not in (None, 1):
+        raise SymbolicUnsupported(f"slice with step {step} over the symbolic size {size!r}")
+
+    def clamp(v, default):  # noqa: ANN001, ANN202
+        if v is None:
+            return default
+        if v < 0:
+            v = v + size
+            return v if v >= 0 else 0
+        return v if v <= size else size
+
+    lo, hi = clamp(start, 0), clamp(stop, size)
+    return lo, (hi - lo if hi >= lo else 0), 1
 
 
 def collapse(shape: tuple[int, ...], *stride_sets: tuple[int, ...]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:

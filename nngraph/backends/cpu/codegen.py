@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph
+from ...ir.symbolic import SymbolicUnsupported, SymInt, align_up, prod
 from ...ir.node import CONSTANT, INPUT, OP, OUTPUT, PARAM, Node
 from ...ops.registry import REGISTRY, TensorSpec
 from .buffers import Buf
@@ -29,11 +30,11 @@ _ALIGN = 16  # elements: 64-byte alignment of every arena slot
 
 
 def _align(n: int) -> int:
-    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+    return align_up(n, _ALIGN)
 
 
 def _nelem(spec: TensorSpec) -> int:
-    return int(np.prod(spec.shape, dtype=np.int64))
+    return prod(spec.shape)
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Arenas:
         return self.derived[key][3]
 
     def add_weight(self, name: str, spec: TensorSpec) -> int:
+        if any(isinstance(d, SymInt) for d in spec.shape):
+            raise SymbolicUnsupported(f"weight-only value %{name} has a symbolic shape {spec.shape}")
         key = spec.dtype.str
         off = self.weight_sizes.get(key, 0)
         self.weight_slots[name] = (key, off, _nelem(spec))
@@ -65,7 +68,7 @@ class Arenas:
     def add_work(self, dtype: np.dtype, n: int) -> int:
         key = np.dtype(dtype).str
         off = self.work_sizes.get(key, 0)
-        self.work_sizes[key] = off + _align(max(n, 1))
+        self.work_sizes[key] = off + _align(n if isinstance(n, SymInt) else max(n, 1))
         return off
 
 
@@ -99,6 +102,7 @@ class Emitter:
         self.input_arenas: list[str] = []
         self.output_arenas: list[tuple[str, TensorSpec]] = []
         self._plan_offsets: dict[tuple[str, int], int] = {}
+        self.symbols: list[str] = []  # symbolic size parameters of every segment (dynamic shapes)
 
     # -- kernels and code ----------------------------------------------------------------------------------------------
     def use(self, fn: Any) -> str:
@@ -131,7 +135,7 @@ class Emitter:
 
     def scratch(self, shape: tuple[int, ...], dtype: np.dtype) -> Buf:
         """A fresh dense workspace region (never reused) for temporaries."""
-        n = int(np.prod(shape, dtype=np.int64))
+        n = prod(shape)
         return Buf.dense(work_arena(dtype), self.arenas.add_work(dtype, n), tuple(shape), dtype)
 
     def out(self, node: Node) -> Buf:
@@ -202,6 +206,8 @@ def _num(v: Any) -> str:
     """Source text of a kernel argument: non-literal int64/float64 values, tuples of them, or a variable name."""
     if isinstance(v, str):  # source text ("@" marks raw text explicitly)
         return v[1:] if v.startswith("@") else v
+    if isinstance(v, SymInt):  # a symbolic size: an expression of the segment's int64 size parameters
+        return v.code()
     if isinstance(v, (bool, np.bool_)):
         return f"np.int64({int(v)})"
     if isinstance(v, (int, np.integer)):
@@ -222,8 +228,10 @@ def _is_weight(node: Node) -> bool:
     return node.kind in (PARAM, CONSTANT) or node.meta.weight_only
 
 
-def generate(graph: Graph, module_name: str) -> Program:
+def generate(graph: Graph, module_name: str, symbols: tuple[str, ...] = ()) -> Program:
+    """The program of ``graph``; ``symbols`` names the symbolic sizes (extra int64 segment parameters)."""
     em = Emitter(graph)
+    em.symbols = list(symbols)
     nodes = graph.nodes()
     inputs = [n for n in nodes if n.kind == INPUT]
     for i, n in enumerate(inputs):
@@ -253,7 +261,10 @@ def generate(graph: Graph, module_name: str) -> Program:
         handled = False
         if rule is not None:
             mark_steps, mark_lines = len(em.steps), len(em.steps[-1].lines)
-            handled = bool(rule(em, node))
+            try:
+                handled = bool(rule(em, node))
+            except SymbolicUnsupported as e:
+                raise SymbolicUnsupported(f"lowering {node.describe()}: {e}") from e
             if not handled:  # undo anything the rule emitted before giving up
                 del em.steps[mark_steps:]
                 del em.steps[-1].lines[mark_lines:]
@@ -279,7 +290,7 @@ VIEW_OPS = ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem")
 def segment_params(em: Emitter) -> list[str]:
     return em.input_arenas + [a for a, _ in em.output_arenas] + \
         [weight_arena(np.dtype(d)) for d in sorted(em.arenas.weight_sizes)] + \
-        [work_arena(np.dtype(d)) for d in sorted(em.arenas.work_sizes)]
+        [work_arena(np.dtype(d)) for d in sorted(em.arenas.work_sizes)] + list(em.symbols)
 
 
 def _assemble(em: Emitter, module_name: str, inputs: list[Node], outputs: list, weight_nodes: list[str]) -> Program:

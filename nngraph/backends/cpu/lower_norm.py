@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.node import Node
+from ...ir.symbolic import prod as sym_prod
 from ...ops.registry import TensorSpec, register_lowering
 from . import kernels_norm as K
 from .buffers import Buf
@@ -26,7 +27,7 @@ def _optional(em: Emitter, name: str | None, like: Buf) -> tuple[Buf, bool]:
 
 
 def _prod(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return sym_prod(shape)
 
 
 def _norm(em: Emitter, node: Node, mode: int, rows: int, groups: int, cpg: int, hw: int, per_elem: bool,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...ir.node import Node
+from ...ir.symbolic import prod as sym_prod
 from ...ops.registry import TensorSpec, register_lowering
 from . import kernels_reduce as K
 from .buffers import Buf
@@ -123,8 +124,8 @@ def _reduce(em: Emitter, node: Node) -> bool:
     else:
         x = em.buf(node.args[0])
         axes = _axes(node, x.ndim)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    n_out = int(np.prod(out_spec.shape, dtype=np.int64))
+    count = sym_prod([x.shape[a] for a in axes])
+    n_out = sym_prod(out_spec.shape)
     if n_out == 0:
         em.out(node)
         return True
@@ -156,7 +157,7 @@ def _reduce(em: Emitter, node: Node) -> bool:
     ksh, kst = _pad(kept, MAX_KEPT)
     rsh, rst = _pad(red, MAX_RED)
     if cols:
-        bw, par = _blocks(int(np.prod(ksh)), n, x.size)
+        bw, par = _blocks(sym_prod(ksh), n, x.size)
     else:
         bw, par = max(n, 1), _parallel(x.size, n_out)
     if name in _ARITH:
@@ -175,13 +176,13 @@ def _lower_arg(em: Emitter, node: Node, x: Buf, axis: int) -> bool:
         na, sa = x.shape[axis], x.strides[axis]
         if (sa == 1 or na == 1) and len(kept) <= MAX_KEPT:
             ksh, kst = _pad(kept, MAX_KEPT)
-            par = _parallel(x.size, int(np.prod(ksh)))
+            par = _parallel(x.size, sym_prod(ksh))
             em.call(K.arg_reduce, _ARG[node.target], x, em.out(node), False, ksh, kst, na, max(na, 1), na, 1, par)
             return True
         if kept and kept[-1][1] == 1 and len(kept) - 1 <= MAX_KEPT:
             ksh, kst = _pad(kept[:-1], MAX_KEPT)
             m = kept[-1][0]
-            bw, par = _blocks(int(np.prod(ksh)), m, x.size)
+            bw, par = _blocks(sym_prod(ksh), m, x.size)
             em.call(K.arg_reduce, _ARG[node.target], x, em.out(node), True, ksh, kst, m, bw, na, sa, par)
             return True
         if attempt or x.contiguous:
@@ -208,9 +209,9 @@ def _softmax(em: Emitter, node: Node) -> bool:
         emit_copy(em, x, cast)
         x = cast
     shape = x.shape
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    outer = sym_prod(shape[:axis])
     na = shape[axis]
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    inner = sym_prod(shape[axis + 1:])
     log = node.target == "log_softmax"
     if inner == 1:
         bw, par = 1, _parallel(x.size, outer)

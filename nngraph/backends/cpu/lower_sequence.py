@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from ...ir.node import Node
+from ...ir.symbolic import prod as sym_prod
 from ...ops.registry import TensorSpec, register_lowering
 from . import kernels_sequence as K
 from .buffers import Buf, c_strides, collapse, pad_dims
@@ -45,7 +46,7 @@ def _spec(em: Emitter, name: str | None) -> TensorSpec | None:
 
 
 def _prod(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return sym_prod(shape)
 
 
 def _lead_strides(buf: Buf, lead: tuple[int, ...]) -> tuple[int, ...]:

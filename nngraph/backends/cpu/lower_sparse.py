@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.node import Node
+from ...ir.symbolic import prod as sym_prod
 from ...ops.registry import register_lowering
 from . import kernels_sparse as K
 from .buffers import Buf
@@ -59,8 +60,9 @@ def _gather(em: Emitter, node: Node, x_name: str, idx_name: str, axis: int) -> b
         x = em.dense(x_name)
         layout = _gather_layout(x, axis)
     outer, so, sa, inner = layout
-    nidx = int(np.prod(idx_spec.shape, dtype=np.int64))
-    par = out.size >= PARALLEL_MIN and outer * ((nidx + K.GATHER_CHUNK - 1) // K.GATHER_CHUNK) >= 2
+    nidx = sym_prod(idx_spec.shape)  # symbolic-safe (dynamic shapes)
+    # outer * ceil(nidx / GATHER_CHUNK) >= 2, written without division (nidx, outer >= 1 here)
+    par = out.size >= PARALLEL_MIN and (outer >= 2 or nidx > K.GATHER_CHUNK)
     em.call(K.gather, x, em.dense(idx_name), out, outer, x.shape[axis], sa, so, nidx, inner, par)
     return True
 
@@ -85,7 +87,7 @@ def _one_hot(em: Emitter, node: Node) -> bool:
     out = em.out(node)
     if out.size == 0:
         return True
-    n = int(np.prod(idx_spec.shape, dtype=np.int64))
+    n = sym_prod(idx_spec.shape)
     nc = int(node.attrs["num_classes"])
     em.call(K.one_hot, em.dense(node.args[0]), out, n, nc, out.size >= PARALLEL_MIN and n >= 2)
     return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.node import Node
+from ...ir.symbolic import prod as sym_prod
 from ...ops.registry import register_lowering
 from ...ops.vision import _blocks, _inverse_scale  # the reference's own helpers
 from .buffers import Buf, collapse
@@ -63,7 +64,7 @@ def spatial3(values: tuple, fill: int) -> tuple:
 
 
 def planes_of(shape: tuple) -> int:
-    return int(shape[0]) * int(shape[1])
+    return shape[0] * shape[1]  # no int(): keeps a symbolic batch size symbolic
 
 
 # ---------------------------------------------------------------------------------------------------- shuffles
@@ -85,7 +86,7 @@ def _copy_view(em: Emitter, node: Node, src_shape: tuple, axes: tuple, dst_shape
 def _pixel_shuffle(em: Emitter, node: Node) -> bool:
     r = int(node.attrs["upscale_factor"])
     *batch, c, h, w = em.buf(node.args[0]).shape
-    b = int(np.prod(batch, dtype=np.int64))
+    b = sym_prod(batch)
     return _copy_view(em, node, (b, c // (r * r), r, r, h, w), (0, 1, 4, 2, 5, 3), (b, c // (r * r), h, r, w, r))
 
 
@@ -93,7 +94,7 @@ def _pixel_shuffle(em: Emitter, node: Node) -> bool:
 def _pixel_unshuffle(em: Emitter, node: Node) -> bool:
     r = int(node.attrs["downscale_factor"])
     *batch, c, h, w = em.buf(node.args[0]).shape
-    b = int(np.prod(batch, dtype=np.int64))
+    b = sym_prod(batch)
     return _copy_view(em, node, (b, c, h // r, r, w // r, r), (0, 1, 3, 5, 2, 4), (b, c, r, r, h // r, w // r))
 
 
@@ -101,7 +102,7 @@ def _pixel_unshuffle(em: Emitter, node: Node) -> bool:
 def _channel_shuffle(em: Emitter, node: Node) -> bool:
     g = int(node.attrs["groups"])
     n, c, *rest = em.buf(node.args[0]).shape
-    m = int(np.prod(rest, dtype=np.int64))
+    m = sym_prod(rest)
     return _copy_view(em, node, (n, g, c // g, m), (0, 2, 1, 3), (n, c // g, g, m))
 
 
@@ -118,8 +119,8 @@ def emit_resample(em: Emitter, x: Buf, out: Buf, passes: list[tuple[int, int, bo
         n_in, n_out = shape[axis], int(out.shape[axis])
         shape[axis] = n_out
         dst = out if i == len(passes) - 1 else em.scratch(tuple(shape), x.dtype)
-        outer = int(np.prod(shape[:axis], dtype=np.int64))
-        inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        outer = sym_prod(shape[:axis])  # symbolic-safe (dynamic shapes)
+        inner = sym_prod(shape[axis + 1:])
         em.call(resample_axis, kind, cur, dst, outer, n_in, n_out, inner, int(bool(align)),
                 float(scale) if scale is not None else 0.0)
         cur = dst

@@ -9,7 +9,7 @@ from .kernels_basic import emit_copy
 
 
 def _reshape(em: Emitter, node: Node) -> bool:
-    view = em.dense(node.args[0]).reshape(tuple(int(s) for s in node.spec.shape))
+    view = em.dense(node.args[0]).reshape(tuple(node.spec.shape))
     em.set_view(node, view)
     return True
 

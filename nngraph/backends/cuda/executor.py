@@ -1,0 +1,271 @@
+"""``CudaExecutable``: one specialized graph as a prepared list of numba.cuda kernel launches over device arenas.
+
+Prepared once per specialization: the device arenas (weights per dtype, workspace per dtype from the memory plan,
+input and output staging buffers) and every launch's configured kernel and argument list. A call with numpy inputs
+copies them into the staging buffers, runs the launches as prepared, and copies the outputs back into fresh host
+arrays. A call with device arrays (``__cuda_array_interface__``: numba, CuPy, PyTorch) uses them in place and returns
+fresh device arrays. Weights are uploaded by ``refresh`` (weight epoch changes), into the same device arrays.
+Calls are serialized by a lock (one workspace per specialization).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ...ir.graph import Graph
+from ...ir.interpreter import NodeExecutionError, call_opaque_module
+from ...ir.node import CONSTANT, MODULE, PARAM, Node
+from ...ops.registry import REGISTRY
+from ..cpu.buffers import Buf
+from ..cpu.codegen import Step
+from . import require_cuda
+from .codegen import Arena, Launch, Plan, generate
+
+
+def is_device_array(v: Any) -> bool:
+    """A CUDA array (``__cuda_array_interface__``: numba, CuPy, PyTorch), or a simulator array."""
+    return not isinstance(v, np.ndarray) and (hasattr(v, "__cuda_array_interface__") or
+                                              type(v).__name__ == "FakeCUDAArray")
+
+
+def leaf_key(v: Any) -> tuple:
+    """(shape, dtype str) of a numpy or CUDA-array-interface leaf (for specialization keys)."""
+    if isinstance(v, np.ndarray) or not hasattr(v, "__cuda_array_interface__"):
+        return tuple(v.shape), np.dtype(v.dtype).str
+    cai = v.__cuda_array_interface__
+    return tuple(cai["shape"]), np.dtype(cai["typestr"]).str
+
+
+def to_host(v: Any) -> Any:
+    """A numpy copy of a device array leaf (anything else unchanged)."""
+    if not is_device_array(v):
+        return v
+    cuda = require_cuda()
+    return cuda.as_cuda_array(v).copy_to_host() if not hasattr(v, "copy_to_host") else v.copy_to_host()
+
+
+def eager_forward(forward: Any, args: tuple, kwargs: dict) -> Any:
+    """``forward(*args, **kwargs)`` for the eager paths of a ``target="cuda"`` module (train mode, global hooks,
+    past the specialization limit): device-array arguments are copied to host arrays for the numpy module, and its
+    array results come back as device arrays when any argument was on the device (the compiled path's rule)."""
+    from ...ir.pytree import flatten, unflatten
+
+    leaves, tree = flatten((args, kwargs), lambda v: isinstance(v, np.ndarray) or is_device_array(v))
+    if not any(is_device_array(v) for v in leaves):
+        return forward(*args, **kwargs)
+    args, kwargs = unflatten([to_host(v) for v in leaves], tree)
+    result = forward(*args, **kwargs)
+    cuda = require_cuda()
+    out, otree = flatten(result, lambda v: isinstance(v, np.ndarray))
+    return unflatten([cuda.to_device(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for v in out],
+                     otree)
+
+
+class CudaOutOfMemoryError(MemoryError):
+    """The GPU could not hold a specialization's arenas."""
+
+
+class CudaExecutable:
+    """Runs one optimized graph on the GPU (see module docstring)."""
+
+    def __init__(self, graph: Graph, root: Any, use_cache: bool = True) -> None:
+        self.cuda = require_cuda()
+        self.graph = graph
+        self.root = root
+        self.use_cache = use_cache
+        self.plan: Plan = generate(graph)
+        self._lock = threading.Lock()
+        self._weights_version: Any = object()
+        arenas = self.plan.arenas
+        self.planned_bytes = self.plan.planned_bytes() + sum(
+            int(np.prod(graph[n].spec.shape)) * graph[n].spec.dtype.itemsize for n in self.plan.inputs) + \
+            sum(int(np.prod(s.shape)) * s.dtype.itemsize for _, s in self.plan.output_arenas)
+        self.fixed: dict[str, Any] = {}
+        from .codegen import weight_arena, work_arena
+
+        for d, n in arenas.weight_sizes.items():
+            self.fixed[weight_arena(np.dtype(d))] = self._alloc(n, np.dtype(d), zero=True)
+        for d, n in arenas.work_sizes.items():
+            self.fixed[work_arena(np.dtype(d))] = self._alloc(n, np.dtype(d))
+        self._staging_in = [self._alloc(int(np.prod(graph[n].spec.shape)), graph[n].spec.dtype)
+                            for n in self.plan.inputs]
+        self._staging_out = [self._alloc(int(np.prod(s.shape)), s.dtype) for _, s in self.plan.output_arenas]
+        self._prepare()
+
+    # -- set-up -------------------------------------------------------------------------------------------------------
+    def _alloc(self, n: int, dtype: np.dtype, zero: bool = False) -> Any:
+        try:
+            arr = self.cuda.device_array(max(int(n), 1), dtype=dtype)
+            if zero:
+                arr.copy_to_device(np.zeros(max(int(n), 1), dtype=dtype))
+            return arr
+        except Exception as e:  # noqa: BLE001
+            if "OUT_OF_MEMORY" in str(e).upper() or "out of memory" in str(e).lower():
+                raise CudaOutOfMemoryError(
+                    f"the GPU ran out of memory allocating this specialization's arenas: {self.planned_bytes} bytes "
+                    f"planned (weights {sum(self.plan.arenas.weight_sizes.values())} and workspace "
+                    f"{sum(self.plan.arenas.work_sizes.values())} elements, plus inputs and outputs); use a smaller "
+                    "batch or free GPU memory") from e
+            raise
+
+    def _resolve(self, inputs: list[Any], outputs: list[Any]) -> dict[str, Any]:
+        arrays = dict(self.fixed)
+        arrays.update({a: v for a, v in zip(self.plan.input_arenas, inputs)})
+        arrays.update({a: v for (a, _), v in zip(self.plan.output_arenas, outputs)})
+        return arrays
+
+    def _prepare(self) -> None:
+        """Configure every launch once for the staging buffers; remember which arguments are inputs/outputs."""
+        arrays = self._resolve(self._staging_in, self._staging_out)
+        self._launches: list[tuple[Any, list[Any], list[tuple[int, str]], str] | Step] = []
+        for step in self.plan.program:
+            if isinstance(step, Launch):
+                args = [arrays[a.name] if isinstance(a, Arena) else a for a in step.args]
+                io = [(i, a.name) for i, a in enumerate(step.args)
+                      if isinstance(a, Arena) and a.name[0] in "IO"]
+                self._launches.append((self._configure(step), args, io, step.node))
+            else:
+                self._launches.append(step)
+
+    @staticmethod
+    def _configure(step: Launch) -> Any:
+        """``kernel[grid, block]``, once. The simulator's ``kernel[grid, block]`` mutates and returns the kernel
+        itself (a later configuration of the same kernel would change this launch's grid): configure per call."""
+        from . import simulator
+
+        if simulator():
+            kernel, grid, block = step.kernel, step.grid, step.block
+            return lambda *args: kernel[grid, block](*args)
+        return step.kernel[step.grid, step.block]
+
+    @property
+    def n_host_steps(self) -> int:
+        return sum(1 for s in self.plan.program if isinstance(s, Step))
+
+    @property
+    def n_launches(self) -> int:
+        return self.plan.n_launches
+
+    # -- weights ------------------------------------------------------------------------------------------------------
+    def refresh(self, state: dict[str, np.ndarray], version: Any) -> None:
+        """Recompute weight-derived values (folded BatchNorm, ...) and upload the weight arenas."""
+        with self._lock:
+            if version is not None and version == self._weights_version:
+                return
+            values: dict[str, Any] = {}
+            for node in self.graph.nodes():
+                if node.kind == PARAM:
+                    values[node.name] = state[node.target]
+                elif node.kind == CONSTANT:
+                    values[node.name] = node.attrs["value"]
+                elif node.meta.weight_only:
+                    args = [None if a is None else values[a] for a in node.args]
+                    try:
+                        values[node.name] = REGISTRY[node.target].impl(*args, **node.attrs)
+                    except Exception as e:  # noqa: BLE001
+                        raise NodeExecutionError(node, e) from e
+            arenas = self.plan.arenas
+            host = {d: np.zeros(max(n, 1), dtype=np.dtype(d)) for d, n in arenas.weight_sizes.items()}
+            for name, (dtype, off, size) in arenas.weight_slots.items():
+                v = np.asarray(values[name])
+                if v.dtype != np.dtype(dtype) or v.size != size:
+                    raise TypeError(f"weight '{self.graph[name].target}' is now {v.dtype}{v.shape}; this "
+                                    f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
+                host[dtype][off:off + size] = v.reshape(-1)
+            for source, transform, dtype, off, size in arenas.derived.values():
+                host[dtype][off:off + size] = transform(None if source is None else np.ascontiguousarray(values[source]))
+            from .codegen import weight_arena
+
+            for d, h in host.items():
+                self.fixed[weight_arena(np.dtype(d))].copy_to_device(h)
+            self.n_uploads = getattr(self, "n_uploads", 0) + 1
+            self._weights_version = version
+
+    # -- calling ------------------------------------------------------------------------------------------------------
+    def __call__(self, leaves: list[Any]) -> tuple:
+        with self._lock:
+            on_device = any(is_device_array(v) for v in leaves)
+            if not on_device:
+                for dev, v, name in zip(self._staging_in, leaves, self.plan.inputs):
+                    if v.size:
+                        dev.copy_to_device(np.ascontiguousarray(v, dtype=self.graph[name].spec.dtype).reshape(-1))
+                self._run(None, None)
+                return tuple(dev[:max(int(np.prod(s.shape)), 0)].copy_to_host().reshape(s.shape)
+                             if int(np.prod(s.shape)) else np.empty(s.shape, s.dtype)
+                             for dev, (_, s) in zip(self._staging_out, self.plan.output_arenas))
+            ins = [self._device_flat(v, name) for v, name in zip(leaves, self.plan.inputs)]
+            results = [self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype)
+                       for _, s in self.plan.output_arenas]
+            self._run(ins, [r.reshape(-1) for r in results])
+            return tuple(r if int(np.prod(s.shape)) else self.cuda.device_array(s.shape, dtype=s.dtype)
+                         for r, (_, s) in zip(results, self.plan.output_arenas))
+
+    def _device_flat(self, v: Any, name: str) -> Any:
+        if not is_device_array(v):
+            dev = self.cuda.to_device(np.ascontiguousarray(v).reshape(-1))
+            return dev if dev.size else self.cuda.device_array(1, dtype=dev.dtype)
+        arr = v if hasattr(v, "copy_to_host") else self.cuda.as_cuda_array(v)
+        if arr.dtype != self.graph[name].spec.dtype:
+            raise TypeError(f"input '{name}' is {arr.dtype}; this specialization was compiled for "
+                            f"{self.graph[name].spec.dtype}")
+        if hasattr(arr, "is_c_contiguous") and not arr.is_c_contiguous():
+            arr = self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host()).reshape(-1))  # rare: strided input
+        return arr.reshape(-1) if arr.size else self.cuda.device_array(1, dtype=arr.dtype)
+
+    def _run(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        arrays = None
+        for item in self._launches:
+            if isinstance(item, Step):
+                if arrays is None:
+                    arrays = self._resolve(ins if ins is not None else self._staging_in,
+                                           outs if outs is not None else self._staging_out)
+                self._host(item, arrays)
+                continue
+            kernel, args, io, node = item
+            if ins is not None and io:
+                args = list(args)
+                for i, arena in io:
+                    k = int(arena[1:])
+                    args[i] = ins[k] if arena[0] == "I" else outs[k]
+            try:
+                kernel(*args)
+            except Exception as e:  # noqa: BLE001 -- name the node and its module
+                raise NodeExecutionError(self.graph[node], e) from e
+
+    def _host(self, step: Step, arrays: dict[str, Any]) -> None:
+        node: Node = step.host
+        values = [None if b is None else (tuple(_download(arrays, x) for x in b) if isinstance(b, tuple)
+                                          else _download(arrays, b)) for b in step.host_args]
+        try:
+            if node.kind == MODULE:
+                result: Any = call_opaque_module(self.root, node, values)
+            else:
+                result = REGISTRY[node.target].impl(*values, **node.attrs)
+        except NodeExecutionError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise NodeExecutionError(node, e) from e
+        results = result if isinstance(result, tuple) else (result,)
+        for dst, value in zip(step.host_outs, results):
+            _upload(arrays, dst, value)
+
+
+def _download(arrays: dict[str, Any], b: Buf) -> np.ndarray:
+    """A host copy of the (possibly strided) view ``b``."""
+    if b.size == 0:
+        return np.empty(b.shape, b.dtype)
+    lo = b.offset + sum(min(0, (s - 1) * st) for s, st in zip(b.shape, b.strides))
+    hi = b.offset + sum(max(0, (s - 1) * st) for s, st in zip(b.shape, b.strides)) + 1
+    host = arrays[b.arena][lo:hi].copy_to_host()
+    return np.array(as_strided(host[b.offset - lo:], shape=b.shape,
+                               strides=tuple(s * host.itemsize for s in b.strides)))
+
+
+def _upload(arrays: dict[str, Any], dst: Buf, value: Any) -> None:
+    if dst.size == 0:
+        return
+    v = np.ascontiguousarray(np.broadcast_to(np.asarray(value), dst.shape), dtype=dst.dtype).reshape(-1)
+    arrays[dst.arena][dst.offset:dst.offset + dst.size].copy_to_device(v)

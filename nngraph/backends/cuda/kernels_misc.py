@@ -1,0 +1,408 @@
+"""CUDA kernels for row-wise normalization (softmax, log_softmax, layer_norm), reductions, pooling and embedding.
+
+One thread per output row / element with float64 accumulation: simple and exact enough; these are memory-bound
+next to the GEMMs. Every kernel takes ``(arena, offset)`` pairs and shapes as runtime integers."""
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+
+@cuda.jit(cache=True)
+def softmax_rows(rows, A, inner, x, xo, out, oo, log):
+    r = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while r < rows:
+        base = (r // inner) * A * inner + r % inner
+        mx = x[xo + base]
+        for j in range(1, A):
+            v = x[xo + base + j * inner]
+            if v > mx or v != v:
+                mx = v
+        s = 0.0
+        for j in range(A):
+            s += math.exp(x[xo + base + j * inner] - mx)
+        if log:
+            ls = math.log(s)
+            for j in range(A):
+                out[oo + base + j * inner] = x[xo + base + j * inner] - mx - ls
+        else:
+            for j in range(A):
+                out[oo + base + j * inner] = math.exp(x[xo + base + j * inner] - mx) / s
+        r += step
+
+
+@cuda.jit(cache=True)
+def layer_norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, out, oo):
+    r = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while r < rows:
+        base = r * D
+        s = 0.0
+        for j in range(D):
+            s += x[xo + base + j]
+        mean = s / D
+        q = 0.0
+        for j in range(D):
+            d = x[xo + base + j] - mean
+            q += d * d
+        inv = 1.0 / math.sqrt(q / D + eps)
+        for j in range(D):
+            y = (x[xo + base + j] - mean) * inv
+            if has_w:
+                y = y * w[wo + j]
+            if has_b:
+                y = y + b[bo + j]
+            out[oo + base + j] = y
+        r += step
+
+
+@cuda.jit(cache=True)
+def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
+    """out[i] = op over the reduced positions of x; ``ks``/``kst`` kept shape/strides (4-d), ``rs``/``rst`` reduced
+    shape/strides (4-d, C order: position j is the flat index numpy's arg-reductions return); op 0 sum, 1 mean,
+    2 max, 3 min, 4 prod, 5 any, 6 all, 7 var, 8 std (divisor R - ddof), 9 argmax, 10 argmin (first occurrence,
+    NaN wins as in numpy)."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < n_out:
+        t = i
+        k3 = t % ks[3]
+        t //= ks[3]
+        k2 = t % ks[2]
+        t //= ks[2]
+        k1 = t % ks[1]
+        k0 = t // ks[1]
+        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
+        acc = 0.0
+        if op == 4 or op == 6:
+            acc = 1.0
+        mean = 0.0
+        if op >= 7 and op <= 8:  # two passes: the mean first
+            for j in range(R):
+                u = j
+                r3 = u % rs[3]
+                u //= rs[3]
+                r2 = u % rs[2]
+                u //= rs[2]
+                r1 = u % rs[1]
+                r0 = u // rs[1]
+                mean += x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]]
+            mean = mean / R if R > 0 else math.nan
+        best = 0
+        first = True
+        for j in range(R):
+            u = j
+            r3 = u % rs[3]
+            u //= rs[3]
+            r2 = u % rs[2]
+            u //= rs[2]
+            r1 = u % rs[1]
+            r0 = u // rs[1]
+            v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]]
+            if op <= 1:
+                acc += v
+            elif op <= 3 or op >= 9:
+                if first:
+                    acc = v
+                elif acc == acc and (v != v or ((op == 2 or op == 9) and v > acc) or
+                                     ((op == 3 or op == 10) and v < acc)):
+                    acc = v
+                    best = j
+            elif op == 4:
+                acc *= v
+            elif op == 5:
+                if v != 0:
+                    acc = 1.0
+            elif op == 6:
+                if v == 0:
+                    acc = 0.0
+            else:
+                d = v - mean
+                acc += d * d
+            first = False
+        if op == 1:
+            acc = acc / R if R > 0 else math.nan
+        elif op == 7 or op == 8:
+            div = R - ddof
+            if div > 0:
+                acc = acc / div
+            else:
+                acc = math.nan if not acc > 0 else math.inf
+            if op == 8:
+                acc = math.sqrt(acc)
+        if op >= 9:
+            out[oo + i] = best
+        else:
+            out[oo + i] = acc
+        i += step
+
+
+@cuda.jit(cache=True)
+def norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, wdiv, wmod, rms, out, oo):
+    """Group/instance/RMS normalization of dense rows of ``D`` elements (float64 statistics, biased variance);
+    the affine parameters are indexed ``((r * D + j) // wdiv) % wmod`` (the channel, or the position in the row)."""
+    r = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while r < rows:
+        base = r * D
+        mean = 0.0
+        if not rms:
+            for j in range(D):
+                mean += x[xo + base + j]
+            mean = mean / D
+        q = 0.0
+        for j in range(D):
+            d = x[xo + base + j] - mean
+            q += d * d
+        inv = 1.0 / math.sqrt(q / D + eps)
+        for j in range(D):
+            y = (x[xo + base + j] - mean) * inv
+            c = ((base + j) // wdiv) % wmod
+            if has_w:
+                y = y * w[wo + c]
+            if has_b:
+                y = y + b[bo + c]
+            out[oo + base + j] = y
+        r += step
+
+
+@cuda.jit(cache=True)
+def pool2d(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, x, xo, out, oo, mode, include_pad, divisor):
+    """mode 0: max (padding never wins, NaN propagates); 1: average with torch's divisor rules."""
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        ow = idx % OW
+        t = idx // OW
+        oh = t % OH
+        t //= OH
+        c = t % C
+        bn = t // C
+        base = xo + bn * xs[0] + c * xs[1]
+        h0 = oh * sh - ph
+        w0 = ow * sw - pw
+        acc = 0.0
+        found = False
+        for i in range(kh):
+            ih = h0 + i * dh
+            if ih < 0 or ih >= H:
+                continue
+            for j in range(kw):
+                iw = w0 + j * dw
+                if iw < 0 or iw >= W:
+                    continue
+                v = x[base + ih * xs[2] + iw * xs[3]]
+                if mode == 1:
+                    acc += v
+                elif not found or ((v > acc or v != v) and acc == acc):
+                    acc = v
+                found = True
+        if mode == 0 and not found:
+            acc = -math.inf  # window wholly in the padding (torch gives -inf)
+        if mode == 1:
+            if divisor > 0:
+                acc = acc / divisor
+            else:
+                # builtin min/max do not compile for a GPU target (see devmath.py)
+                he = h0 + kh if h0 + kh < H + ph else H + ph
+                we = w0 + kw if w0 + kw < W + pw else W + pw
+                hs = h0
+                ws = w0
+                if not include_pad:
+                    hs = hs if hs > 0 else 0
+                    ws = ws if ws > 0 else 0
+                    he = he if he < H else H
+                    we = we if we < W else W
+                acc = acc / ((he - hs) * (we - ws))
+        out[oo + idx] = acc
+        idx += step
+
+
+@cuda.jit(cache=True)
+def pool3d(total, C, OD, OH, OW, D, H, W, xs, k, st, pd, dl, x, xo, out, oo, mode, include_pad, divisor):
+    """``pool2d`` over three spatial dims (``k``, ``st``, ``pd``, ``dl``: 3-tuples); mode 0 max, 1 average."""
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        ow = idx % OW
+        t = idx // OW
+        oh = t % OH
+        t //= OH
+        od = t % OD
+        t //= OD
+        c = t % C
+        bn = t // C
+        base = xo + bn * xs[0] + c * xs[1]
+        d0 = od * st[0] - pd[0]
+        h0 = oh * st[1] - pd[1]
+        w0 = ow * st[2] - pd[2]
+        acc = 0.0
+        found = False
+        for a in range(k[0]):
+            id_ = d0 + a * dl[0]
+            if id_ < 0 or id_ >= D:
+                continue
+            for i in range(k[1]):
+                ih = h0 + i * dl[1]
+                if ih < 0 or ih >= H:
+                    continue
+                for j in range(k[2]):
+                    iw = w0 + j * dl[2]
+                    if iw < 0 or iw >= W:
+                        continue
+                    v = x[base + id_ * xs[2] + ih * xs[3] + iw * xs[4]]
+                    if mode == 1:
+                        acc += v
+                    elif not found or ((v > acc or v != v) and acc == acc):
+                        acc = v
+                    found = True
+        if mode == 0 and not found:
+            acc = -math.inf
+        if mode == 1:
+            if divisor > 0:
+                acc = acc / divisor
+            else:
+                n = 1
+                for e in range(3):
+                    s0 = d0 if e == 0 else (h0 if e == 1 else w0)
+                    size = D if e == 0 else (H if e == 1 else W)
+                    hi = s0 + k[e] if s0 + k[e] < size + pd[e] else size + pd[e]
+                    lo = s0
+                    if not include_pad:
+                        lo = lo if lo > 0 else 0
+                        hi = hi if hi < size else size
+                    n *= hi - lo
+                acc = acc / n
+        out[oo + idx] = acc
+        idx += step
+
+
+@cuda.jit(cache=True)
+def adaptive_pool3d(total, C, OD, OH, OW, D, H, W, xs, x, xo, out, oo, mode):
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        ow = idx % OW
+        t = idx // OW
+        oh = t % OH
+        t //= OH
+        od = t % OD
+        t //= OD
+        c = t % C
+        bn = t // C
+        base = xo + bn * xs[0] + c * xs[1]
+        ds = (od * D) // OD
+        de = ((od + 1) * D + OD - 1) // OD
+        hs = (oh * H) // OH
+        he = ((oh + 1) * H + OH - 1) // OH
+        ws = (ow * W) // OW
+        we = ((ow + 1) * W + OW - 1) // OW
+        acc = 0.0
+        found = False
+        for id_ in range(ds, de):
+            for ih in range(hs, he):
+                for iw in range(ws, we):
+                    v = x[base + id_ * xs[2] + ih * xs[3] + iw * xs[4]]
+                    if mode == 1:
+                        acc += v
+                    elif not found or ((v > acc or v != v) and acc == acc):
+                        acc = v
+                    found = True
+        if mode == 1:
+            acc = acc / ((de - ds) * (he - hs) * (we - ws))
+        out[oo + idx] = acc
+        idx += step
+
+
+@cuda.jit(cache=True)
+def pool2d_indices(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, adaptive, x, xo, out, oo, ind, io):
+    """Max pooling (``adaptive``: torch's adaptive bins) with torch's flat per-plane indices: a row-major scan
+    taking ``v > best or isnan(v)`` from -inf (first maximum, last NaN); a window with no input tap reports its
+    first tap past the left padding."""
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        ow = idx % OW
+        t = idx // OW
+        oh = t % OH
+        t //= OH
+        c = t % C
+        bn = t // C
+        base = xo + bn * xs[0] + c * xs[1]
+        if adaptive:
+            hs = (oh * H) // OH
+            nh = ((oh + 1) * H + OH - 1) // OH - hs
+            ws = (ow * W) // OW
+            nw = ((ow + 1) * W + OW - 1) // OW - ws
+            sdh = 1
+            sdw = 1
+        else:
+            hs = oh * sh - ph
+            ws = ow * sw - pw
+            nh = kh
+            nw = kw
+            sdh = dh
+            sdw = dw
+        fh = hs if hs >= 0 else hs + ((-hs + sdh - 1) // sdh) * sdh
+        fw = ws if ws >= 0 else ws + ((-ws + sdw - 1) // sdw) * sdw
+        best = -math.inf
+        at = fh * W + fw
+        for i in range(nh):
+            ih = hs + i * sdh
+            if ih < 0 or ih >= H:
+                continue
+            for j in range(nw):
+                iw = ws + j * sdw
+                if iw < 0 or iw >= W:
+                    continue
+                v = x[base + ih * xs[2] + iw * xs[3]]
+                if v > best or v != v:
+                    best = v
+                    at = ih * W + iw
+        out[oo + idx] = best
+        ind[io + idx] = at
+        idx += step
+
+
+@cuda.jit(cache=True)
+def adaptive_pool2d(total, C, OH, OW, H, W, xs, x, xo, out, oo, mode):
+    """Adaptive pooling (torch's bins ``[floor(o*n/out), ceil((o+1)*n/out))``); mode 0 max, 1 average."""
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        ow = idx % OW
+        t = idx // OW
+        oh = t % OH
+        t //= OH
+        c = t % C
+        bn = t // C
+        base = xo + bn * xs[0] + c * xs[1]
+        hs = (oh * H) // OH
+        he = ((oh + 1) * H + OH - 1) // OH
+        ws = (ow * W) // OW
+        we = ((ow + 1) * W + OW - 1) // OW
+        acc = 0.0
+        found = False
+        for ih in range(hs, he):
+            for iw in range(ws, we):
+                v = x[base + ih * xs[2] + iw * xs[3]]
+                if mode == 1:
+                    acc += v
+                elif not found or ((v > acc or v != v) and acc == acc):
+                    acc = v
+                found = True
+        if mode == 1:
+            acc = acc / ((he - hs) * (we - ws))
+        out[oo + idx] = acc
+        idx += step
+
+
+@cuda.jit(cache=True)
+def embedding_gather(total, D, w, wo, ind, io, out, oo):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < total:
+        out[oo + i] = w[wo + ind[io + i // D] * D + i % D]
+        i += step

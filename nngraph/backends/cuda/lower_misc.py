@@ -1,0 +1,270 @@
+"""CUDA lowering rules: softmax/log_softmax, layer_norm, reductions, pooling, embedding, pixel shuffle."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.node import Node
+from ...ops.registry import register_lowering
+from ..cpu.buffers import Buf, collapse
+from . import kernels_misc as K
+from .codegen import CudaEmitter
+from .kernels_basic import emit_copy
+
+
+def _float(*dtypes: np.dtype) -> bool:
+    return all(np.dtype(d) in (np.float32, np.float64) for d in dtypes)
+
+
+@register_lowering("softmax", "cuda")
+@register_lowering("log_softmax", "cuda")
+def _softmax(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype, node.spec.dtype):
+        return False
+    axis = node.attrs["axis"]
+    a = x.shape[axis]
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    rows = x.size // a
+    em.launch(K.softmax_rows, rows, rows, a, inner, x, out, node.target == "log_softmax")
+    return True
+
+
+@register_lowering("layer_norm", "cuda")
+def _layer_norm(em: CudaEmitter, node: Node) -> bool:
+    x_name, w_name, b_name = node.args
+    x = em.buf(x_name)
+    if not _float(x.dtype):
+        return False
+    d = int(np.prod(node.attrs["normalized_shape"], dtype=np.int64))
+    out = em.out(node)
+    if out.size == 0 or d == 0:
+        return out.size == 0
+    x = em.dense(x_name)
+    w = em.dense(w_name) if w_name is not None else out
+    b = em.dense(b_name) if b_name is not None else out
+    rows = x.size // d
+    em.launch(K.layer_norm_rows, rows, rows, d, x, w, w_name is not None, b, b_name is not None,
+              float(node.attrs["eps"]), out)
+    return True
+
+
+_REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3, "prod": 4, "any": 5, "all": 6, "var": 7, "std": 8,
+           "argmax": 9, "argmin": 10}
+
+
+def _reduce(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    op = _REDUCE[node.target]
+    kinds = "fiub" if node.target in ("any", "all", "argmax", "argmin") else "f" if op >= 4 else "fiu"
+    if x.dtype.kind not in kinds or node.spec.dtype.kind not in "fiub":
+        return False
+    axis = node.attrs["axis"]
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    if op >= 9 and x.dtype.kind == "b":
+        return False
+    return emit_reduce(em, x, axes, em.out(node), op, int(node.attrs.get("ddof", 0)))
+
+
+def emit_reduce(em: CudaEmitter, x: Buf, axes: tuple[int, ...], out: Buf, op: int, ddof: int = 0) -> bool:
+    """``out`` (dense, the kept dims in order) = reduction ``op`` of ``x`` over ``axes`` (``kernels_misc.
+    reduce_axes``'s codes); False (before launching) when it cannot."""
+    axes = tuple(sorted(a % x.ndim for a in axes)) if x.ndim else ()
+    kept = [d for d in range(x.ndim) if d not in axes]
+    red = [d for d in axes]
+    if out.size == 0:
+        return True
+    r_total = int(np.prod([x.shape[d] for d in red], dtype=np.int64))
+    if r_total == 0 and op in (2, 3, 9, 10):
+        return False  # numpy raises: let the host say so
+    ks, (kst,) = collapse(tuple(x.shape[d] for d in kept), tuple(x.strides[d] for d in kept))
+    rs, (rst,) = collapse(tuple(x.shape[d] for d in red), tuple(x.strides[d] for d in red))
+    if len(ks) > 4 or len(rs) > 4:
+        return False
+    ks, kst = (1,) * (4 - len(ks)) + ks, (0,) * (4 - len(kst)) + kst
+    rs, rst = (1,) * (4 - len(rs)) + rs, (0,) * (4 - len(rst)) + rst
+    em.launch(K.reduce_axes, out.size, out.size, ks, kst, r_total, rs, rst, x, out, op, ddof)
+    return True
+
+
+for _n in _REDUCE:
+    register_lowering(_n, "cuda")(_reduce)
+
+
+def _norm(em: CudaEmitter, node: Node, x_name: str, w_name: str | None, b_name: str | None, d: int, wdiv: int,
+          wmod: int, rms: bool) -> bool:
+    x = em.buf(x_name)
+    if not _float(x.dtype, node.spec.dtype) or any(n is not None and not _float(em.buf(n).dtype)
+                                                   for n in (w_name, b_name)):
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    if d == 0:
+        return False
+    x = em.dense(x_name)
+    w = em.dense(w_name) if w_name is not None else out
+    b = em.dense(b_name) if b_name is not None else out
+    rows = x.size // d
+    em.launch(K.norm_rows, rows, rows, d, x, w, w_name is not None, b, b_name is not None, float(node.attrs["eps"]),
+              max(wdiv, 1), max(wmod, 1), rms, out)
+    return True
+
+
+@register_lowering("group_norm", "cuda")
+def _group_norm(em: CudaEmitter, node: Node) -> bool:
+    x_name, w, b = node.args
+    shape = em.buf(x_name).shape
+    if len(shape) < 2:
+        return False
+    spatial = int(np.prod(shape[2:], dtype=np.int64))
+    d = shape[1] // node.attrs["num_groups"] * spatial
+    return _norm(em, node, x_name, w, b, d, spatial, shape[1], False)
+
+
+@register_lowering("instance_norm", "cuda")
+def _instance_norm(em: CudaEmitter, node: Node) -> bool:
+    x_name, w, b = node.args
+    shape = em.buf(x_name).shape
+    if len(shape) < 3:
+        return False
+    spatial = int(np.prod(shape[2:], dtype=np.int64))
+    return _norm(em, node, x_name, w, b, spatial, spatial, shape[1], False)
+
+
+@register_lowering("rms_norm", "cuda")
+def _rms_norm(em: CudaEmitter, node: Node) -> bool:
+    x_name, w = node.args
+    d = int(np.prod(node.attrs["normalized_shape"], dtype=np.int64))
+    return _norm(em, node, x_name, w, None, d, 1, d, True)
+
+
+def _as_2d(x: Buf) -> Buf | None:
+    """(N, C, L) as (N, C, 1, L); (N, C, H, W) as is."""
+    if x.ndim == 4:
+        return x
+    if x.ndim == 3:
+        return Buf(x.arena, x.offset, (x.shape[0], x.shape[1], 1, x.shape[2]), x.strides[:2] + (0,) + x.strides[2:],
+                   x.dtype)
+    return None
+
+
+def _pair(v: tuple, nd: int, fill: int) -> tuple:
+    return tuple(v) if nd == 2 else (fill,) + tuple(v)
+
+
+@register_lowering("max_pool", "cuda")
+@register_lowering("avg_pool", "cuda")
+def _pool(em: CudaEmitter, node: Node) -> bool:
+    if em.buf(node.args[0]).ndim == 5:
+        return _pool3d(em, node)
+    x = _as_2d(em.buf(node.args[0]))
+    if x is None or not _float(x.dtype):
+        return False
+    a = node.attrs
+    nd = len(a["kernel_size"])
+    kh, kw = _pair(a["kernel_size"], nd, 1)
+    sh, sw = _pair(a["stride"], nd, 1)
+    ph, pw = _pair(a["padding"], nd, 0)
+    dh, dw = _pair(a.get("dilation", (1,) * nd), nd, 1)
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    oh, ow = (out.shape[2], out.shape[3]) if nd == 2 else (1, out.shape[2])
+    avg = node.target == "avg_pool"
+    divisor = (a["divisor_override"] or 0) if avg else 0
+    em.launch(K.pool2d, out.size, out.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, kh, kw, sh, sw,
+              ph, pw, dh, dw, x, out, int(avg), bool(a.get("count_include_pad", True)), divisor)
+    return True
+
+
+def _pool3d(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype):
+        return False
+    a = node.attrs
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    avg = node.target == "avg_pool"
+    divisor = (a["divisor_override"] or 0) if avg else 0
+    em.launch(K.pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides,
+              tuple(a["kernel_size"]), tuple(a["stride"]), tuple(a["padding"]), tuple(a.get("dilation", (1, 1, 1))),
+              x, out, int(avg), bool(a.get("count_include_pad", True)), divisor)
+    return True
+
+
+@register_lowering("adaptive_avg_pool", "cuda")
+@register_lowering("adaptive_max_pool", "cuda")
+def _adaptive(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if x.ndim == 5 and _float(x.dtype):
+        out = em.out(node)
+        if out.size:
+            em.launch(K.adaptive_pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides, x, out,
+                      int(node.target == "adaptive_avg_pool"))
+        return True
+    x = _as_2d(em.buf(node.args[0]))
+    if x is None or not _float(x.dtype):
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    size = tuple(node.attrs["output_size"])
+    oh, ow = size if len(size) == 2 else (1,) + size
+    em.launch(K.adaptive_pool2d, out.size, out.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, x, out,
+              int(node.target == "adaptive_avg_pool"))
+    return True
+
+
+@register_lowering("max_pool_with_indices", "cuda")
+@register_lowering("adaptive_max_pool_with_indices", "cuda")
+def _pool_indices(em: CudaEmitter, node: Node) -> bool:
+    x = _as_2d(em.buf(node.args[0]))
+    if x is None or not _float(x.dtype):
+        return False
+    a = node.attrs
+    adaptive = node.target == "adaptive_max_pool_with_indices"
+    nd = len(a["output_size"] if adaptive else a["kernel_size"])
+    if adaptive:
+        geo = (1, 1, 1, 1, 0, 0, 1, 1)
+    else:
+        geo = _pair(a["kernel_size"], nd, 1) + _pair(a["stride"], nd, 1) + _pair(a["padding"], nd, 0) + \
+            _pair(a["dilation"], nd, 1)
+    values, indices = (em.scratch(s.shape, s.dtype) for s in node.spec)
+    em.bufs[node.name] = (values, indices)
+    if values.size == 0:
+        return True
+    oh, ow = (values.shape[2], values.shape[3]) if nd == 2 else (1, values.shape[2])
+    em.launch(K.pool2d_indices, values.size, values.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, *geo,
+              adaptive, x, values, indices)
+    return True
+
+
+@register_lowering("embedding", "cuda")
+def _embedding(em: CudaEmitter, node: Node) -> bool:
+    w, ind = em.buf(node.args[0]), em.buf(node.args[1])
+    if w.ndim != 2 or ind.dtype.kind not in "iu":
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    w, ind = em.dense(node.args[0]), em.dense(node.args[1])
+    em.launch(K.embedding_gather, out.size, out.size, w.shape[1], w, ind, out)
+    return True
+
+
+@register_lowering("pixel_shuffle", "cuda")
+def _pixel_shuffle(em: CudaEmitter, node: Node) -> bool:
+    r = node.attrs["upscale_factor"]
+    x = em.dense(node.args[0])
+    *batch, c, h, w = x.shape
+    nb = len(batch)
+    y = x.reshape((*batch, c // (r * r), r, r, h, w)).transpose(
+        tuple(range(nb)) + (nb, nb + 3, nb + 1, nb + 4, nb + 2))
+    out = em.out(node)
+    emit_copy(em, y, out.reshape(y.shape))
+    return True

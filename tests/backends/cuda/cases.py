@@ -1,0 +1,247 @@
+"""Op cases shared by the simulator parity tests (``test_seq.py``) and the PTX compile check (``ptx_check.py``).
+
+``OP_CASES``: (name, make) with ``make(dtype) -> (model, inputs)`` on tiny shapes; float32 and float64 both run."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+import nngraph.nn.functional as F
+from nngraph import nn
+
+try:
+    from .helpers import Fn
+except ImportError:  # run as a script by ptx_check.py
+    from helpers import Fn  # type: ignore[no-redef]
+
+
+def _r(rng: np.random.Generator, dtype: Any, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _module(m: nn.Module, dtype: Any) -> nn.Module:
+    return m.double() if np.dtype(dtype) == np.float64 else m
+
+
+def sdpa(dtype: Any) -> tuple:
+    rng = np.random.default_rng(1)
+    q, k, v = _r(rng, dtype, 1, 2, 3, 4), _r(rng, dtype, 1, 2, 5, 4), _r(rng, dtype, 1, 2, 5, 6)
+    keep = rng.random((3, 5)) > 0.3
+    keep[1] = False  # a fully masked query row gives zeros
+    add = _r(rng, dtype, 1, 1, 3, 5)
+
+    def f(m, q, k, v, add):  # noqa: ANN001, ANN202
+        return (F.scaled_dot_product_attention(q, k, v),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=add, scale=0.3),
+                F.scaled_dot_product_attention(q, k[:, :, :3], v[:, :, :3], is_causal=True))
+    return Fn(f), (q, k, v, add)
+
+
+def mha(dtype: Any) -> tuple:
+    rng = np.random.default_rng(2)
+    a = _module(nn.MultiheadAttention(8, 2, batch_first=True), dtype)
+    b = _module(nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True), dtype)
+    x, y = _r(rng, dtype, 2, 4, 8), _r(rng, dtype, 3, 2, 8)
+    pad = np.array([[False, False, True, False], [False, False, False, True]])
+
+    def f(m, x, y, pad):  # noqa: ANN001, ANN202
+        o1, w1 = m.a(x, x, x, key_padding_mask=pad)
+        o2, w2 = m.b(y, y, y, average_attn_weights=False)
+        return o1, w1, o2, w2
+    return Fn(f, a=a, b=b), (x, y, pad)
+
+
+def recurrent(dtype: Any) -> tuple:
+    rng = np.random.default_rng(3)
+    lstm = _module(nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True), dtype)
+    gru = _module(nn.GRU(3, 4), dtype)
+    rnn = _module(nn.RNN(3, 4, nonlinearity="relu"), dtype)
+    x, h0, c0 = _r(rng, dtype, 2, 4, 3), _r(rng, dtype, 4, 2, 5), _r(rng, dtype, 4, 2, 5)
+
+    def f(m, x, h0, c0):  # noqa: ANN001, ANN202
+        out, (h, c) = m.lstm(x, (h0, c0))
+        g, gh = m.gru(x.transpose(1, 0, 2))
+        r, rh = m.rnn(x.transpose(1, 0, 2), h0[:1, :, :4])
+        return out, h, c, g, gh, r, rh
+    return Fn(f, lstm=lstm, gru=gru, rnn=rnn), (x, h0, c0)
+
+
+def pad(dtype: Any) -> tuple:
+    rng = np.random.default_rng(4)
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return (F.pad(x, (1, 2, 0, 1), value=0.5), F.pad(x, (2, 1, 1, 2), mode="reflect"),
+                F.pad(x, (1, 2, 2, 0), mode="replicate"), F.pad(x, (1, 2, 1, 1), mode="circular"),
+                F.pad(x, (-1, 2, 1, -1)), F.pad(x[:, :, 0], (2, 1), mode="reflect"))
+    return Fn(f), (_r(rng, dtype, 2, 2, 4, 5),)
+
+
+def conv_transpose(dtype: Any) -> tuple:
+    rng = np.random.default_rng(5)
+    a = _module(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=1), dtype)
+    b = _module(nn.ConvTranspose2d(3, 2, (2, 3), stride=(2, 1), padding=(0, 1), dilation=(1, 2), bias=False), dtype)
+    c = _module(nn.ConvTranspose1d(3, 4, 3, stride=3, padding=1), dtype)
+    x, y = _r(rng, dtype, 2, 4, 3, 4), _r(rng, dtype, 1, 3, 3, 3)
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return F.relu(m.a(x)) + 1.0, m.b(y), m.c(y[:, :, 0])
+    return Fn(f, a=a, b=b, c=c), (x, y)
+
+
+def max_pool_padding(dtype: Any) -> tuple:
+    rng = np.random.default_rng(6)
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        # dilation 3, padding 1 over 2 rows: the window's taps (rows -1 and 2) are both in the padding -> -inf
+        return F.max_pool2d(x, (2, 1), stride=1, padding=(1, 0), dilation=(3, 1)), F.max_pool2d(x, 2, 1, 1) * 2.0
+    return Fn(f), (_r(rng, dtype, 1, 2, 2, 3),)
+
+
+def pool_indices(dtype: Any) -> tuple:
+    rng = np.random.default_rng(13)
+    x = _r(rng, dtype, 2, 2, 5, 6)
+    x[0, 0, 1, 1] = np.nan
+    x[1, 1, 2] = x[1, 1, 3]  # ties: the first maximum
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return (F.max_pool2d(x, 3, 2, 1, return_indices=True), F.max_pool2d(x, 2, 1, 1, dilation=2, ceil_mode=True,
+                                                                             return_indices=True),
+                F.adaptive_max_pool2d(x, (2, 4), return_indices=True), F.max_pool1d(x[:, :, 0], 3, 2, 1,
+                                                                                    return_indices=True),
+                F.max_pool2d(x[:, :, :2, :3], (2, 1), stride=1, padding=(1, 0), dilation=(3, 1), return_indices=True))
+    return Fn(f), (x,)
+
+
+def norms(dtype: Any) -> tuple:
+    rng = np.random.default_rng(7)
+    gn = _module(nn.GroupNorm(2, 4), dtype)
+    gn.weight[...] = _r(rng, dtype, 4)
+    inorm = _module(nn.InstanceNorm2d(4, affine=True), dtype)
+    inorm.bias[...] = _r(rng, dtype, 4)
+    rms = _module(nn.RMSNorm((3, 5)), dtype)
+    rms.weight[...] = _r(rng, dtype, 3, 5)
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return m.gn(x), m.inorm(x), F.instance_norm(x), m.rms(x[:, 1:]), F.group_norm(x[:, :, 0], 4)
+    return Fn(f, gn=gn, inorm=inorm, rms=rms), (_r(rng, dtype, 2, 4, 3, 5),)
+
+
+def reductions(dtype: Any) -> tuple:
+    rng = np.random.default_rng(8)
+    x = _r(rng, dtype, 3, 4, 5)
+    x[1, 2, 3] = np.nan
+    x[2, 0] = 0
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return (np.var(x, axis=(0, 2)), np.std(x, axis=-1, ddof=1, keepdims=True), np.prod(x[:, :2], axis=1),
+                np.any(x > 1.0, axis=0), np.all(x[2] == 0, axis=-1), np.all(x != 0),
+                np.argmax(x, axis=1), np.argmin(x.transpose(2, 0, 1), axis=2), np.argmax(x[0]))
+    return Fn(f), (x,)
+
+
+def gemm_paths(dtype: Any) -> tuple:
+    """Small M takes the warp-per-output kernel (``gemm.use_gemv``), larger M the 64x64 tiles; both with a fused
+    epilogue reading a residual."""
+    rng = np.random.default_rng(9)
+    fc = _module(nn.Linear(40, 9), dtype)
+
+    def f(m, x, y, a, b):  # noqa: ANN001, ANN202
+        return F.relu(m.fc(x)) + y, F.gelu(m.fc(x[0, :1])), a @ b, np.swapaxes(a, -1, -2)[:, :3] @ a
+    return Fn(f, fc=fc), (_r(rng, dtype, 3, 7, 40), _r(rng, dtype, 3, 7, 9), _r(rng, dtype, 2, 18, 5),
+                          _r(rng, dtype, 5, 6))
+
+
+def resample(dtype: Any) -> tuple:
+    rng = np.random.default_rng(10)
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return (F.interpolate(x, scale_factor=2, mode="nearest"), F.interpolate(x, size=(5, 7), mode="nearest-exact"),
+                F.interpolate(x, size=(6, 3), mode="bilinear", align_corners=False),
+                F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=True),
+                F.interpolate(x[:, :, 0], size=7, mode="linear"), F.interpolate(x[:, :, None], size=(2, 5, 6),
+                                                                                 mode="trilinear"),
+                F.interpolate(x, size=(5, 3), mode="bicubic", align_corners=False),
+                F.interpolate(x, size=(2, 3), mode="bilinear", antialias=True),
+                F.interpolate(x, size=(3, 2), mode="bicubic", antialias=True))
+    return Fn(f), (_r(rng, dtype, 2, 3, 3, 4),)
+
+
+def cells(dtype: Any) -> tuple:
+    rng = np.random.default_rng(11)
+    lc = _module(nn.LSTMCell(3, 4), dtype)
+    gc = _module(nn.GRUCell(3, 4, bias=False), dtype)
+    rc = _module(nn.RNNCell(3, 4), dtype)
+    x, h, c = _r(rng, dtype, 2, 3), _r(rng, dtype, 2, 4), _r(rng, dtype, 2, 4)
+
+    def f(m, x, h, c):  # noqa: ANN001, ANN202
+        h1, c1 = m.lc(x, (h, c))
+        return h1, c1, m.lc(x)[1], m.gc(x, h), m.rc(x), m.rc(x, h1)
+    return Fn(f, lc=lc, gc=gc, rc=rc), (x, h, c)
+
+
+def movement(dtype: Any) -> tuple:
+    rng = np.random.default_rng(12)
+
+    def f(m, x):  # noqa: ANN001, ANN202
+        return (np.repeat(x, 2, axis=1), np.repeat(x[0, :, 1], 3), np.tile(x[0], (2, 1, 3)), np.tile(x[:, 0], 2),
+                F.channel_shuffle(x, 2), F.pixel_unshuffle(x, 2), np.tile(x.transpose(0, 2, 1, 3), (1, 2, 1, 1, 1)))
+    return Fn(f), (_r(rng, dtype, 2, 4, 2, 4),)
+
+
+def three_d(dtype: Any) -> tuple:
+    rng = np.random.default_rng(14)
+    conv = _module(nn.Conv3d(4, 6, (2, 3, 3), stride=(1, 2, 1), padding=(1, 1, 0), dilation=(1, 1, 2), groups=2),
+                   dtype)
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return (F.relu(m.conv(x)) + 1.0, F.max_pool3d(x, 2, 2, 1), F.avg_pool3d(x, 3, 2, 1, count_include_pad=False),
+                F.avg_pool3d(x, 2, 1, 1), F.adaptive_avg_pool3d(x, (2, 3, 2)), F.adaptive_max_pool3d(x, 2), y)
+    return Fn(f, conv=conv), (_r(rng, dtype, 2, 4, 3, 5, 6), _r(rng, dtype, 2))
+
+
+def losses(dtype: Any) -> tuple:
+    rng = np.random.default_rng(15)
+    x, y = _r(rng, dtype, 3, 4), _r(rng, dtype, 3, 4)
+    p = (rng.random((3, 4)) * 0.8 + 0.1).astype(dtype)
+
+    def f(m, x, y, p):  # noqa: ANN001, ANN202
+        return (F.mse_loss(x, y), F.l1_loss(x, y, reduction="sum"), F.smooth_l1_loss(x, y, beta=0.5),
+                F.huber_loss(x, y, delta=0.7), F.kl_div(F.log_softmax(x, dim=1), p, reduction="batchmean"),
+                F.binary_cross_entropy_with_logits(x, p, pos_weight=p[0]), F.soft_margin_loss(x, np.sign(y)))
+    return Fn(f), (x, y, p)
+
+
+def einsum(dtype: Any) -> tuple:
+    rng = np.random.default_rng(16)
+    a, b, c = _r(rng, dtype, 2, 3, 4), _r(rng, dtype, 2, 4, 5), _r(rng, dtype, 5, 3)
+
+    def f(m, a, b, c):  # noqa: ANN001, ANN202
+        return (np.einsum("bij,bjk->bik", a, b), np.einsum("bij,kb->ikj", a, c[:, :2]), np.einsum("bij,bjk->kbi", a, b),
+                np.einsum("ij,jk->ik", a[0], b[1]), np.einsum("bij,bij->b", a, a))
+    return Fn(f), (a, b, c)
+
+
+def split_k(dtype: Any) -> tuple:
+    """Few output tiles and K = 16 * 3 * 3 = 144: the split-K convolution (``gemm.use_split_k``), with and without
+    a fused epilogue and bias."""
+    rng = np.random.default_rng(17)
+    a = _module(nn.Conv2d(16, 20, 3, padding=1), dtype)
+    b = _module(nn.Conv2d(16, 18, 3, stride=2, bias=False), dtype)
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return F.relu(m.a(x)) + y, m.b(x)
+    return Fn(f, a=a, b=b), (_r(rng, dtype, 1, 16, 5, 6), _r(rng, dtype, 1, 20, 5, 6))
+
+
+# cases whose float64 kernels are generated from templates (compiled to PTX in both dtypes, the rest in float32)
+TEMPLATED = ("gemm_paths", "three_d", "conv_transpose", "split_k")
+
+OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
+    ("sdpa", sdpa), ("mha", mha), ("recurrent", recurrent), ("pad", pad), ("conv_transpose", conv_transpose),
+    ("max_pool_padding", max_pool_padding), ("norms", norms), ("reductions", reductions),
+    ("gemm_paths", gemm_paths), ("resample", resample), ("cells", cells), ("movement", movement), ("pool_indices", pool_indices),
+    ("three_d", three_d), ("losses", losses), ("einsum", einsum),
+    ("split_k", split_k),
+]

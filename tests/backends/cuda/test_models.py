@@ -1,0 +1,64 @@
+"""Tiny whole models compiled on CUDA vs the interpreter and eager mode."""
+from __future__ import annotations
+
+import numpy as np
+
+import nngraph.nn.functional as F
+from nngraph import nn
+
+from .helpers import check
+
+rng = np.random.default_rng(3)
+
+
+class TinyResNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.c1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.b1 = nn.BatchNorm2d(16)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        h = self.stem(x)
+        h = F.relu(self.b1(self.c1(h)) + h)
+        return self.fc(self.pool(h).reshape(h.shape[0], -1))
+
+
+def _randomize_bn(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean[...] = rng.standard_normal(m.running_mean.shape).astype(np.float32) * 0.1
+            m.running_var[...] = rng.random(m.running_var.shape).astype(np.float32) + 0.5
+
+
+def test_mlp() -> None:
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 32), nn.GELU(), nn.Linear(32, 4))
+    check(model, rng.standard_normal((3, 12)).astype(np.float32), atol=1e-4)
+
+
+def test_conv_bn_relu_residual() -> None:
+    model = TinyResNet()
+    _randomize_bn(model)
+    check(model, rng.standard_normal((2, 3, 8, 8)).astype(np.float32), atol=1e-4)
+
+
+def test_transformer_encoder_layer() -> None:
+    layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+    check(layer, rng.standard_normal((2, 5, 16)).astype(np.float32), atol=1e-4)
+
+
+def test_lstm() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.lstm = nn.LSTM(8, 6, batch_first=True)
+            self.fc = nn.Linear(6, 3)
+
+        def forward(self, i: np.ndarray) -> np.ndarray:
+            out, _ = self.lstm(self.emb(i))
+            return self.fc(out[:, -1])
+
+    check(Net(), rng.integers(0, 20, (2, 5)), atol=1e-4)

@@ -1,0 +1,121 @@
+"""Runtime semantics of target="cuda": weights re-uploaded on change, hooks, device-array inputs, clear errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nngraph
+from nngraph import nn
+from nngraph.backends import cuda as cuda_backend
+from nngraph.backends.cuda.executor import is_device_array
+
+rng = np.random.default_rng(5)
+
+
+def _model() -> nn.Module:
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+
+
+def test_weights_uploaded_once_and_after_load_state_dict() -> None:
+    model = _model()
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    compiled = nngraph.compile(model, target="cuda")
+    compiled(x)
+    compiled(x)
+    exe = compiled.specializations[0].executable
+    assert exe.n_uploads == 1
+    other = _model()
+    compiled.load_state_dict(other.state_dict())
+    np.testing.assert_allclose(compiled(x), other(x), rtol=1e-5, atol=1e-5)
+    assert exe.n_uploads == 2
+    model[0].weight[...] = 0  # raw in-place write: seen after refresh()
+    compiled.refresh()
+    np.testing.assert_allclose(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_hooks_fire_with_real_intermediates() -> None:
+    model = _model()
+    seen = []
+    model[1].register_forward_hook(lambda m, i, o: seen.append(np.array(o)))
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    compiled = nngraph.compile(model, target="cuda")
+    np.testing.assert_allclose(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+    assert len(seen) >= 2 and np.allclose(seen[0], seen[-1])
+
+
+def test_device_array_inputs_stay_on_device() -> None:
+    from numba import cuda
+
+    model = _model()
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    compiled = nngraph.compile(model, target="cuda")
+    out = compiled(cuda.to_device(x))
+    assert is_device_array(out) and out.shape == (2, 3)
+    np.testing.assert_allclose(out.copy_to_host(), model(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(compiled(x), model(x), rtol=1e-5, atol=1e-5)  # numpy in, numpy out
+
+
+def test_shape_guard_and_bad_input() -> None:
+    model = _model()
+    compiled = nngraph.compile(model, target="cuda")
+    compiled(rng.standard_normal((2, 6)).astype(np.float32))
+    y = compiled(rng.standard_normal((4, 6)).astype(np.float32))  # a second specialization
+    assert y.shape == (4, 3) and len(compiled.specializations) == 2
+    with pytest.raises(Exception) as eager_err:
+        model(rng.standard_normal((2, 5)).astype(np.float32))
+    with pytest.raises(type(eager_err.value)):
+        compiled(rng.standard_normal((2, 5)).astype(np.float32))
+
+
+def test_train_mode_runs_eagerly() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    compiled = nngraph.compile(model, target="cuda")
+    compiled(rng.standard_normal((3, 4)).astype(np.float32))
+    assert not compiled.specializations  # train mode: eager, nothing compiled
+
+
+def test_missing_numba_cuda_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: ANN001, ANN202
+        if name == "numba" and fromlist and "cuda" in fromlist:
+            raise ImportError("No module named 'numba.cuda'")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(cuda_backend.CudaUnavailableError, match=r"nngraph\[cuda\]"):
+        nngraph.compile(_model(), target="cuda")
+
+
+def test_no_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cuda_backend, "simulator", lambda: False)
+    from numba import cuda
+
+    monkeypatch.setattr(cuda, "is_available", lambda: False, raising=False)
+    with pytest.raises(cuda_backend.CudaUnavailableError, match="NVIDIA GPU"):
+        nngraph.compile(_model(), target="cuda")
+
+
+def test_unknown_target() -> None:
+    with pytest.raises(ValueError, match="target"):
+        nngraph.compile(_model(), target="tpu")
+
+
+def test_eager_forward_converts_device_arrays() -> None:
+    """The eager paths (train mode, global hooks) give the numpy module host arrays and return device arrays when
+    the input was on the device (``executor.eager_forward``; wired into CompiledModule.forward by the runtime)."""
+    from numba import cuda
+
+    from nngraph.backends.cuda.executor import eager_forward
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))  # train mode
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    ref = model(x)
+    out = eager_forward(model.forward, (cuda.to_device(x),), {})
+    assert is_device_array(out)
+    np.testing.assert_allclose(out.copy_to_host(), ref, rtol=1e-5, atol=1e-6)
+    host = eager_forward(model.forward, (x,), {})
+    assert isinstance(host, np.ndarray)
+    np.testing.assert_allclose(host, ref, rtol=1e-5, atol=1e-6)

@@ -198,9 +198,18 @@ class CompiledModule(Module):
             object.__setattr__(self, "_hooked_cache", (Epochs.hooks, names))
         return names
 
+    def _eager(self, args: tuple, kwargs: dict) -> Any:
+        """The original forward (train mode, global hooks, past the specialization limit); for target="cuda"
+        device-array arguments go to the numpy module as host arrays and results come back on the device."""
+        if self._options.target == "cuda":
+            from ..backends.cuda.executor import eager_forward
+
+            return eager_forward(self._original.forward, args, kwargs)
+        return self._original.forward(*args, **kwargs)
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._original.training or _hooks.any_global_hooks():
-            return self._original.forward(*args, **kwargs)
+            return self._eager(args, kwargs)
         leaves, tree = flatten((args, kwargs), _is_array)
         leaves = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in leaves]
         tree_key: Any = tree
@@ -219,10 +228,10 @@ class CompiledModule(Module):
                     break
         if spec is None:
             if key in self._eager_keys:
-                return self._original.forward(*args, **kwargs)
+                return self._eager(args, kwargs)
             spec = self._specialize(key, args, kwargs, leaves)
             if spec is None:
-                return self._original.forward(*args, **kwargs)
+                return self._eager(args, kwargs)
             if spec.symbolic is not None:
                 env = spec.symbolic.match((tree_key, key[2]), leaves)
         exe = spec.executable

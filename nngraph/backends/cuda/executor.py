@@ -176,7 +176,8 @@ class CudaExecutable:
                                     f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
                 host[dtype][off:off + size] = v.reshape(-1)
             for source, transform, dtype, off, size in arenas.derived.values():
-                host[dtype][off:off + size] = transform(None if source is None else np.ascontiguousarray(values[source]))
+                value = None if source is None else np.ascontiguousarray(values[source])  # None: a constant
+                host[dtype][off:off + size] = transform(value)
             from .codegen import weight_arena
 
             for d, h in host.items():

@@ -406,3 +406,167 @@ def embedding_gather(total, D, w, wo, ind, io, out, oo):
     while i < total:
         out[oo + i] = w[wo + ind[io + i // D] * D + i % D]
         i += step
+
+
+@cuda.jit(device=True, inline=True)
+def _pnorm(x, base, b, bbase, diff, add, R, rs, rst, bst, p):
+    """torch's vector_norm (as ops/distance.py: finite non-zero slices scaled by their largest magnitude) of x over
+    the reduced positions, or of ``x - b + add`` when ``diff``."""
+    m = 0.0
+    lo = math.inf
+    cnt = 0.0
+    s1 = 0.0
+    for j in range(R):
+        u = j
+        r3 = u % rs[3]
+        u //= rs[3]
+        r2 = u % rs[2]
+        u //= rs[2]
+        r1 = u % rs[1]
+        r0 = u // rs[1]
+        v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] * 1.0
+        if diff:
+            v = v - b[bbase + r0 * bst[0] + r1 * bst[1] + r2 * bst[2] + r3 * bst[3]] + add
+        a = abs(v)
+        if a > m or a != a:
+            m = a if m == m else m
+        if a < lo or a != a:
+            lo = a if lo == lo else lo
+        if a != 0:
+            cnt += 1.0
+        s1 += a
+    if p == 0:
+        return cnt
+    if p == math.inf:
+        return m
+    if p == -math.inf:
+        return lo
+    if p == 1:
+        return s1
+    scale = m if (m == m and m != math.inf and m > 0) else 1.0
+    s = 0.0
+    for j in range(R):
+        u = j
+        r3 = u % rs[3]
+        u //= rs[3]
+        r2 = u % rs[2]
+        u //= rs[2]
+        r1 = u % rs[1]
+        r0 = u // rs[1]
+        v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] * 1.0
+        if diff:
+            v = v - b[bbase + r0 * bst[0] + r1 * bst[1] + r2 * bst[2] + r3 * bst[3]] + add
+        t = abs(v) / scale
+        s += t * t if p == 2 else math.pow(t, p)
+    return (math.sqrt(s) if p == 2 else math.pow(s, 1.0 / p)) * scale
+
+
+@cuda.jit(cache=True)
+def pnorm_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, diff, add, p, eps, mode, out, oo):
+    """Per kept position: mode 0 ``out[i] = norm`` (pairwise_distance: the norm of x - b + add); mode 1
+    (normalize; ``x`` dense, ``out`` laid out as ``x``) every reduced element divided by max(norm, eps)."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < n_out:
+        t = i
+        k3 = t % ks[3]
+        t //= ks[3]
+        k2 = t % ks[2]
+        t //= ks[2]
+        k1 = t % ks[1]
+        k0 = t // ks[1]
+        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
+        bbase = bo + k0 * kbst[0] + k1 * kbst[1] + k2 * kbst[2] + k3 * kbst[3]
+        nrm = _pnorm(x, base, b, bbase, diff, add, R, rs, rst, rbst, p)
+        if mode == 0:
+            out[oo + i] = nrm
+        else:
+            d = nrm if (nrm > eps or nrm != nrm) else eps
+            for j in range(R):
+                u = j
+                r3 = u % rs[3]
+                u //= rs[3]
+                r2 = u % rs[2]
+                u //= rs[2]
+                r1 = u % rs[1]
+                r0 = u // rs[1]
+                e = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]
+                out[oo + e - xo] = x[e] / d
+        i += step
+
+
+@cuda.jit(cache=True)
+def cosine_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, eps, out, oo):
+    """``sum(x / max(|x|, eps) * b / max(|b|, eps))`` over the reduced positions (2-norms)."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < n_out:
+        t = i
+        k3 = t % ks[3]
+        t //= ks[3]
+        k2 = t % ks[2]
+        t //= ks[2]
+        k1 = t % ks[1]
+        k0 = t // ks[1]
+        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
+        bbase = bo + k0 * kbst[0] + k1 * kbst[1] + k2 * kbst[2] + k3 * kbst[3]
+        na = _pnorm(x, base, b, bbase, False, 0.0, R, rs, rst, rbst, 2.0)
+        nb = _pnorm(b, bbase, x, base, False, 0.0, R, rs, rbst, rst, 2.0)
+        na = na if (na > eps or na != na) else eps
+        nb = nb if (nb > eps or nb != nb) else eps
+        s = 0.0
+        for j in range(R):
+            u = j
+            r3 = u % rs[3]
+            u //= rs[3]
+            r2 = u % rs[2]
+            u //= rs[2]
+            r1 = u % rs[1]
+            r0 = u // rs[1]
+            s += (x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] / na) * \
+                (b[bbase + r0 * rbst[0] + r1 * rbst[1] + r2 * rbst[2] + r3 * rbst[3]] / nb)
+        out[oo + i] = s
+        i += step
+
+
+@cuda.jit(cache=True)
+def lrn(total, C, inner, size, alpha, beta, k, x, xo, out, oo):
+    """local_response_norm over dense (N, C, inner): the channel window [c - size//2, c + (size-1)//2]."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < total:
+        c = (i // inner) % C
+        s = 0.0
+        for cc in range(c - size // 2, c + (size - 1) // 2 + 1):
+            if cc >= 0 and cc < C:
+                v = x[xo + i + (cc - c) * inner] * 1.0
+                s += v * v
+        out[oo + i] = x[xo + i] / math.pow(s * (alpha / size) + k, beta)
+        i += step
+
+
+@cuda.jit(cache=True)
+def batch_norm_ch(total, inner, C, x, xo, mean, mo, var, vo, w, wo, has_w, b, bo, has_b, eps, out, oo):
+    """Eval-mode batch_norm over dense (N, C, inner) with its statistics as tensors: ``x * scale + shift``, the
+    per-channel scale and shift folded in float64 as the reference does."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < total:
+        c = (i // inner) % C
+        scale = 1.0 / math.sqrt(var[vo + c] + eps)
+        if has_w:
+            scale = scale * w[wo + c]
+        shift = -mean[mo + c] * scale
+        if has_b:
+            shift = shift + b[bo + c]
+        out[oo + i] = x[xo + i] * scale + shift
+        i += step
+
+
+@cuda.jit(cache=True)
+def one_hot(total, K, ind, io, out, oo):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < total:
+        out[oo + i] = 1 if ind[io + i // K] == i % K else 0
+        i += step

@@ -1,5 +1,5 @@
-"""CUDA kernels for attention (masked softmax over GEMM scores), recurrent layers, padding, transposed convolution
-and small helpers (strided fill, boolean mask to additive bias).
+"""CUDA kernels for attention (masked softmax over GEMM scores), recurrent layers, padding, transposed convolution,
+separable resampling, loss reduction and small helpers (strided fill, boolean mask to additive bias).
 
 Like ``kernels_misc``: ``(arena, offset)`` pairs, shapes as runtime integers, float64 accumulation. Builtin
 ``min``/``max`` are avoided: numba.cuda cannot compile them for a GPU target (see ``devmath.py``)."""

@@ -204,8 +204,8 @@ def _adaptive(em: CudaEmitter, node: Node) -> bool:
     if x.ndim == 5 and _float(x.dtype):
         out = em.out(node)
         if out.size:
-            em.launch(K.adaptive_pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides, x, out,
-                      int(node.target == "adaptive_avg_pool"))
+            em.launch(K.adaptive_pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides, x,
+                      out, int(node.target == "adaptive_avg_pool"))
         return True
     x = _as_2d(em.buf(node.args[0]))
     if x is None or not _float(x.dtype):
@@ -267,4 +267,129 @@ def _pixel_shuffle(em: CudaEmitter, node: Node) -> bool:
         tuple(range(nb)) + (nb, nb + 3, nb + 1, nb + 4, nb + 2))
     out = em.out(node)
     emit_copy(em, y, out.reshape(y.shape))
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ norms of vectors
+def _split_axes(shape: tuple, axes: tuple, *stride_sets: tuple) -> tuple | None:
+    """Kept and reduced (shape, [strides per set]) collapsed to 4-d each, or None past 4 dims."""
+    axes = tuple(sorted(a % len(shape) for a in axes))
+    kept = [d for d in range(len(shape)) if d not in axes]
+    res = []
+    for dims in (kept, list(axes)):
+        sh, sts = collapse(tuple(shape[d] for d in dims), *(tuple(st[d] for d in dims) for st in stride_sets))
+        if len(sh) > 4:
+            return None
+        res.append(((1,) * (4 - len(sh)) + sh, [(0,) * (4 - len(st)) + st for st in sts]))
+    return res
+
+
+@register_lowering("normalize", "cuda")
+def _normalize(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype) or x.ndim == 0:
+        return False
+    dim = node.attrs["dim"]
+    axes = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    split = _split_axes(x.shape, axes, x.strides)
+    if split is None:
+        return False
+    (ks, (kst,)), (rs, (rst,)) = split
+    n_out = int(np.prod(ks))
+    em.launch(K.pnorm_reduce, n_out, n_out, ks, kst, kst, int(np.prod(rs)), rs, rst, rst, x, x, False, 0.0,
+              float(node.attrs["p"]), float(node.attrs["eps"]), 1, out)
+    return True
+
+
+def _pair_views(em: CudaEmitter, node: Node) -> tuple[Buf, Buf, tuple] | None:
+    a, b = em.buf(node.args[0]), em.buf(node.args[1])
+    if not _float(a.dtype, b.dtype, node.spec.dtype):
+        return None
+    shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+    return a.broadcast_to(shape), b.broadcast_to(shape), shape
+
+
+@register_lowering("pairwise_distance", "cuda")
+def _pairwise_distance(em: CudaEmitter, node: Node) -> bool:
+    views = _pair_views(em, node)
+    if views is None or len(views[2]) == 0:
+        return False
+    a, b, shape = views
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    split = _split_axes(shape, (len(shape) - 1,), a.strides, b.strides)
+    if split is None:
+        return False
+    (ks, (kst, kbst)), (rs, (rst, rbst)) = split
+    n_out = int(np.prod(ks))
+    em.launch(K.pnorm_reduce, n_out, n_out, ks, kst, kbst, int(np.prod(rs)), rs, rst, rbst, a, b, True,
+              float(node.attrs["eps"]), float(node.attrs["p"]), 0.0, 0, out)
+    return True
+
+
+@register_lowering("cosine_similarity", "cuda")
+def _cosine_similarity(em: CudaEmitter, node: Node) -> bool:
+    views = _pair_views(em, node)
+    if views is None or len(views[2]) == 0:
+        return False
+    a, b, shape = views
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    split = _split_axes(shape, (node.attrs["dim"],), a.strides, b.strides)
+    if split is None:
+        return False
+    (ks, (kst, kbst)), (rs, (rst, rbst)) = split
+    n_out = int(np.prod(ks))
+    em.launch(K.cosine_reduce, n_out, n_out, ks, kst, kbst, int(np.prod(rs)), rs, rst, rbst, a, b,
+              float(node.attrs["eps"]), out)
+    return True
+
+
+@register_lowering("local_response_norm", "cuda")
+def _local_response_norm(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype) or x.ndim < 2:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    a = node.attrs
+    inner = int(np.prod(x.shape[2:], dtype=np.int64))
+    em.launch(K.lrn, out.size, out.size, x.shape[1], inner, int(a["size"]), float(a["alpha"]), float(a["beta"]),
+              float(a["k"]), x, out)
+    return True
+
+
+@register_lowering("batch_norm", "cuda")
+def _batch_norm(em: CudaEmitter, node: Node) -> bool:
+    x_name, mean, var, w, b = node.args
+    x = em.buf(x_name)
+    if not _float(x.dtype, *(em.buf(a).dtype for a in (mean, var, w, b) if a is not None)) or x.ndim < 2:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    x = em.dense(x_name)
+    inner = int(np.prod(x.shape[2:], dtype=np.int64))
+    wb = [(em.dense(a), True) if a is not None else (out, False) for a in (w, b)]
+    em.launch(K.batch_norm_ch, out.size, out.size, inner, x.shape[1], x, em.dense(mean), em.dense(var), *wb[0],
+              *wb[1], float(node.attrs["eps"]), out)
+    return True
+
+
+@register_lowering("one_hot", "cuda")
+def _one_hot(em: CudaEmitter, node: Node) -> bool:
+    ind = em.buf(node.args[0])
+    if ind.dtype.kind not in "iu":
+        return False
+    out = em.out(node)
+    if out.size:
+        em.launch(K.one_hot, out.size, out.size, int(node.attrs["num_classes"]), em.dense(node.args[0]), out)
     return True

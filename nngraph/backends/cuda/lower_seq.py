@@ -1,9 +1,11 @@
-"""CUDA lowering rules: attention (SDPA and MultiheadAttention's helper ops), recurrent layers, pad, transposed
-convolution.
+"""CUDA lowering rules: attention (SDPA and MultiheadAttention's helper ops), recurrent layers and cells, pad,
+transposed convolution, upsampling, two-operand einsum, loss_reduction.
 
 Attention is three kernels: the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
 softmax in place (``kernels_seq.attn_softmax``), then the GEMM ``weights @ v``. A recurrent layer is one launch (one
-block per batch row looping over time) after the input projection the graph already computes."""
+block per batch row looping over time) after the input projection the graph already computes; a cell is a GEMM and
+the same kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
+reference's own helpers (constants in the weight arena)."""
 from __future__ import annotations
 
 from typing import Any
@@ -135,10 +137,7 @@ def _attention_append(em: CudaEmitter, node: Node) -> bool:
     if extra is None:
         emit_fill(em, tail, 0.0)
     else:
-        e = em.buf(extra)
-        shape = list(tail.shape)
-        e = Buf(e.arena, e.offset, e.shape, e.strides, e.dtype)
-        emit_copy(em, e.broadcast_to(tuple(shape)), tail)
+        emit_copy(em, em.buf(extra).broadcast_to(tail.shape), tail)
     return True
 
 
@@ -263,7 +262,7 @@ _PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
 def _pad(em: CudaEmitter, node: Node) -> bool:
     x = em.buf(node.args[0])
     mode = _PAD_MODES.get(node.attrs["mode"])
-    if mode is None or x.ndim > 6:
+    if mode is None or x.ndim > 6 or x.dtype.kind == "b":
         return False
     out = em.out(node)
     if out.size == 0:
@@ -271,7 +270,7 @@ def _pad(em: CudaEmitter, node: Node) -> bool:
     if x.size == 0:
         if mode != 0:
             return False
-        emit_fill(em, out, node.attrs["value"])
+        emit_fill(em, out, node.attrs["value"] or 0.0)
         return True
     pads = list(node.attrs["pads"])
     k = 6 - x.ndim
@@ -285,8 +284,6 @@ def _pad(em: CudaEmitter, node: Node) -> bool:
         return False
     cstart, ckept = (0,) * k + start, (1,) * k + kept
     value = float(node.attrs["value"]) if node.attrs["value"] is not None else 0.0
-    if x.dtype.kind == "b":
-        return False
     em.launch(K.pad6, out.size, out.size, oshape, x, xs, ishape, lo, mode, cstart, ckept, value, out)
     return True
 
@@ -406,7 +403,8 @@ def _loss_reduction(em: CudaEmitter, node: Node) -> bool:
     loss_name, w_name = node.args
     mode = {"sum": 0, "mean": 1, "batchmean": 2}.get(node.attrs["reduction"])
     x = em.buf(loss_name)
-    if mode is None or not _float(x.dtype, node.spec.dtype) or (w_name is not None and not _float(em.buf(w_name).dtype)):
+    if mode is None or not _float(x.dtype, node.spec.dtype) or \
+            (w_name is not None and not _float(em.buf(w_name).dtype)):
         return False
     out = em.out(node)
     xd = em.dense(loss_name)

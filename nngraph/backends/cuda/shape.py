@@ -45,7 +45,8 @@ def _repeat(em: CudaEmitter, node: Node) -> bool:
         x = em.dense(node.args[0]).reshape((x.size,))
         axis = 0
     axis %= x.ndim
-    src = _view(x, x.shape[:axis + 1] + (reps,) + x.shape[axis + 1:], x.strides[:axis + 1] + (0,) + x.strides[axis + 1:])
+    src = _view(x, x.shape[:axis + 1] + (reps,) + x.shape[axis + 1:],
+                x.strides[:axis + 1] + (0,) + x.strides[axis + 1:])
     emit_copy(em, src, out.reshape(src.shape))
     return True
 
@@ -89,9 +90,27 @@ def _pixel_unshuffle(em: CudaEmitter, node: Node) -> bool:
     return True
 
 
+def _basic(index: tuple) -> bool:
+    return all(i is None or i == "..." or isinstance(i, int) or (isinstance(i, tuple) and i and i[0] == "s")
+               for i in index)
+
+
+def _setitem(em: CudaEmitter, node: Node) -> bool:
+    """Functional ``x[index] = value`` with a basic index: copy x, then value into the indexed view."""
+    index = tuple(node.attrs["index"])
+    if not _basic(index):
+        return False
+    out = em.out(node)
+    emit_copy(em, em.buf(node.args[0]), out)
+    dst = out.index(index)
+    emit_copy(em, em.buf(node.args[1]).broadcast_to(dst.shape), dst)
+    return True
+
+
 def register() -> None:
     views = [("reshape", cpu_shape._reshape), ("transpose", cpu_shape._transpose), ("getitem", cpu_shape._getitem),
              ("tuple_getitem", cpu_shape._tuple_getitem), ("broadcast_to", cpu_shape._broadcast_to)]
     for name, rule in views + [("concat", _concat), ("stack", _stack), ("repeat", _repeat), ("tile", _tile),
-                               ("channel_shuffle", _channel_shuffle), ("pixel_unshuffle", _pixel_unshuffle)]:
+                               ("channel_shuffle", _channel_shuffle), ("pixel_unshuffle", _pixel_unshuffle),
+                               ("setitem", _setitem)]:
         register_lowering(name, "cuda")(rule)

@@ -235,13 +235,43 @@ def split_k(dtype: Any) -> tuple:
     return Fn(f, a=a, b=b), (_r(rng, dtype, 1, 16, 5, 6), _r(rng, dtype, 1, 20, 5, 6))
 
 
+def vector_norms(dtype: Any) -> tuple:
+    rng = np.random.default_rng(18)
+    x, y = _r(rng, dtype, 3, 4, 5), _r(rng, dtype, 4, 5)
+    x[0, 1] = 0
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return (F.normalize(x, dim=1), F.normalize(x, p=1, dim=-1), F.normalize(x, p=np.inf, dim=(0, 2)),
+                F.normalize(x, p=3.5, dim=2), F.pairwise_distance(x, y), F.pairwise_distance(x[:, 0], y[0], p=1.5,
+                                                                                             keepdim=True),
+                F.cosine_similarity(x, y, dim=1), F.cosine_similarity(x, y, dim=2, eps=0.5),
+                F.local_response_norm(x, 3), F.local_response_norm(x[:, :, None], 2, alpha=0.1, beta=0.5, k=2.0))
+    return Fn(f), (x, y)
+
+
+def misc(dtype: Any) -> tuple:
+    rng = np.random.default_rng(19)
+    x, mean, var = _r(rng, dtype, 2, 3, 4), _r(rng, dtype, 3), (rng.random(3) + 0.5).astype(dtype)
+    ind = rng.integers(0, 5, (2, 3))
+
+    def f(m, x, mean, var, ind):  # noqa: ANN001, ANN202
+        y = x * 1.0
+        y[:, 1:, ::2] = mean[:2, None]
+        z = x + 0.0
+        z[0, ..., 1] = 7.0
+        return (F.batch_norm(x, mean, var, weight=var, bias=mean, eps=1e-3), F.batch_norm(x[:, :, 0], mean, var),
+                y, z, F.one_hot(ind, 5))
+    return Fn(f), (x, mean, var, ind)
+
+
 # cases whose float64 kernels are generated from templates (compiled to PTX in both dtypes, the rest in float32)
 TEMPLATED = ("gemm_paths", "three_d", "conv_transpose", "split_k")
 
 OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("sdpa", sdpa), ("mha", mha), ("recurrent", recurrent), ("pad", pad), ("conv_transpose", conv_transpose),
     ("max_pool_padding", max_pool_padding), ("norms", norms), ("reductions", reductions),
-    ("gemm_paths", gemm_paths), ("resample", resample), ("cells", cells), ("movement", movement), ("pool_indices", pool_indices),
+    ("gemm_paths", gemm_paths), ("resample", resample), ("cells", cells), ("movement", movement),
+    ("pool_indices", pool_indices),
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
-    ("split_k", split_k),
+    ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc),
 ]

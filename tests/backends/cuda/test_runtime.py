@@ -119,3 +119,19 @@ def test_eager_forward_converts_device_arrays() -> None:
     host = eager_forward(model.forward, (x,), {})
     assert isinstance(host, np.ndarray)
     np.testing.assert_allclose(host, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_train_mode_with_device_input_runs_eagerly_on_host_copies() -> None:
+    """A compiled target="cuda" module in train mode runs its numpy forward on host copies of device inputs and
+    returns device arrays; BatchNorm's running statistics update as in eager."""
+    from numba import cuda
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    twin = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    twin.load_state_dict(model.state_dict())
+    compiled = nngraph.compile(model, target="cuda")
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    out = compiled(cuda.to_device(x))
+    assert is_device_array(out)
+    np.testing.assert_allclose(out.copy_to_host(), twin(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model[1].running_mean, twin[1].running_mean, rtol=1e-6)

@@ -1,0 +1,40 @@
+"""Every zoo model (tiny configurations) plans for CUDA with no host steps: every node has a CUDA lowering that
+accepts it. Planning needs no GPU and runs no kernel (their numerics: test_models.py, test_seq.py; their compiling
+for a GPU: test_ptx.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nngraph import models
+from nngraph.backends.cuda.ptx import plan_for
+
+rng = np.random.default_rng(0)
+
+
+def _img(c: int, h: int) -> np.ndarray:
+    return rng.standard_normal((1, c, h, h), dtype=np.float32)
+
+
+ZOO = {
+    "mlp": ({}, lambda: (rng.standard_normal((1, 784), dtype=np.float32),)),
+    "lenet5": ({}, lambda: (_img(1, 28),)),
+    "resnet18": ({"num_classes": 10}, lambda: (_img(3, 32),)),
+    "resnet34": ({"num_classes": 10}, lambda: (_img(3, 32),)),
+    "resnet50": ({"num_classes": 10}, lambda: (_img(3, 32),)),
+    "mobilenet_v2": ({"num_classes": 10}, lambda: (_img(3, 32),)),
+    "vgg11": ({"num_classes": 10, "small_input": True}, lambda: (_img(3, 32),)),
+    "unet": ({}, lambda: (_img(3, 36),)),
+    "lstm_classifier": ({}, lambda: (rng.integers(1, 10000, (1, 6)),)),
+    "gru_speech": ({}, lambda: (rng.standard_normal((1, 40, 12), dtype=np.float32),)),
+    "bert_tiny": ({}, lambda: (rng.integers(1, 30522, (1, 8)),)),
+    "vit_tiny": ({"image_size": 32, "num_classes": 10}, lambda: (_img(3, 32),)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_model_plans_without_host_steps(name: str) -> None:
+    kwargs, inputs = ZOO[name]
+    plan = plan_for(getattr(models, name)(**kwargs), *inputs())
+    assert plan.host_nodes == []
+    assert plan.n_launches > 0

@@ -95,13 +95,25 @@ def test_bench_batches_json_stdout_without_torch() -> None:
     (["mlp", "--disable", "no_such_pass"], "no_such_pass"),
     (["mlp", "--batch", "0"], "--batch sizes must be at least 1"),
 ])
-def test_bench_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+@pytest.fixture
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA unavailable, whatever this process saw before (an xdist worker that ran the CUDA simulator tests has a
+    "usable" simulated GPU)."""
+    import nngraph.backends.cuda as cuda_backend
+
+    def unavailable() -> None:
+        raise cuda_backend.CudaUnavailableError("target='cuda' needs a usable NVIDIA GPU (test: none)")
+
+    monkeypatch.setattr(cuda_backend, "require_cuda", unavailable)
+
+
+def test_bench_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture, no_gpu: None) -> None:
     assert main(["bench", *argv, "-q"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nngraph bench: error:") and message in err
 
 
-def test_cuda_message_names_the_backend(capsys: pytest.CaptureFixture) -> None:
+def test_cuda_message_names_the_backend(capsys: pytest.CaptureFixture, no_gpu: None) -> None:
     assert main(["bench", "--target", "cuda"]) == 2
     assert "cuda" in capsys.readouterr().err.lower()
 

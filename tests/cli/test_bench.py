@@ -84,17 +84,6 @@ def test_bench_batches_json_stdout_without_torch() -> None:
     assert doc["results"][1]["engines"]["nngraph compiled"]["throughput_per_s"] > 0
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--target", "cuda"], "target='cuda'"),
-    (["no_such_model"], "unknown model 'no_such_model'"),
-    (["tests.cli.tiny_models:tiny_mlp"], "needs --input-shape"),
-    (["tests.cli.tiny_models:missing", "--input-shape", "8"], "has no attribute 'missing'"),
-    (["tests.cli.tiny_models:not_a_module", "--input-shape", "8"], "not an nngraph.nn.Module"),
-    (["mlp", "--compare", "tensorflow"], "unknown --compare engine 'tensorflow'"),
-    (["mlp", "--threads", "999"], "--threads must be between 1"),
-    (["mlp", "--disable", "no_such_pass"], "no_such_pass"),
-    (["mlp", "--batch", "0"], "--batch sizes must be at least 1"),
-])
 @pytest.fixture
 def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """CUDA unavailable, whatever this process saw before (an xdist worker that ran the CUDA simulator tests has a
@@ -107,6 +96,17 @@ def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cuda_backend, "require_cuda", unavailable)
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--target", "cuda"], "target='cuda'"),
+    (["no_such_model"], "unknown model 'no_such_model'"),
+    (["tests.cli.tiny_models:tiny_mlp"], "needs --input-shape"),
+    (["tests.cli.tiny_models:missing", "--input-shape", "8"], "has no attribute 'missing'"),
+    (["tests.cli.tiny_models:not_a_module", "--input-shape", "8"], "not an nngraph.nn.Module"),
+    (["mlp", "--compare", "tensorflow"], "unknown --compare engine 'tensorflow'"),
+    (["mlp", "--threads", "999"], "--threads must be between 1"),
+    (["mlp", "--disable", "no_such_pass"], "no_such_pass"),
+    (["mlp", "--batch", "0"], "--batch sizes must be at least 1"),
+])
 def test_bench_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture, no_gpu: None) -> None:
     assert main(["bench", *argv, "-q"]) == 2
     err = capsys.readouterr().err

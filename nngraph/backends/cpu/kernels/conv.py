@@ -208,6 +208,17 @@ def b_1x1(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarr
 
 
 @njit(inline="always")
+def _split_rows(rows: int, cols: int, nt: int, nr: int) -> bool:
+    """Split a single image's GEMM over output channels (rows) rather than pixels (columns)? Rows when there are
+    few pixels (under 8 register tiles per thread: a pixel split leaves whole tiles unbalanced and has every
+    thread stream all the weights) and at least 4 register-tile rows per thread, or when pixels are too few for
+    one tile each."""
+    if cols < nt * nr:
+        return cols < rows
+    return cols < 8 * nt * nr and rows >= 4 * nt * MR
+
+
+@njit(inline="always")
 def conv_gemm_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, b_get,  # noqa: ANN001
                    epi, epi_args) -> None:
     """Thread ``t`` of ``nt``: its share of every (image, group) GEMM. Units (image, group) are split across
@@ -227,10 +238,10 @@ def conv_gemm_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndar
     if nt > 1:
         if units >= nt and (units % nt == 0 or units >= 4 * nt):
             u0, u1 = _split(units, nt, t, 1)
-        elif npix >= nt * nr or npix >= og:
-            n0, n1 = _split(npix, nt, t, nr)
-        else:
+        elif _split_rows(og, npix, nt, nr):
             m0, m1 = _split(og, nt, t, MR)
+        else:
+            n0, n1 = _split(npix, nt, t, nr)
     for u in range(u0, u1):
         bi = u // groups
         g = u - bi * groups
@@ -413,10 +424,10 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
     if nt > 1:
         if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
             b0, b1 = _split(nb, nt, t, 1)
-        elif nq >= 2 * nt * nr or nq >= o:
-            q0, q1 = _split(nq, nt, t, nr)
-        else:
+        elif _split_rows(o, nq, nt, nr):
             m0, m1 = _split(o, nt, t, MR)
+        else:
+            q0, q1 = _split(nq, nt, t, nr)
     nslices = (k + KC - 1) // KC
     kstep = (k + nslices - 1) // nslices
     for bi in range(b0, b1):

@@ -430,8 +430,13 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
             q0, q1 = _split(nq, nt, t, nr)
     nslices = (k + KC - 1) // KC
     kstep = (k + nslices - 1) // nslices
-    for bi in range(b0, b1):
-        ob = out3[bi]
+    # Small images (a few register tiles each) are taken several at a time, so each A micro-panel is reused
+    # across all of them while it is in L1 (at batch 8 the 7x7 stage would otherwise stream its 9 MB of weights
+    # once per image).
+    nq_pad = (nq + nr - 1) // nr * nr
+    group = max(1, NCQ // nq_pad) if (q0 == 0 and q1 == nq) else 1
+    for bg in range(b0, b1, group):
+        gn = min(group, b1 - bg)
         for qb in range(q0, q1, NCQ):
             nqq = min(NCQ, q1 - qb)
             for ic in range(m0, m1, MC):
@@ -441,11 +446,14 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
                     for ir in range(0, mc, MR):  # the A micro-panel stays in L1 across the block's tiles
                         a_at = ((ic + ir) // MR) * k * MR + pc * MR
                         mrr = min(MR, mc - ir)
-                        for jr in range(0, nqq, nr):
-                            ukernel_off(kc, wp, a_at, xph, bi * img + qb + jr, koff, pc, cbuf, ir * NCQ + jr, NCQ,
-                                        pc > 0, mrr, min(nr, nqq - jr))
-                j0, j1 = _shift_store(cbuf, NCQ, ob, ic, mc, qb, nqq, wq, ow)
-                epi(ob, bi, ic, ic + mc, j0, j1, epi_args)
+                        for g in range(gn):
+                            for jr in range(0, nqq, nr):
+                                ukernel_off(kc, wp, a_at, xph, (bg + g) * img + qb + jr, koff, pc, cbuf,
+                                            ir * NCQ + g * nq_pad + jr, NCQ, pc > 0, mrr, min(nr, nqq - jr))
+                for g in range(gn):
+                    ob = out3[bg + g]
+                    j0, j1 = _shift_store(cbuf[g * nq_pad:], NCQ, ob, ic, mc, qb, nqq, wq, ow)
+                    epi(ob, bg + g, ic, ic + mc, j0, j1, epi_args)
 
 
 @njit(inline="always")

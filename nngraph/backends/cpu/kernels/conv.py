@@ -410,10 +410,18 @@ def _shift_store(cbuf: np.ndarray, ldc: int, dst: np.ndarray, r0: int, mc: int, 
 
 
 @njit(inline="always")
-def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff: np.ndarray, out3: np.ndarray,
-               p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
+def _pads_locally(nb: int, nt: int) -> bool:
+    """Each thread owns whole images (one thread, or a batch that splits evenly enough over the threads)."""
+    return nt == 1 or (nb >= nt and (nb % nt == 0 or nb >= 4 * nt))
+
+
+@njit(inline="always")
+def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np.ndarray, koff: np.ndarray,
+               out3: np.ndarray, p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
     """Thread ``t`` of ``nt``: its share of out = W @ shifted-windows(xph) + epilogue (images when the batch is
-    large, else grid positions (NR-aligned), else output channels (MR-aligned))."""
+    large, else grid positions (NR-aligned), else output channels (MR-aligned)). When it owns whole images
+    (:func:`_pads_locally`) it pads them itself, a few at a time, into a buffer that stays in L2 (``xph`` is then
+    unused); otherwise ``xph`` holds the whole padded batch."""
     nb, o = out3.shape[0], out3.shape[1]
     oh, ow = p[9], p[10]
     k = koff.size
@@ -421,8 +429,9 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
     nr = tile_nr(out3)
     cbuf = np.empty(MC * NCQ, out3.dtype)
     b0, b1, m0, m1, q0, q1 = 0, nb, 0, o, 0, nq
+    local = _pads_locally(nb, nt)
     if nt > 1:
-        if nb >= nt and (nb % nt == 0 or nb >= 4 * nt):
+        if local:
             b0, b1 = _split(nb, nt, t, 1)
         elif _split_rows(o, nq, nt, nr):
             m0, m1 = _split(o, nt, t, MR)
@@ -435,8 +444,23 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
     # once per image).
     nq_pad = (nq + nr - 1) // nr * nr
     group = max(1, NCQ // nq_pad) if (q0 == 0 and q1 == nq) else 1
+    src = xph
+    if local:
+        ch = x.shape[1]
+        hq = img // (ch * p[2] * p[3] * wq)
+        plane = img // ch
+        src = np.empty(group * img + 2 * nr + p[1] * p[7] + 16, out3.dtype)
+        src[group * img:] = 0.0
+        xf = x.reshape(-1)
     for bg in range(b0, b1, group):
         gn = min(group, b1 - bg)
+        base = 0
+        if local:
+            for g in range(gn):
+                for ci in range(ch):
+                    _pad_plane(x, xf, (bg + g) * ch + ci, p, hq, wq, src, (g * ch + ci) * plane, True)
+        else:
+            base = bg * img
         for qb in range(q0, q1, NCQ):
             nqq = min(NCQ, q1 - qb)
             for ic in range(m0, m1, MC):
@@ -448,7 +472,7 @@ def shift_work(t: int, nt: int, xph: np.ndarray, img: int, wp: np.ndarray, koff:
                         mrr = min(MR, mc - ir)
                         for g in range(gn):
                             for jr in range(0, nqq, nr):
-                                ukernel_off(kc, wp, a_at, xph, (bg + g) * img + qb + jr, koff, pc, cbuf,
+                                ukernel_off(kc, wp, a_at, src, base + g * img + qb + jr, koff, pc, cbuf,
                                             ir * NCQ + g * nq_pad + jr, NCQ, pc > 0, mrr, min(nr, nqq - jr))
                 for g in range(gn):
                     ob = out3[bg + g]
@@ -470,6 +494,8 @@ def _shift_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
     hq, wq, img = _shift_dims(x, p)
     # slack past the last plane: the junk columns of the last tile read up to NR + (kw-1)*dw elements beyond it
     slack = 2 * tile_nr(x) + p[1] * p[7] + 16
+    if _pads_locally(x.shape[0], nt):  # the workers pad their own images
+        return np.zeros(1, x.dtype), img, _shift_offsets(x.shape[1], p, hq, wq), wq
     xph = np.empty(x.shape[0] * img + slack, x.dtype)
     xph[x.shape[0] * img:] = 0.0
     _run_shift_pad(min(nt, x.shape[0] * x.shape[1]), (x, xph, p, hq, wq))
@@ -479,8 +505,8 @@ def _shift_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
 def _shift_body(epi):  # noqa: ANN001, ANN202
     @njit(inline="always")
     def body(t, nt, job):  # noqa: ANN001, ANN202
-        xph, img, wp, koff, out3, p, wq, epi_args = job
-        shift_work(t, nt, xph, img, wp, koff, out3, p, wq, epi, epi_args)
+        x, xph, img, wp, koff, out3, p, wq, epi_args = job
+        shift_work(t, nt, x, xph, img, wp, koff, out3, p, wq, epi, epi_args)
 
     return body
 
@@ -493,8 +519,8 @@ _run_shift = make_generic_runner("conv2d_shift", _shift_body)
 
 
 @njit
-def _launch_shift(nt, xph, img, wp, koff, out3, p, wq, epi, epi_args) -> None:  # noqa: ANN001
-    _run_shift(nt, (xph, img, wp, koff, out3, p, wq, epi_args), epi)
+def _launch_shift(nt, x, xph, img, wp, koff, out3, p, wq, epi, epi_args) -> None:  # noqa: ANN001
+    _run_shift(nt, (x, xph, img, wp, koff, out3, p, wq, epi_args), epi)
 
 
 @njit
@@ -502,21 +528,21 @@ def conv2d_shift(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, 
     """Shifted-window GEMM convolution (groups == 1) with any epilogue; ``wp`` as for im2col."""
     nt = threads_for(_flops(x, out, p))
     xph, img, koff, wq = _shift_prepare(x, p, nt)
-    _launch_shift(nt, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi, epi_args)
+    _launch_shift(nt, x, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi, epi_args)
 
 
 @njit(inline="always")
 def _body_shift_std(t: int, nt: int, job: tuple) -> None:
-    xph, img, wp, koff, out3, p, wq, epi_args = job
-    shift_work(t, nt, xph, img, wp, koff, out3, p, wq, epi_std, epi_args)
+    x, xph, img, wp, koff, out3, p, wq, epi_args = job
+    shift_work(t, nt, x, xph, img, wp, koff, out3, p, wq, epi_std, epi_args)
 
 
 _run_shift_std = make_runner("conv2d_shift_std", _body_shift_std)
 
 
 @njit
-def _launch_shift_std(nt, xph, img, wp, koff, out3, p, wq, epi_args) -> None:  # noqa: ANN001
-    _run_shift_std(nt, (xph, img, wp, koff, out3, p, wq, epi_args))
+def _launch_shift_std(nt, x, xph, img, wp, koff, out3, p, wq, epi_args) -> None:  # noqa: ANN001
+    _run_shift_std(nt, (x, xph, img, wp, koff, out3, p, wq, epi_args))
 
 
 @njit
@@ -524,7 +550,7 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
     """:func:`conv2d_shift` with the standard epilogue."""
     nt = threads_for(_flops(x, out, p))
     xph, img, koff, wq = _shift_prepare(x, p, nt)
-    _launch_shift_std(nt, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi_args)
+    _launch_shift_std(nt, x, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi_args)
 
 
 # --------------------------------------------------------------------------------------------- depthwise

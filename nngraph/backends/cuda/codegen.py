@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...ir.graph import Graph
-from ...ir.node import INPUT, OP, OUTPUT, Node
+from ...ir.node import INPUT, OP, OUTPUT
 from ...ops.registry import REGISTRY, TensorSpec
 from ..cpu.buffers import Buf
 from ..cpu.codegen import VIEW_OPS, Arenas, Emitter, Step, _is_weight, weight_arena, work_arena
@@ -51,6 +51,7 @@ class CudaEmitter(Emitter):
     def __init__(self, graph: Graph) -> None:
         super().__init__(graph)
         self.program: list[Launch | Step] = []
+        self.steps = self.program  # the inherited ``host`` appends its host Step to the program
         self.node: str = ""
 
     # -- launches -------------------------------------------------------------------------------------------------
@@ -98,16 +99,6 @@ class CudaEmitter(Emitter):
         dst = self.scratch(b.shape, b.dtype)
         emit_copy(self, b, dst)
         return dst
-
-    def host(self, node: Node) -> None:
-        outs: list[Buf] = []
-        if isinstance(node.spec, tuple):
-            for s in node.spec:
-                outs.append(self.scratch(s.shape, s.dtype))
-            self.bufs[node.name] = tuple(outs)
-        else:
-            outs.append(self.out(node))
-        self.program.append(Step(host=node, host_args=[self.buf(a) for a in node.args], host_outs=outs))
 
 
 @dataclass

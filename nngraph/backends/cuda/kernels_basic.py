@@ -6,24 +6,33 @@ from numba import cuda
 from ..cpu.buffers import Buf, collapse, pad_dims
 
 
+@cuda.jit(device=True, inline=True)
+def unravel6(i, shape):
+    """The C-order position ``(i0, .., i5)`` of flat index ``i`` in a 6-d ``shape``."""
+    i5 = i % shape[5]
+    i //= shape[5]
+    i4 = i % shape[4]
+    i //= shape[4]
+    i3 = i % shape[3]
+    i //= shape[3]
+    i2 = i % shape[2]
+    i //= shape[2]
+    return i // shape[1], i % shape[1], i2, i3, i4, i5
+
+
+@cuda.jit(device=True, inline=True)
+def dot6(p, st):
+    """The offset of position ``p`` (from ``unravel6``) in a view with 6-d strides ``st``."""
+    return p[0] * st[0] + p[1] * st[1] + p[2] * st[2] + p[3] * st[3] + p[4] * st[4] + p[5] * st[5]
+
+
 @cuda.jit(cache=True)
 def copy_strided(n, shape, out, oo, os, a, ao, as_):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n:
-        r = i
-        i5 = r % shape[5]
-        r //= shape[5]
-        i4 = r % shape[4]
-        r //= shape[4]
-        i3 = r % shape[3]
-        r //= shape[3]
-        i2 = r % shape[2]
-        r //= shape[2]
-        i1 = r % shape[1]
-        i0 = r // shape[1]
-        out[oo + i0 * os[0] + i1 * os[1] + i2 * os[2] + i3 * os[3] + i4 * os[4] + i5 * os[5]] = \
-            a[ao + i0 * as_[0] + i1 * as_[1] + i2 * as_[2] + i3 * as_[3] + i4 * as_[4] + i5 * as_[5]]
+        p = unravel6(i, shape)
+        out[oo + dot6(p, os)] = a[ao + dot6(p, as_)]
         i += step
 
 

@@ -1,4 +1,5 @@
-"""CUDA kernels for row-wise normalization (softmax, log_softmax, layer_norm), reductions, pooling and embedding.
+"""CUDA kernels for row-wise normalization (softmax, log_softmax, layer/group/instance/RMS norm), reductions,
+pooling and embedding.
 
 One thread per output row / element with float64 accumulation: simple and exact enough; these are memory-bound
 next to the GEMMs. Every kernel takes ``(arena, offset)`` pairs and shapes as runtime integers."""
@@ -33,29 +34,21 @@ def softmax_rows(rows, A, inner, x, xo, out, oo, log):
         r += step
 
 
-@cuda.jit(cache=True)
-def layer_norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, out, oo):
-    r = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while r < rows:
-        base = r * D
-        s = 0.0
-        for j in range(D):
-            s += x[xo + base + j]
-        mean = s / D
-        q = 0.0
-        for j in range(D):
-            d = x[xo + base + j] - mean
-            q += d * d
-        inv = 1.0 / math.sqrt(q / D + eps)
-        for j in range(D):
-            y = (x[xo + base + j] - mean) * inv
-            if has_w:
-                y = y * w[wo + j]
-            if has_b:
-                y = y + b[bo + j]
-            out[oo + base + j] = y
-        r += step
+@cuda.jit(device=True, inline=True)
+def _unravel4(j, s):
+    """The C-order position ``(r0, r1, r2, r3)`` of flat index ``j`` in a 4-d shape ``s``."""
+    r3 = j % s[3]
+    j //= s[3]
+    r2 = j % s[2]
+    j //= s[2]
+    return j // s[1], j % s[1], r2, r3
+
+
+@cuda.jit(device=True, inline=True)
+def _offset4(j, s, st):
+    """The strided offset of flat index ``j`` in a 4-d shape ``s`` with strides ``st``."""
+    r0, r1, r2, r3 = _unravel4(j, s)
+    return r0 * st[0] + r1 * st[1] + r2 * st[2] + r3 * st[3]
 
 
 @cuda.jit(cache=True)
@@ -67,40 +60,19 @@ def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        t = i
-        k3 = t % ks[3]
-        t //= ks[3]
-        k2 = t % ks[2]
-        t //= ks[2]
-        k1 = t % ks[1]
-        k0 = t // ks[1]
-        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
+        base = xo + _offset4(i, ks, kst)
         acc = 0.0
         if op == 4 or op == 6:
             acc = 1.0
         mean = 0.0
         if op >= 7 and op <= 8:  # two passes: the mean first
             for j in range(R):
-                u = j
-                r3 = u % rs[3]
-                u //= rs[3]
-                r2 = u % rs[2]
-                u //= rs[2]
-                r1 = u % rs[1]
-                r0 = u // rs[1]
-                mean += x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]]
+                mean += x[base + _offset4(j, rs, rst)]
             mean = mean / R if R > 0 else math.nan
         best = 0
         first = True
         for j in range(R):
-            u = j
-            r3 = u % rs[3]
-            u //= rs[3]
-            r2 = u % rs[2]
-            u //= rs[2]
-            r1 = u % rs[1]
-            r0 = u // rs[1]
-            v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]]
+            v = x[base + _offset4(j, rs, rst)]
             if op <= 1:
                 acc += v
             elif op <= 3 or op >= 9:
@@ -141,7 +113,7 @@ def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
 
 @cuda.jit(cache=True)
 def norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, wdiv, wmod, rms, out, oo):
-    """Group/instance/RMS normalization of dense rows of ``D`` elements (float64 statistics, biased variance);
+    """Layer/group/instance/RMS normalization of dense rows of ``D`` elements (float64 statistics, biased variance);
     the affine parameters are indexed ``((r * D + j) // wdiv) % wmod`` (the channel, or the position in the row)."""
     r = cuda.grid(1)
     step = cuda.gridsize(1)
@@ -168,72 +140,26 @@ def norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, wdiv, wmod, rms, 
         r += step
 
 
-@cuda.jit(cache=True)
-def pool2d(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, x, xo, out, oo, mode, include_pad, divisor):
-    """mode 0: max (padding never wins, NaN propagates); 1: average with torch's divisor rules."""
-    idx = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        c = t % C
-        bn = t // C
-        base = xo + bn * xs[0] + c * xs[1]
-        h0 = oh * sh - ph
-        w0 = ow * sw - pw
-        acc = 0.0
-        found = False
-        for i in range(kh):
-            ih = h0 + i * dh
-            if ih < 0 or ih >= H:
-                continue
-            for j in range(kw):
-                iw = w0 + j * dw
-                if iw < 0 or iw >= W:
-                    continue
-                v = x[base + ih * xs[2] + iw * xs[3]]
-                if mode == 1:
-                    acc += v
-                elif not found or ((v > acc or v != v) and acc == acc):
-                    acc = v
-                found = True
-        if mode == 0 and not found:
-            acc = -math.inf  # window wholly in the padding (torch gives -inf)
-        if mode == 1:
-            if divisor > 0:
-                acc = acc / divisor
-            else:
-                # builtin min/max do not compile for a GPU target (see devmath.py)
-                he = h0 + kh if h0 + kh < H + ph else H + ph
-                we = w0 + kw if w0 + kw < W + pw else W + pw
-                hs = h0
-                ws = w0
-                if not include_pad:
-                    hs = hs if hs > 0 else 0
-                    ws = ws if ws > 0 else 0
-                    he = he if he < H else H
-                    we = we if we < W else W
-                acc = acc / ((he - hs) * (we - ws))
-        out[oo + idx] = acc
-        idx += step
+@cuda.jit(device=True, inline=True)
+def pool_pos(idx, C, OD, OH, OW):
+    """``(n, c, od, oh, ow)`` of flat index ``idx`` in a dense (N, C, OD, OH, OW) output (pooling, resampling)."""
+    ow = idx % OW
+    t = idx // OW
+    oh = t % OH
+    t //= OH
+    od = t % OD
+    t //= OD
+    return t // C, t % C, od, oh, ow
 
 
 @cuda.jit(cache=True)
 def pool3d(total, C, OD, OH, OW, D, H, W, xs, k, st, pd, dl, x, xo, out, oo, mode, include_pad, divisor):
-    """``pool2d`` over three spatial dims (``k``, ``st``, ``pd``, ``dl``: 3-tuples); mode 0 max, 1 average."""
+    """Max/average pooling over three spatial dims (``k``, ``st``, ``pd``, ``dl``: 3-tuples; 1-d and 2-d pooling
+    run with depth 1). mode 0: max (padding never wins, NaN propagates); 1: average with torch's divisor rules."""
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        od = t % OD
-        t //= OD
-        c = t % C
-        bn = t // C
+        bn, c, od, oh, ow = pool_pos(idx, C, OD, OH, OW)
         base = xo + bn * xs[0] + c * xs[1]
         d0 = od * st[0] - pd[0]
         h0 = oh * st[1] - pd[1]
@@ -259,11 +185,12 @@ def pool3d(total, C, OD, OH, OW, D, H, W, xs, k, st, pd, dl, x, xo, out, oo, mod
                         acc = v
                     found = True
         if mode == 0 and not found:
-            acc = -math.inf
+            acc = -math.inf  # window wholly in the padding (torch gives -inf)
         if mode == 1:
             if divisor > 0:
                 acc = acc / divisor
             else:
+                # builtin min/max do not compile for a GPU target (see devmath.py)
                 n = 1
                 for e in range(3):
                     s0 = d0 if e == 0 else (h0 if e == 1 else w0)
@@ -281,17 +208,12 @@ def pool3d(total, C, OD, OH, OW, D, H, W, xs, k, st, pd, dl, x, xo, out, oo, mod
 
 @cuda.jit(cache=True)
 def adaptive_pool3d(total, C, OD, OH, OW, D, H, W, xs, x, xo, out, oo, mode):
+    """Adaptive pooling (torch's bins ``[floor(o*n/out), ceil((o+1)*n/out))``) over three spatial dims (1-d and
+    2-d run with depth 1); mode 0 max, 1 average."""
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        od = t % OD
-        t //= OD
-        c = t % C
-        bn = t // C
+        bn, c, od, oh, ow = pool_pos(idx, C, OD, OH, OW)
         base = xo + bn * xs[0] + c * xs[1]
         ds = (od * D) // OD
         de = ((od + 1) * D + OD - 1) // OD
@@ -324,12 +246,7 @@ def pool2d_indices(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, a
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        c = t % C
-        bn = t // C
+        bn, c, _, oh, ow = pool_pos(idx, C, 1, OH, OW)
         base = xo + bn * xs[0] + c * xs[1]
         if adaptive:
             hs = (oh * H) // OH
@@ -367,39 +284,6 @@ def pool2d_indices(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, a
 
 
 @cuda.jit(cache=True)
-def adaptive_pool2d(total, C, OH, OW, H, W, xs, x, xo, out, oo, mode):
-    """Adaptive pooling (torch's bins ``[floor(o*n/out), ceil((o+1)*n/out))``); mode 0 max, 1 average."""
-    idx = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        c = t % C
-        bn = t // C
-        base = xo + bn * xs[0] + c * xs[1]
-        hs = (oh * H) // OH
-        he = ((oh + 1) * H + OH - 1) // OH
-        ws = (ow * W) // OW
-        we = ((ow + 1) * W + OW - 1) // OW
-        acc = 0.0
-        found = False
-        for ih in range(hs, he):
-            for iw in range(ws, we):
-                v = x[base + ih * xs[2] + iw * xs[3]]
-                if mode == 1:
-                    acc += v
-                elif not found or ((v > acc or v != v) and acc == acc):
-                    acc = v
-                found = True
-        if mode == 1:
-            acc = acc / ((he - hs) * (we - ws))
-        out[oo + idx] = acc
-        idx += step
-
-
-@cuda.jit(cache=True)
 def embedding_gather(total, D, w, wo, ind, io, out, oo):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
@@ -417,13 +301,7 @@ def _pnorm(x, base, b, bbase, diff, add, R, rs, rst, bst, p):
     cnt = 0.0
     s1 = 0.0
     for j in range(R):
-        u = j
-        r3 = u % rs[3]
-        u //= rs[3]
-        r2 = u % rs[2]
-        u //= rs[2]
-        r1 = u % rs[1]
-        r0 = u // rs[1]
+        r0, r1, r2, r3 = _unravel4(j, rs)
         v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] * 1.0
         if diff:
             v = v - b[bbase + r0 * bst[0] + r1 * bst[1] + r2 * bst[2] + r3 * bst[3]] + add
@@ -446,13 +324,7 @@ def _pnorm(x, base, b, bbase, diff, add, R, rs, rst, bst, p):
     scale = m if (m == m and m != math.inf and m > 0) else 1.0
     s = 0.0
     for j in range(R):
-        u = j
-        r3 = u % rs[3]
-        u //= rs[3]
-        r2 = u % rs[2]
-        u //= rs[2]
-        r1 = u % rs[1]
-        r0 = u // rs[1]
+        r0, r1, r2, r3 = _unravel4(j, rs)
         v = x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] * 1.0
         if diff:
             v = v - b[bbase + r0 * bst[0] + r1 * bst[1] + r2 * bst[2] + r3 * bst[3]] + add
@@ -468,29 +340,15 @@ def pnorm_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, diff, add
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        t = i
-        k3 = t % ks[3]
-        t //= ks[3]
-        k2 = t % ks[2]
-        t //= ks[2]
-        k1 = t % ks[1]
-        k0 = t // ks[1]
-        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
-        bbase = bo + k0 * kbst[0] + k1 * kbst[1] + k2 * kbst[2] + k3 * kbst[3]
+        base = xo + _offset4(i, ks, kst)
+        bbase = bo + _offset4(i, ks, kbst)
         nrm = _pnorm(x, base, b, bbase, diff, add, R, rs, rst, rbst, p)
         if mode == 0:
             out[oo + i] = nrm
         else:
             d = nrm if (nrm > eps or nrm != nrm) else eps
             for j in range(R):
-                u = j
-                r3 = u % rs[3]
-                u //= rs[3]
-                r2 = u % rs[2]
-                u //= rs[2]
-                r1 = u % rs[1]
-                r0 = u // rs[1]
-                e = base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]
+                e = base + _offset4(j, rs, rst)
                 out[oo + e - xo] = x[e] / d
         i += step
 
@@ -501,28 +359,15 @@ def cosine_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, eps, out
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        t = i
-        k3 = t % ks[3]
-        t //= ks[3]
-        k2 = t % ks[2]
-        t //= ks[2]
-        k1 = t % ks[1]
-        k0 = t // ks[1]
-        base = xo + k0 * kst[0] + k1 * kst[1] + k2 * kst[2] + k3 * kst[3]
-        bbase = bo + k0 * kbst[0] + k1 * kbst[1] + k2 * kbst[2] + k3 * kbst[3]
+        base = xo + _offset4(i, ks, kst)
+        bbase = bo + _offset4(i, ks, kbst)
         na = _pnorm(x, base, b, bbase, False, 0.0, R, rs, rst, rbst, 2.0)
         nb = _pnorm(b, bbase, x, base, False, 0.0, R, rs, rbst, rst, 2.0)
         na = na if (na > eps or na != na) else eps
         nb = nb if (nb > eps or nb != nb) else eps
         s = 0.0
         for j in range(R):
-            u = j
-            r3 = u % rs[3]
-            u //= rs[3]
-            r2 = u % rs[2]
-            u //= rs[2]
-            r1 = u % rs[1]
-            r0 = u // rs[1]
+            r0, r1, r2, r3 = _unravel4(j, rs)
             s += (x[base + r0 * rst[0] + r1 * rst[1] + r2 * rst[2] + r3 * rst[3]] / na) * \
                 (b[bbase + r0 * rbst[0] + r1 * rbst[1] + r2 * rbst[2] + r3 * rbst[3]] / nb)
         out[oo + i] = s

@@ -9,6 +9,9 @@ import math
 
 from numba import cuda
 
+from .kernels_basic import dot6, unravel6
+from .kernels_misc import pool_pos
+
 
 @cuda.jit(device=True, inline=True)
 def _sigmoid(x):  # overflow-free: exp only sees non-positive arguments (as ops/rnn.py)
@@ -73,18 +76,7 @@ def fill_strided(n, shape, out, oo, os, value):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n:
-        r = i
-        i5 = r % shape[5]
-        r //= shape[5]
-        i4 = r % shape[4]
-        r //= shape[4]
-        i3 = r % shape[3]
-        r //= shape[3]
-        i2 = r % shape[2]
-        r //= shape[2]
-        i1 = r % shape[1]
-        i0 = r // shape[1]
-        out[oo + i0 * os[0] + i1 * os[1] + i2 * os[2] + i3 * os[3] + i4 * os[4] + i5 * os[5]] = value
+        out[oo + dot6(unravel6(i, shape), os)] = value
         i += step
 
 
@@ -202,12 +194,7 @@ def conv_transpose2d(total, G, Og, Cg, OH, OW, KH, KW, xs, H, W, sh, sw, ph, pw,
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        o = t % (G * Og)
-        bn = t // (G * Og)
+        bn, o, _, oh, ow = pool_pos(idx, G * Og, 1, OH, OW)
         g = o // Og
         m = o % Og
         acc = 0.0
@@ -242,14 +229,7 @@ def resample3(total, C, OD, OH, OW, xs, it, ito, wt, wto, offs, taps, x, xo, out
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        ow = idx % OW
-        t = idx // OW
-        oh = t % OH
-        t //= OH
-        od = t % OD
-        t //= OD
-        c = t % C
-        bn = t // C
+        bn, c, od, oh, ow = pool_pos(idx, C, OD, OH, OW)
         base = xo + bn * xs[0] + c * xs[1]
         acc = 0.0
         for a in range(taps):

@@ -36,20 +36,8 @@ def _softmax(em: CudaEmitter, node: Node) -> bool:
 @register_lowering("layer_norm", "cuda")
 def _layer_norm(em: CudaEmitter, node: Node) -> bool:
     x_name, w_name, b_name = node.args
-    x = em.buf(x_name)
-    if not _float(x.dtype):
-        return False
     d = int(np.prod(node.attrs["normalized_shape"], dtype=np.int64))
-    out = em.out(node)
-    if out.size == 0 or d == 0:
-        return out.size == 0
-    x = em.dense(x_name)
-    w = em.dense(w_name) if w_name is not None else out
-    b = em.dense(b_name) if b_name is not None else out
-    rows = x.size // d
-    em.launch(K.layer_norm_rows, rows, rows, d, x, w, w_name is not None, b, b_name is not None,
-              float(node.attrs["eps"]), out)
-    return True
+    return _norm(em, node, x_name, w_name, b_name, d, 1, d, False)  # affine parameters indexed by row position
 
 
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3, "prod": 4, "any": 5, "all": 6, "var": 7, "std": 8,
@@ -142,48 +130,32 @@ def _rms_norm(em: CudaEmitter, node: Node) -> bool:
     return _norm(em, node, x_name, w, None, d, 1, d, True)
 
 
-def _as_2d(x: Buf) -> Buf | None:
-    """(N, C, L) as (N, C, 1, L); (N, C, H, W) as is."""
-    if x.ndim == 4:
-        return x
-    if x.ndim == 3:
-        return Buf(x.arena, x.offset, (x.shape[0], x.shape[1], 1, x.shape[2]), x.strides[:2] + (0,) + x.strides[2:],
-                   x.dtype)
-    return None
+def _with_depth(x: Buf, ndim: int) -> Buf | None:
+    """A batched (N, C, *spatial) buffer with size-1 leading spatial dims inserted up to ``ndim`` dims (1-d and 2-d
+    pooling run as 2-d or 3-d); None where it has fewer than 3 or more than ``ndim`` dims."""
+    if x.ndim < 3 or x.ndim > ndim:
+        return None
+    k = ndim - x.ndim
+    return Buf(x.arena, x.offset, x.shape[:2] + (1,) * k + x.shape[2:], x.strides[:2] + (0,) * k + x.strides[2:],
+               x.dtype)
 
 
-def _pair(v: tuple, nd: int, fill: int) -> tuple:
-    return tuple(v) if nd == 2 else (fill,) + tuple(v)
+def _pool_input(em: CudaEmitter, node: Node) -> Buf | None:
+    """The pooled input as a floating (N, C, D, H, W) buffer, or None where this backend does not pool it."""
+    x = _with_depth(em.buf(node.args[0]), 5)
+    return x if x is not None and _float(x.dtype) else None
+
+
+def _lead(v: tuple, n: int, fill: int) -> tuple:
+    """``v`` with ``fill`` prepended up to ``n`` entries (a 1-d/2-d window as a 2-d/3-d one)."""
+    return (fill,) * (n - len(v)) + tuple(v)
 
 
 @register_lowering("max_pool", "cuda")
 @register_lowering("avg_pool", "cuda")
 def _pool(em: CudaEmitter, node: Node) -> bool:
-    if em.buf(node.args[0]).ndim == 5:
-        return _pool3d(em, node)
-    x = _as_2d(em.buf(node.args[0]))
-    if x is None or not _float(x.dtype):
-        return False
-    a = node.attrs
-    nd = len(a["kernel_size"])
-    kh, kw = _pair(a["kernel_size"], nd, 1)
-    sh, sw = _pair(a["stride"], nd, 1)
-    ph, pw = _pair(a["padding"], nd, 0)
-    dh, dw = _pair(a.get("dilation", (1,) * nd), nd, 1)
-    out = em.out(node)
-    if out.size == 0:
-        return True
-    oh, ow = (out.shape[2], out.shape[3]) if nd == 2 else (1, out.shape[2])
-    avg = node.target == "avg_pool"
-    divisor = (a["divisor_override"] or 0) if avg else 0
-    em.launch(K.pool2d, out.size, out.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, kh, kw, sh, sw,
-              ph, pw, dh, dw, x, out, int(avg), bool(a.get("count_include_pad", True)), divisor)
-    return True
-
-
-def _pool3d(em: CudaEmitter, node: Node) -> bool:
-    x = em.buf(node.args[0])
-    if not _float(x.dtype):
+    x = _pool_input(em, node)
+    if x is None:
         return False
     a = node.attrs
     out = em.out(node)
@@ -191,54 +163,44 @@ def _pool3d(em: CudaEmitter, node: Node) -> bool:
         return True
     avg = node.target == "avg_pool"
     divisor = (a["divisor_override"] or 0) if avg else 0
-    em.launch(K.pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides,
-              tuple(a["kernel_size"]), tuple(a["stride"]), tuple(a["padding"]), tuple(a.get("dilation", (1, 1, 1))),
-              x, out, int(avg), bool(a.get("count_include_pad", True)), divisor)
+    em.launch(K.pool3d, out.size, out.size, x.shape[1], *_lead(out.shape[2:], 3, 1), *x.shape[2:], x.strides,
+              _lead(a["kernel_size"], 3, 1), _lead(a["stride"], 3, 1), _lead(a["padding"], 3, 0),
+              _lead(a.get("dilation", ()), 3, 1), x, out, int(avg), bool(a.get("count_include_pad", True)),
+              divisor)
     return True
 
 
 @register_lowering("adaptive_avg_pool", "cuda")
 @register_lowering("adaptive_max_pool", "cuda")
 def _adaptive(em: CudaEmitter, node: Node) -> bool:
-    x = em.buf(node.args[0])
-    if x.ndim == 5 and _float(x.dtype):
-        out = em.out(node)
-        if out.size:
-            em.launch(K.adaptive_pool3d, out.size, out.size, x.shape[1], *out.shape[2:], *x.shape[2:], x.strides, x,
-                      out, int(node.target == "adaptive_avg_pool"))
-        return True
-    x = _as_2d(em.buf(node.args[0]))
-    if x is None or not _float(x.dtype):
+    x = _pool_input(em, node)
+    if x is None:
         return False
     out = em.out(node)
-    if out.size == 0:
-        return True
-    size = tuple(node.attrs["output_size"])
-    oh, ow = size if len(size) == 2 else (1,) + size
-    em.launch(K.adaptive_pool2d, out.size, out.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, x, out,
-              int(node.target == "adaptive_avg_pool"))
+    if out.size:
+        em.launch(K.adaptive_pool3d, out.size, out.size, x.shape[1], *_lead(out.shape[2:], 3, 1), *x.shape[2:],
+                  x.strides, x, out, int(node.target == "adaptive_avg_pool"))
     return True
 
 
 @register_lowering("max_pool_with_indices", "cuda")
 @register_lowering("adaptive_max_pool_with_indices", "cuda")
 def _pool_indices(em: CudaEmitter, node: Node) -> bool:
-    x = _as_2d(em.buf(node.args[0]))
+    x = _with_depth(em.buf(node.args[0]), 4)
     if x is None or not _float(x.dtype):
         return False
     a = node.attrs
     adaptive = node.target == "adaptive_max_pool_with_indices"
-    nd = len(a["output_size"] if adaptive else a["kernel_size"])
     if adaptive:
         geo = (1, 1, 1, 1, 0, 0, 1, 1)
     else:
-        geo = _pair(a["kernel_size"], nd, 1) + _pair(a["stride"], nd, 1) + _pair(a["padding"], nd, 0) + \
-            _pair(a["dilation"], nd, 1)
+        geo = _lead(a["kernel_size"], 2, 1) + _lead(a["stride"], 2, 1) + _lead(a["padding"], 2, 0) + \
+            _lead(a["dilation"], 2, 1)
     values, indices = (em.scratch(s.shape, s.dtype) for s in node.spec)
     em.bufs[node.name] = (values, indices)
     if values.size == 0:
         return True
-    oh, ow = (values.shape[2], values.shape[3]) if nd == 2 else (1, values.shape[2])
+    oh, ow = _lead(values.shape[2:], 2, 1)
     em.launch(K.pool2d_indices, values.size, values.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, *geo,
               adaptive, x, values, indices)
     return True
@@ -305,50 +267,36 @@ def _normalize(em: CudaEmitter, node: Node) -> bool:
     return True
 
 
-def _pair_views(em: CudaEmitter, node: Node) -> tuple[Buf, Buf, tuple] | None:
+def _pair_reduce(em: CudaEmitter, node: Node, axis: int, kernel: object, *scalars: object) -> bool:
+    """Launch ``kernel`` (pnorm_reduce, cosine_reduce) over ``axis`` of the two broadcast operands: its arguments
+    are the collapsed kept/reduced shapes and strides of both, the operands, ``scalars`` and the output."""
     a, b = em.buf(node.args[0]), em.buf(node.args[1])
     if not _float(a.dtype, b.dtype, node.spec.dtype):
-        return None
+        return False
     shape = tuple(np.broadcast_shapes(a.shape, b.shape))
-    return a.broadcast_to(shape), b.broadcast_to(shape), shape
+    if len(shape) == 0:
+        return False
+    a, b = a.broadcast_to(shape), b.broadcast_to(shape)
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    split = _split_axes(shape, (axis,), a.strides, b.strides)
+    if split is None:
+        return False
+    (ks, (kst, kbst)), (rs, (rst, rbst)) = split
+    n_out = int(np.prod(ks))
+    em.launch(kernel, n_out, n_out, ks, kst, kbst, int(np.prod(rs)), rs, rst, rbst, a, b, *scalars, out)
+    return True
 
 
 @register_lowering("pairwise_distance", "cuda")
 def _pairwise_distance(em: CudaEmitter, node: Node) -> bool:
-    views = _pair_views(em, node)
-    if views is None or len(views[2]) == 0:
-        return False
-    a, b, shape = views
-    out = em.out(node)
-    if out.size == 0:
-        return True
-    split = _split_axes(shape, (len(shape) - 1,), a.strides, b.strides)
-    if split is None:
-        return False
-    (ks, (kst, kbst)), (rs, (rst, rbst)) = split
-    n_out = int(np.prod(ks))
-    em.launch(K.pnorm_reduce, n_out, n_out, ks, kst, kbst, int(np.prod(rs)), rs, rst, rbst, a, b, True,
-              float(node.attrs["eps"]), float(node.attrs["p"]), 0.0, 0, out)
-    return True
+    return _pair_reduce(em, node, -1, K.pnorm_reduce, True, float(node.attrs["eps"]), float(node.attrs["p"]), 0.0, 0)
 
 
 @register_lowering("cosine_similarity", "cuda")
 def _cosine_similarity(em: CudaEmitter, node: Node) -> bool:
-    views = _pair_views(em, node)
-    if views is None or len(views[2]) == 0:
-        return False
-    a, b, shape = views
-    out = em.out(node)
-    if out.size == 0:
-        return True
-    split = _split_axes(shape, (node.attrs["dim"],), a.strides, b.strides)
-    if split is None:
-        return False
-    (ks, (kst, kbst)), (rs, (rst, rbst)) = split
-    n_out = int(np.prod(ks))
-    em.launch(K.cosine_reduce, n_out, n_out, ks, kst, kbst, int(np.prod(rs)), rs, rst, rbst, a, b,
-              float(node.attrs["eps"]), out)
-    return True
+    return _pair_reduce(em, node, node.attrs["dim"], K.cosine_reduce, float(node.attrs["eps"]))
 
 
 @register_lowering("local_response_norm", "cuda")

@@ -31,7 +31,8 @@ def _register(name: str, fn: Callable[..., Any]) -> None:
         return np.asarray(fn(x, axis=axis, keepdims=keepdims))
 
     impl.__doc__ = f"numpy.{fn.__name__} over ``axis``"
-    defop(name, fusion=Fusion.REDUCTION, shape=_reduce_shape(fn))(impl)
+    # max/min of nothing raise in numpy (the others return an identity or NaN)
+    defop(name, fusion=Fusion.REDUCTION, shape=_reduce_shape(fn), checks_values=name in ("max", "min"))(impl)
 
 
 for _n, _f in REDUCTIONS.items():
@@ -61,13 +62,13 @@ def _arg_shape(x: TensorSpec, *, axis: int | None, keepdims: bool) -> TensorSpec
     return TensorSpec(tuple(shape), np.intp)
 
 
-@defop("argmax", fusion=Fusion.REDUCTION, shape=_arg_shape)
+@defop("argmax", fusion=Fusion.REDUCTION, shape=_arg_shape, checks_values=True)
 def argmax(x: np.ndarray, *, axis: int | None, keepdims: bool) -> np.ndarray:
     """numpy.argmax."""
     return np.asarray(np.argmax(x, axis=axis, keepdims=keepdims))
 
 
-@defop("argmin", fusion=Fusion.REDUCTION, shape=_arg_shape)
+@defop("argmin", fusion=Fusion.REDUCTION, shape=_arg_shape, checks_values=True)
 def argmin(x: np.ndarray, *, axis: int | None, keepdims: bool) -> np.ndarray:
     """numpy.argmin."""
     return np.asarray(np.argmin(x, axis=axis, keepdims=keepdims))

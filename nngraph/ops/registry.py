@@ -62,6 +62,9 @@ class OpDef:
     fusion: Fusion
     n_outputs: int = 1
     random: bool = False  # draws from the RNG: never folded, deduplicated or removed as dead code in train mode
+    # The implementation validates the data (index ranges, empty reductions): the tracer computes its value at once
+    # so that a bad example input fails where eager execution fails (other ops' values are computed lazily).
+    checks_values: bool = False
     lowerings: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     def __call__(self, *args: Any, **attrs: Any) -> Any:
@@ -83,13 +86,14 @@ REGISTRY: dict[str, OpDef] = {}
 
 
 def defop(name: str, *, fusion: Fusion, shape: Callable[..., Any], n_outputs: int = 1,
-          random: bool = False) -> Callable[[Callable[..., Any]], OpDef]:
+          random: bool = False, checks_values: bool = False) -> Callable[[Callable[..., Any]], OpDef]:
     """Decorator: register ``impl`` as the numpy reference of op ``name``."""
 
     def wrap(impl: Callable[..., Any]) -> OpDef:
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is already registered")
-        op = OpDef(name=name, impl=impl, shape=shape, fusion=fusion, n_outputs=n_outputs, random=random)
+        op = OpDef(name=name, impl=impl, shape=shape, fusion=fusion, n_outputs=n_outputs, random=random,
+                   checks_values=checks_values)
         op.__doc__ = impl.__doc__
         REGISTRY[name] = op
         return op

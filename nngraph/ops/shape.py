@@ -68,13 +68,13 @@ def _take_shape(x: TensorSpec, idx: TensorSpec, *, axis: int) -> TensorSpec:
     return TensorSpec(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
 
 
-@defop("take", fusion=Fusion.INJECTIVE, shape=_take_shape)
+@defop("take", fusion=Fusion.INJECTIVE, shape=_take_shape, checks_values=True)
 def take(x: np.ndarray, idx: np.ndarray, *, axis: int) -> np.ndarray:
     """Integer-array indexing along one axis: ``np.take(x, idx, axis)``."""
     return np.take(x, idx, axis=axis)
 
 
-@defop("setitem", fusion=Fusion.INJECTIVE, shape=lambda x, v, *, index: x)
+@defop("setitem", fusion=Fusion.INJECTIVE, shape=lambda x, v, *, index: x, checks_values=True)
 def setitem(x: np.ndarray, value: np.ndarray, *, index: tuple) -> np.ndarray:
     """Functional ``x[index] = value``: a new array."""
     out = np.array(x, copy=True)

@@ -13,7 +13,7 @@ def _embedding_shape(weight: TensorSpec, indices: TensorSpec) -> TensorSpec:
     return TensorSpec(indices.shape + weight.shape[1:], weight.dtype)
 
 
-@defop("embedding", fusion=Fusion.INJECTIVE, shape=_embedding_shape)
+@defop("embedding", fusion=Fusion.INJECTIVE, shape=_embedding_shape, checks_values=True)
 def embedding(weight: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Rows of ``weight`` gathered at integer ``indices`` (all in range): shape ``indices.shape + (dim,)``."""
     return np.asarray(weight).take(indices, axis=0)  # asarray: a plain result, not a Parameter
@@ -90,7 +90,7 @@ def _one_hot_shape(indices: TensorSpec, *, num_classes: int) -> TensorSpec:
     return TensorSpec(indices.shape + (num_classes,), np.int64)
 
 
-@defop("one_hot", fusion=Fusion.INJECTIVE, shape=_one_hot_shape)
+@defop("one_hot", fusion=Fusion.INJECTIVE, shape=_one_hot_shape, checks_values=True)
 def one_hot(indices: np.ndarray, *, num_classes: int) -> np.ndarray:
     """int64 array of shape ``indices.shape + (num_classes,)``, 1 where the last index equals the class."""
     return (indices[..., None] == np.arange(num_classes)).astype(np.int64)

@@ -41,6 +41,34 @@ def _view(arenas: dict[str, np.ndarray], b: Buf, env: dict[str, int] | None = No
     return as_strided(base[offset:], shape=shape, strides=tuple(s * item for s in strides), writeable=True)
 
 
+def weight_arenas(graph: Graph, arenas: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The host weight arenas of a generated program (dtype -> flat array), filled from ``state``: parameters,
+    constants, weight-only values (folded BatchNorm, ...) computed by their numpy references, and derived weights
+    (packed panels; a derived value without a source is a constant of the lowering). Shared by every backend."""
+    values: dict[str, Any] = {}
+    for node in graph.nodes():
+        if node.kind == PARAM:
+            values[node.name] = state[node.target]
+        elif node.kind == CONSTANT:
+            values[node.name] = node.attrs["value"]
+        elif node.meta.weight_only:
+            args = [None if a is None else values[a] for a in node.args]
+            try:
+                values[node.name] = REGISTRY[node.target].impl(*args, **node.attrs)
+            except Exception as e:  # noqa: BLE001
+                raise NodeExecutionError(node, e) from e
+    host = {d: np.zeros(max(n, 1), dtype=np.dtype(d)) for d, n in arenas.weight_sizes.items()}
+    for name, (dtype, off, size) in arenas.weight_slots.items():
+        v = np.asarray(values[name])
+        if v.dtype != np.dtype(dtype) or v.size != size:
+            raise TypeError(f"weight '{graph[name].target}' is now {v.dtype}{v.shape}; this "
+                            f"specialization was compiled for {np.dtype(dtype)}{graph[name].spec.shape}")
+        host[dtype][off:off + size] = v.reshape(-1)
+    for source, transform, dtype, off, size in arenas.derived.values():
+        host[dtype][off:off + size] = transform(None if source is None else np.ascontiguousarray(values[source]))
+    return host
+
+
 class CpuExecutable:
     """Runs one optimized graph: weights refreshed lazily, a workspace per thread, fresh output arrays per call."""
 
@@ -85,27 +113,7 @@ class CpuExecutable:
         with self._lock:
             if version is not None and version == self._weights_version:
                 return
-            values: dict[str, Any] = {}
-            for node in self.graph.nodes():
-                if node.kind == PARAM:
-                    values[node.name] = state[node.target]
-                elif node.kind == CONSTANT:
-                    values[node.name] = node.attrs["value"]
-                elif node.meta.weight_only:
-                    args = [None if a is None else values[a] for a in node.args]
-                    try:
-                        values[node.name] = REGISTRY[node.target].impl(*args, **node.attrs)
-                    except Exception as e:  # noqa: BLE001
-                        raise NodeExecutionError(node, e) from e
-            arenas = {d: np.zeros(self.program.arenas.weight_sizes[d], dtype=np.dtype(d)) for d in self._weight_dtypes}
-            for name, (dtype, off, size) in self.program.arenas.weight_slots.items():
-                v = np.asarray(values[name])
-                if v.dtype != np.dtype(dtype) or v.size != size:
-                    raise TypeError(f"weight '{self.graph[name].target}' is now {v.dtype}{v.shape}; this "
-                                    f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
-                arenas[dtype][off:off + size] = v.reshape(-1)
-            for source, transform, dtype, off, size in self.program.arenas.derived.values():
-                arenas[dtype][off:off + size] = transform(np.ascontiguousarray(values[source]))
+            arenas = weight_arenas(self.graph, self.program.arenas, state)
             self._weights = [arenas[d] for d in self._weight_dtypes]
             self._weights_version = version
 

@@ -26,12 +26,6 @@ from ..ops.shape import encode_index
 from .numpy_api import FUNCTIONS
 from .proxy import UFUNC_OPS, GraphBreak, Lazy, Proxy, ShapeRuleError
 
-#: Ops computed at trace time although they have shape rules: their implementations validate data (index ranges,
-#: empty reductions), so a bad example input must fail where eager execution fails.
-EAGER_OPS = frozenset({"take", "embedding", "one_hot", "setitem", "gather", "max", "min", "argmax", "argmin",
-                       "max_unpool", "embedding_bag", "embedding_renorm", "nll_loss", "cross_entropy", "ctc_loss",
-                       "multilabel_margin_loss", "multi_margin_loss"})
-
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -156,7 +150,8 @@ class Tracer:
     def record(self, op: OpDef, args: tuple, attrs: dict) -> Any:
         """Record one op and add its node. The spec comes from the op's shape rule and the concrete value is
         computed only if something needs it (a graph break's eager call, an op without a static shape rule); ops
-        that draw random numbers or whose implementation validates data (indices) are computed at once."""
+        that draw random numbers, opaque ops and ops whose implementation validates data (``checks_values``) are
+        computed at once."""
         names = tuple(self.node_of(a) for a in args)
         spec = self._static_spec(op, names, attrs)
         if spec is None:
@@ -193,7 +188,7 @@ class Tracer:
 
     def _static_spec(self, op: OpDef, names: tuple, attrs: dict) -> Any:
         """The op's output spec from its shape rule, or None when the value must be computed now."""
-        if op.random or op.fusion is Fusion.OPAQUE or op.name in EAGER_OPS:
+        if op.random or op.checks_values or op.fusion is Fusion.OPAQUE:
             return None
         try:
             return op.infer(*(None if n is None else self.graph[n].spec for n in names), **attrs)

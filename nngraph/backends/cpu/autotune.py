@@ -79,14 +79,7 @@ def conv_candidates(c: int, o: int, kh: int, kw: int, stride: tuple, padding: tu
     """The algorithms that can run this convolution (kernels/conv.py ``ALGO_*``)."""
     from .kernels import conv as kconv
 
-    algos = [kconv.ALGO_IM2COL]
-    if groups == 1:
-        algos.append(kconv.ALGO_SHIFT)
-    if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
-        algos.append(kconv.ALGO_1X1)
-    if groups == c and o % c == 0:
-        algos.append(kconv.ALGO_DEPTHWISE)
-    return algos
+    return kconv.applicable_algos(c, o, kh, kw, stride, padding, groups)
 
 
 def _time_conv(algo: int, x: np.ndarray, w: np.ndarray, p: tuple, groups: int) -> float:

@@ -206,23 +206,37 @@ def lower_loop(em: Emitter, node: Node, operands: list[Buf | None], steps: list[
     return True
 
 
-def _single(em: Emitter, node: Node) -> bool:
-    steps = [(node.target, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
-                                                   for i, a in enumerate(node.args)))]
-    return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
+def op_steps(node: Node) -> list[tuple]:
+    """The ``(op, attrs, operands)`` steps of an elementwise node: its op alone, or a fused node's chain."""
+    if node.target == "fused":
+        return [(name, dict(attrs), operands) for name, attrs, operands in node.attrs["steps"]]
+    return [(node.target, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
+                                                  for i, a in enumerate(node.args)))]
 
 
-def _fused(em: Emitter, node: Node) -> bool:
-    steps = [(name, dict(attrs), operands) for name, attrs, operands in node.attrs["steps"]]
-    if node.attrs["kind"] == "elementwise":
-        return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
+def register_for(target: str, loop: Callable[..., bool], epilogue: Callable[..., bool]) -> None:
+    """Register ``target``'s lowerings of every SCALAR op and of fused nodes: ``loop(em, node, operands, steps)``
+    for elementwise chains, ``epilogue(em, node, steps)`` for a heavy op with its fused epilogue."""
+
+    def single(em: Any, node: Node) -> bool:
+        return loop(em, node, [em.buf(a) for a in node.args], op_steps(node))
+
+    def fused(em: Any, node: Node) -> bool:
+        if node.attrs["kind"] == "elementwise":
+            return loop(em, node, [em.buf(a) for a in node.args], op_steps(node))
+        return epilogue(em, node, op_steps(node))
+
+    for name in SCALAR:
+        if name in REGISTRY:
+            register_lowering(name, target)(single)
+    register_lowering("fused", target)(fused)
+
+
+def _epilogue(em: Emitter, node: Node, steps: list[tuple]) -> bool:
     from . import heavy
 
     return heavy.lower_epilogue(em, node, steps)
 
 
 def register() -> None:
-    for name in SCALAR:
-        if name in REGISTRY:
-            register_lowering(name, "cpu")(_single)
-    register_lowering("fused", "cpu")(_fused)
+    register_for("cpu", lower_loop, _epilogue)

@@ -152,9 +152,9 @@ EPILOGUE_RULES = {"linear": _lower_linear, "conv": _lower_conv}
 
 def _plain(name: str):  # noqa: ANN202
     def rule(em: Emitter, node: Node) -> bool:
-        steps = [(name, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
-                                                for i, a in enumerate(node.args)))]
-        return EPILOGUE_RULES[name](em, node, steps)
+        from .elementwise import op_steps
+
+        return EPILOGUE_RULES[name](em, node, op_steps(node))
 
     return rule
 

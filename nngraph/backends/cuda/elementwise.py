@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from ...ir.node import Node
-from ...ops.registry import REGISTRY, TensorSpec, register_lowering
+from ...ops.registry import TensorSpec
 from ..cpu.buffers import Buf
-from ..cpu.elementwise import CHANNEL_OPERANDS, SCALAR, _literal
+from ..cpu.elementwise import CHANNEL_OPERANDS, SCALAR, _literal, register_for
 from .codegen import CudaEmitter
 from .kernels_basic import strided_args
 
@@ -114,23 +114,11 @@ def lower_loop(em: CudaEmitter, node: Node, operands: list[Buf | None], steps: l
     return True
 
 
-def _single(em: CudaEmitter, node: Node) -> bool:
-    steps = [(node.target, dict(node.attrs), tuple(("none", 0) if a is None else ("in", i)
-                                                   for i, a in enumerate(node.args)))]
-    return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
-
-
-def _fused(em: CudaEmitter, node: Node) -> bool:
-    steps = [(name, dict(attrs), operands) for name, attrs, operands in node.attrs["steps"]]
-    if node.attrs["kind"] == "elementwise":
-        return lower_loop(em, node, [em.buf(a) for a in node.args], steps)
+def _epilogue(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     from . import gemm
 
     return gemm.lower_epilogue(em, node, steps)
 
 
 def register() -> None:
-    for name in SCALAR:
-        if name in REGISTRY:
-            register_lowering(name, "cuda")(_single)
-    register_lowering("fused", "cuda")(_fused)
+    register_for("cuda", lower_loop, _epilogue)

@@ -17,8 +17,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from ...ir.graph import Graph
 from ...ir.interpreter import NodeExecutionError, call_opaque_module
-from ...ir.node import CONSTANT, MODULE, PARAM, Node
+from ...ir.node import MODULE, Node
 from ...ops.registry import REGISTRY
+from ...runtime.executor import weight_arenas
 from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import require_cuda
@@ -155,29 +156,7 @@ class CudaExecutable:
         with self._lock:
             if version is not None and version == self._weights_version:
                 return
-            values: dict[str, Any] = {}
-            for node in self.graph.nodes():
-                if node.kind == PARAM:
-                    values[node.name] = state[node.target]
-                elif node.kind == CONSTANT:
-                    values[node.name] = node.attrs["value"]
-                elif node.meta.weight_only:
-                    args = [None if a is None else values[a] for a in node.args]
-                    try:
-                        values[node.name] = REGISTRY[node.target].impl(*args, **node.attrs)
-                    except Exception as e:  # noqa: BLE001
-                        raise NodeExecutionError(node, e) from e
-            arenas = self.plan.arenas
-            host = {d: np.zeros(max(n, 1), dtype=np.dtype(d)) for d, n in arenas.weight_sizes.items()}
-            for name, (dtype, off, size) in arenas.weight_slots.items():
-                v = np.asarray(values[name])
-                if v.dtype != np.dtype(dtype) or v.size != size:
-                    raise TypeError(f"weight '{self.graph[name].target}' is now {v.dtype}{v.shape}; this "
-                                    f"specialization was compiled for {np.dtype(dtype)}{self.graph[name].spec.shape}")
-                host[dtype][off:off + size] = v.reshape(-1)
-            for source, transform, dtype, off, size in arenas.derived.values():
-                value = None if source is None else np.ascontiguousarray(values[source])  # None: a constant
-                host[dtype][off:off + size] = transform(value)
+            host = weight_arenas(self.graph, self.plan.arenas, state)
             from .codegen import weight_arena
 
             for d, h in host.items():

@@ -64,13 +64,27 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     1x1) run as shifted-window GEMM without any packing (3x3 64->64 56x56: 74 -> ~90 GFLOP/s on one thread, the
     im2col gather cost 10-25 %); grouped convs with Cg > 1 are implicit-im2col GEMMs per group.
     """
-    if groups == c and o % c == 0:
+    algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
+    if ALGO_DEPTHWISE in algos:
         return ALGO_DEPTHWISE
-    if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
+    if ALGO_1X1 in algos:
         return ALGO_1X1
-    if groups == 1 and (kh * kw > 1 or tuple(stride) == (1, 1)):  # (strided 1x1: the phase split would copy
-        return ALGO_SHIFT                                            # sh*sw times the pixels it reads)
+    if ALGO_SHIFT in algos and (kh * kw > 1 or tuple(stride) == (1, 1)):  # (strided 1x1: the phase split would
+        return ALGO_SHIFT                                                  # copy sh*sw times the pixels it reads)
     return ALGO_IM2COL
+
+
+def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
+                     groups: int = 1) -> list[int]:
+    """The algorithms that can run this convolution (``im2col`` always)."""
+    algos = [ALGO_IM2COL]
+    if groups == 1:
+        algos.append(ALGO_SHIFT)
+    if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
+        algos.append(ALGO_1X1)
+    if groups == c and o % c == 0:
+        algos.append(ALGO_DEPTHWISE)
+    return algos
 
 
 def prepare_conv_weight(w: np.ndarray, groups: int, algo: int) -> np.ndarray:

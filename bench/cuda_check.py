@@ -1,12 +1,13 @@
 """Real-GPU check of the numba.cuda backend (issue 7): run on a machine with an NVIDIA GPU, in under five minutes.
 
-    python bench/cuda_check.py [--quick] [--json OUT]
+    python bench/cuda_check.py [--quick] [--out DIR] [--budget-s S] [--jobs N]
 
 1. device and versions;
 2. parity of every CUDA-lowered op family (tests/backends/cuda/test_ops.py's cases, run by pytest on the real GPU)
    and of the zoo models against the CPU reference interpreter, with the number of host steps and launches;
 3. runtime semantics (weights re-uploaded after load_state_dict, hooks, device-array inputs);
-4. a timing table: nngraph CUDA vs PyTorch CUDA eager (fp32, TF32 off) when torch with CUDA is installed.
+4. a timing table: nngraph CUDA vs PyTorch CUDA eager (fp32, TF32 off) when torch with CUDA is installed, the GEMM
+   rate of the tiled kernel vs cuBLAS, the host time per call, and the most expensive launches of ResNet-18.
 """
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def device_info() -> dict:
     except ImportError:
         info["numba_cuda"] = "built-in numba.cuda"
     try:
+        import cupy
+
+        info["cupy"] = cupy.__version__
+    except Exception as e:  # noqa: BLE001
+        info["cupy"] = f"not usable ({type(e).__name__})"
+    try:
         import torch
 
         info["torch"] = torch.__version__ + (" (cuda)" if torch.cuda.is_available() else " (cpu)")
@@ -68,18 +75,28 @@ def device_info() -> dict:
     return info
 
 
-def op_parity() -> dict:
+def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
     """The op/model/runtime test files of tests/backends/cuda on the real GPU (the conftest sees the GPU)."""
     t = time.time()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-                           os.path.join(ROOT, "tests", "backends", "cuda")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=240)
-    tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
-    return {"returncode": proc.returncode, "summary": tail, "seconds": round(time.time() - t, 1),
-            "output": proc.stdout[-3000:] if proc.returncode else ""}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--tb=short",
+           os.path.join(ROOT, "tests", "backends", "cuda")]
+    if jobs > 1:
+        cmd[3:3] = ["-n", str(jobs)]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+        out, rc = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), -9
+    if log:
+        with open(log, "w") as f:
+            f.write(out)
+    lines = out.strip().splitlines()
+    failed = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
+    return {"returncode": rc, "summary": lines[-1] if lines else "", "seconds": round(time.time() - t, 1),
+            "failed": failed[:60]}
 
 
-def zoo_parity(cases: list[tuple[str, int]]) -> list[dict]:
+def zoo_parity(cases: list[tuple[str, int]], budget_s: float) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -97,8 +114,13 @@ def zoo_parity(cases: list[tuple[str, int]]) -> list[dict]:
     from numba import cuda
 
     rows = []
+    start = time.time()
     for name, batch in cases:
         row: dict = {"model": name, "batch": batch}
+        if time.time() - start > budget_s:
+            row["error"] = "skipped: time budget spent"
+            rows.append(row)
+            continue
         try:
             spec = ZOO[name]
             model = spec.build().eval()
@@ -118,9 +140,90 @@ def zoo_parity(cases: list[tuple[str, int]]) -> list[dict]:
             dx = cuda.to_device(x)
             row["nngraph_ms"] = round(_median_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
+            row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
             if torch is not None:
                 row["torch_ms"] = _torch_time(torch, name, batch, model, x)
         except Exception as e:  # noqa: BLE001 -- report and go on
+            row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def _host_ms(fn, sync, reps: int = 50) -> float:  # noqa: ANN001
+    """Host time per call: calls queued back to back (the GPU keeps up when the host is the bottleneck)."""
+    fn()
+    sync()
+    t = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    per_call = (time.perf_counter() - t) / reps
+    sync()
+    return per_call * 1e3
+
+
+def launch_profile(name: str, batch: int, top: int = 15) -> list[dict]:
+    """Device time of each launch of one zoo model (each launch synchronized alone), summed per kernel."""
+    import nngraph
+    from nngraph.models import ZOO
+    from numba import cuda
+
+    spec = ZOO[name]
+    model = spec.build().eval()
+    x = spec.example_input(batch, np.random.default_rng(0))
+    compiled = nngraph.compile(model, target="cuda")
+    compiled(x)
+    ex = compiled.specializations[0].executable
+    per: dict[str, list[float]] = {}
+    for item in ex._launches:
+        if not isinstance(item, tuple):
+            continue
+        kernel, args, _, node = item
+        ms = _median_ms(lambda: kernel(*args), cuda.synchronize, warmup=2, reps=7)
+        disp = getattr(kernel, "dispatcher", kernel)
+        kname = getattr(getattr(disp, "py_func", None), "__name__", None) or str(kernel)[:40]
+        per.setdefault(kname, []).append(ms)
+        per.setdefault(f"node:{node}", []).append(ms)
+    rows = [{"kernel": k, "launches": len(v), "ms": round(sum(v), 4)} for k, v in per.items()]
+    rows.sort(key=lambda r: -r["ms"])
+    return rows[:top * 3]
+
+
+def gemm_bench() -> list[dict]:
+    """The tiled SGEMM (a compiled bias-free Linear) against cuBLAS through PyTorch (TF32 off)."""
+    import nngraph
+    from nngraph import nn
+    from numba import cuda
+
+    rows = []
+    from nngraph.backends.cuda import simulator
+
+    shapes = [(4096, 4096, 4096), (1, 4096, 4096), (32, 4096, 4096), (256, 1024, 1024)]
+    for m, k, n in shapes if not simulator() else [(4, 8, 8)]:
+        row: dict = {"m": m, "k": k, "n": n}
+        try:
+            rng = np.random.default_rng(2)
+            lin = nn.Linear(k, n, bias=False).eval()
+            x = rng.standard_normal((m, k)).astype(np.float32)
+            c = nngraph.compile(lin, target="cuda")
+            dx = cuda.to_device(x)
+            y = c(dx).copy_to_host()
+            ref = x.astype(np.float64) @ np.asarray(lin.weight, np.float64).T
+            row["rel_err"] = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+            ms = _median_ms(lambda: c(dx), cuda.synchronize, reps=20)
+            row["nngraph_ms"] = round(ms, 4)
+            row["nngraph_tflops"] = round(2 * m * k * n / ms / 1e9, 2)
+            try:
+                import torch
+
+                torch.backends.cuda.matmul.allow_tf32 = False
+                tx, tw = torch.as_tensor(x).cuda(), torch.as_tensor(np.asarray(lin.weight)).cuda()
+                tms = _median_ms(lambda: tx @ tw.T, torch.cuda.synchronize, reps=20)
+                row["cublas_ms"] = round(tms, 4)
+                row["cublas_tflops"] = round(2 * m * k * n / tms / 1e9, 2)
+            except ImportError:
+                pass
+        except Exception as e:  # noqa: BLE001
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -166,6 +269,17 @@ def runtime_semantics() -> dict:
     model[1].register_forward_hook(lambda m, i, o: seen.append(1))
     compiled(x)
     ok["hook_fired"] = bool(seen)
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            c2 = nngraph.compile(other, target="cuda")
+            y = c2(torch.as_tensor(x).cuda())
+            ok["torch_input_stays_on_device"] = hasattr(y, "__cuda_array_interface__")
+            ok["torch_input_parity"] = bool(np.allclose(np.asarray(y.copy_to_host() if hasattr(y, "copy_to_host")
+                                                                  else y.cpu()), other(x), atol=1e-4))
+    except ImportError:
+        pass
     return ok
 
 
@@ -173,7 +287,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="three zoo models only")
     ap.add_argument("--skip-tests", action="store_true", help="do not run tests/backends/cuda on the GPU")
-    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--out", help="write result.json and tests.log into this folder")
+    ap.add_argument("--budget-s", type=float, default=150, help="stop starting zoo models after this many seconds")
+    ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="pytest-xdist workers")
+    ap.add_argument("--tests-timeout", type=float, default=300, help="seconds for the pytest run")
+    ap.add_argument("--profile", default="resnet18:32", help="model:batch whose launches are timed one by one")
     args = ap.parse_args()
     from nngraph.backends.cuda import require_cuda
 
@@ -181,22 +299,35 @@ def main() -> None:
     result = {"device": device_info()}
     print(json.dumps(result["device"]), flush=True)
     if not args.skip_tests:
-        result["tests"] = op_parity()
-        print(json.dumps({k: v for k, v in result["tests"].items() if k != "output"}), flush=True)
-    result["runtime"] = runtime_semantics()
-    print(json.dumps(result["runtime"]), flush=True)
-    result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES)
+        result["tests"] = op_parity(args.jobs, os.path.join(args.out, "tests.log") if args.out else None,
+                                   args.tests_timeout)
+        print(json.dumps(result["tests"], indent=0), flush=True)
+    for key, fn in [("runtime", runtime_semantics), ("gemm", gemm_bench)]:
+        try:
+            result[key] = fn()
+        except Exception as e:  # noqa: BLE001
+            result[key] = {"error": f"{type(e).__name__}: {str(e)[:500]}"}
+        print(json.dumps(result[key]), flush=True)
+    result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
+    if args.profile:
+        name, batch = args.profile.split(":")
+        try:
+            result["profile"] = launch_profile(name, int(batch))
+        except Exception as e:  # noqa: BLE001
+            result["profile"] = [{"error": f"{type(e).__name__}: {str(e)[:500]}"}]
+        for r in result["profile"]:
+            print(json.dumps(r))
+    if args.out:
+        with open(os.path.join(args.out, "result.json"), "w") as f:
+            json.dump(result, f, indent=1, default=str)
     print("\n| model | batch | max rel err | host steps | launches | nngraph ms (device io) | nngraph ms (numpy io) "
-          "| torch ms |\n|---|---|---|---|---|---|---|---|")
+          "| host ms | torch ms |\n|---|---|---|---|---|---|---|---|---|")
     for r in result["zoo"]:
         if "error" in r:
-            print(f"| {r['model']} | {r['batch']} | error: {r['error'][:80]} | | | | | |")
+            print(f"| {r['model']} | {r['batch']} | error: {r['error'][:80]} | | | | | | |")
             continue
         print(f"| {r['model']} | {r['batch']} | {r['max_rel_err']:.1e} | {r['host_steps']} | {r['launches']} | "
-              f"{r['nngraph_ms']} | {r['nngraph_numpy_io_ms']} | {r.get('torch_ms')} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1, default=str)
+              f"{r['nngraph_ms']} | {r['nngraph_numpy_io_ms']} | {r['host_ms']} | {r.get('torch_ms')} |")
 
 
 if __name__ == "__main__":

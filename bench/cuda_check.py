@@ -178,11 +178,9 @@ def launch_profile(name: str, batch: int, top: int = 15) -> list[dict]:
     for item in ex._launches:
         if not isinstance(item, tuple):
             continue
-        kernel, args, _, node = item
-        ms = _median_ms(lambda: kernel(*args), cuda.synchronize, warmup=2, reps=7)
-        disp = getattr(kernel, "dispatcher", kernel)
-        kname = getattr(getattr(disp, "py_func", None), "__name__", None) or str(kernel)[:40]
-        per.setdefault(kname, []).append(ms)
+        launcher, node = item
+        ms = _median_ms(lambda: launcher(None, None), cuda.synchronize, warmup=2, reps=7)
+        per.setdefault(launcher.name, []).append(ms)
         per.setdefault(f"node:{node}", []).append(ms)
     rows = [{"kernel": k, "launches": len(v), "ms": round(sum(v), 4)} for k, v in per.items()]
     rows.sort(key=lambda r: -r["ms"])

@@ -119,28 +119,27 @@ class CudaExecutable:
         return arrays
 
     def _prepare(self) -> None:
-        """Configure every launch once for the staging buffers; remember which arguments are inputs/outputs."""
+        """Prepare every launch once for the staging buffers (``launch.prepare``); remember which arguments are
+        graph inputs/outputs, replaced per call by device-array arguments."""
+        from . import simulator
+        from .launch import prepare
+
         arrays = self._resolve(self._staging_in, self._staging_out)
-        self._launches: list[tuple[Any, list[Any], list[tuple[int, str]], str] | Step] = []
+        self._launches: list[tuple[Any, str] | Step] = []
         for step in self.plan.program:
             if isinstance(step, Launch):
                 args = [arrays[a.name] if isinstance(a, Arena) else a for a in step.args]
                 io = [(i, a.name) for i, a in enumerate(step.args)
                       if isinstance(a, Arena) and a.name[0] in "IO"]
-                self._launches.append((self._configure(step), args, io, step.node))
+                self._launches.append((prepare(step.kernel, step.grid, step.block, args, io, simulator()),
+                                       step.node))
             else:
                 self._launches.append(step)
 
-    @staticmethod
-    def _configure(step: Launch) -> Any:
-        """``kernel[grid, block]``, once. The simulator's ``kernel[grid, block]`` mutates and returns the kernel
-        itself (a later configuration of the same kernel would change this launch's grid): configure per call."""
-        from . import simulator
-
-        if simulator():
-            kernel, grid, block = step.kernel, step.grid, step.block
-            return lambda *args: kernel[grid, block](*args)
-        return step.kernel[step.grid, step.block]
+    @property
+    def launch_kinds(self) -> set[str]:
+        """The launcher classes in use (``PreparedLaunch``, ``DispatcherLaunch``)."""
+        return {type(item[0]).__name__ for item in self._launches if isinstance(item, tuple)}
 
     @property
     def n_host_steps(self) -> int:
@@ -204,14 +203,9 @@ class CudaExecutable:
                                            outs if outs is not None else self._staging_out)
                 self._host(item, arrays)
                 continue
-            kernel, args, io, node = item
-            if ins is not None and io:
-                args = list(args)
-                for i, arena in io:
-                    k = int(arena[1:])
-                    args[i] = ins[k] if arena[0] == "I" else outs[k]
+            launcher, node = item
             try:
-                kernel(*args)
+                launcher(ins, outs)
             except Exception as e:  # noqa: BLE001 -- name the node and its module
                 raise NodeExecutionError(self.graph[node], e) from e
 

@@ -1,0 +1,96 @@
+"""Prepared kernel launches: arguments marshalled once per specialization, not per call.
+
+A numba.cuda launch (``kernel[grid, block](*args)``) types every argument, looks up the overload and converts each
+argument to its kernel parameters on every call: with this backend's 20-40 arguments per kernel that measured 120-270
+us of host time per launch on an H100 (bench/cuda_check.py), more than most kernels run. ``PreparedLaunch`` does the
+lookup and the conversion once and then calls ``cuda.core.launch`` (which numba-cuda itself launches through) with the
+stored parameters. Graph inputs and outputs given as device arrays replace the staging buffers' parameters per call.
+
+``NNGRAPH_CUDA_LAUNCH=dispatcher`` selects numba's own launch path (also used on the simulator and when the installed
+numba-cuda predates ``cuda.core``).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+
+def launch_mode() -> str:
+    """``"prepared"`` (default) or ``"dispatcher"`` (``NNGRAPH_CUDA_LAUNCH``)."""
+    mode = os.environ.get("NNGRAPH_CUDA_LAUNCH", "prepared")
+    if mode not in ("prepared", "dispatcher"):
+        raise ValueError(f"NNGRAPH_CUDA_LAUNCH must be 'prepared' or 'dispatcher', got {mode!r}")
+    return mode
+
+
+class DispatcherLaunch:
+    """``kernel[grid, block](*args)`` through numba's dispatcher (argument I/O positions patched per call)."""
+
+    def __init__(self, configured: Callable[..., Any], args: list[Any], io: list[tuple[int, str]],
+                 name: str) -> None:
+        self.configured, self.args, self.io, self.name = configured, args, io, name
+
+    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        args = self.args
+        if ins is not None and self.io:
+            args = list(args)
+            for i, arena in self.io:
+                args[i] = ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])]
+        self.configured(*args)
+
+
+class PreparedLaunch:
+    """One launch with its kernel parameters computed once (see module docstring)."""
+
+    def __init__(self, dispatcher: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
+                 io: list[tuple[int, str]]) -> None:
+        from cuda.core import LaunchConfig, launch  # numba-cuda >= 0.2x launches through cuda.core
+        from numba.cuda.cudadrv.driver import _to_core_stream
+
+        self._launch = launch
+        self.name = _name(dispatcher)
+        self.stream = _to_core_stream(0)
+        kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
+        self.kernel = kernel
+        self.params: list[Any] = []
+        self.spans: list[tuple[int, int]] = []
+        for t, v in zip(kernel.argument_types, args):
+            start = len(self.params)
+            kernel._prepare_args(t, v, 0, [], self.params)
+            self.spans.append((start, len(self.params)))
+        self.cukernel = kernel._codelibrary.get_cufunc().kernel
+        self.config = LaunchConfig(grid=_dim3(grid), block=_dim3(block), shmem_size=0)
+        self.io = [(self.spans[i], kernel.argument_types[i], arena) for i, arena in io]
+
+    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        params = self.params
+        if ins is not None and self.io:
+            params = list(params)
+            for (lo, hi), ty, arena in self.io:
+                value = ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])]
+                new: list[Any] = []
+                self.kernel._prepare_args(ty, value, 0, [], new)
+                params[lo:hi] = new
+        self._launch(self.stream, self.config, self.cukernel, *params)
+
+
+def _dim3(d: tuple[int, ...]) -> tuple[int, int, int]:
+    return tuple(d) + (1,) * (3 - len(d))  # type: ignore[return-value]
+
+
+def _name(kernel: Any) -> str:
+    return getattr(getattr(kernel, "py_func", None), "__name__", type(kernel).__name__)
+
+
+def prepare(kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
+            io: list[tuple[int, str]], simulated: bool) -> Callable[[list[Any] | None, list[Any] | None], None]:
+    """The fastest launcher that works here for ``kernel[grid, block](*args)``."""
+    if simulated:
+        # the simulator's ``kernel[grid, block]`` mutates and returns the kernel itself: configure per call
+        return DispatcherLaunch(lambda *a: kernel[grid, block](*a), args, io, _name(kernel))
+    if launch_mode() == "prepared":
+        try:
+            return PreparedLaunch(kernel, grid, block, args, io)
+        except ImportError:
+            pass  # numba-cuda without cuda.core: its own launch path
+    return DispatcherLaunch(kernel[grid, block], args, io, _name(kernel))

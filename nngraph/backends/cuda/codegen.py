@@ -114,7 +114,10 @@ class Plan:
 
     @property
     def n_launches(self) -> int:
-        return sum(1 for s in self.program if isinstance(s, Launch))
+        """Kernel launches and cuBLAS calls."""
+        from .blas import Gemm
+
+        return sum(1 for s in self.program if isinstance(s, (Launch, Gemm)))
 
     def planned_bytes(self) -> int:
         return sum(n * np.dtype(d).itemsize for d, n in list(self.arenas.weight_sizes.items()) +

@@ -22,7 +22,7 @@ from ...ops.registry import REGISTRY
 from ...runtime.executor import weight_arenas
 from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
-from . import require_cuda
+from . import blas, require_cuda
 from .codegen import Arena, Launch, Plan, generate
 
 
@@ -133,6 +133,8 @@ class CudaExecutable:
                       if isinstance(a, Arena) and a.name[0] in "IO"]
                 self._launches.append((prepare(step.kernel, step.grid, step.block, args, io, simulator()),
                                        step.node))
+            elif isinstance(step, blas.Gemm):
+                self._launches.append((blas.prepare(step, arrays), step.node))
             else:
                 self._launches.append(step)
 

@@ -19,6 +19,7 @@ from ...ir.node import OP, Node
 from ...ops.registry import REGISTRY, register_lowering
 from ..cpu.buffers import Buf
 from ..cpu.elementwise import SCALAR
+from . import blas, lower_blas
 from .codegen import CudaEmitter
 from .elementwise import at, compute_dtype, formula_lines, load, lower_loop, unravel
 from .kernels_basic import strided_args
@@ -317,6 +318,11 @@ def _launch_gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf,
     out = em.out(node) if out is None else out
     if out.size == 0:
         return True
+    if blas.worth_it(batch, m, n, k):
+        mark = len(em.program)
+        if lower_blas.gemm(em, node, steps, a, b, batch, a_bs, b_bs, m, n, k, bias, bias_mode, out):
+            return True
+        del em.program[mark:]
     if len(steps) > 1:
         ex = _extras(em, node, steps, out)
         if ex is None:
@@ -444,11 +450,16 @@ def _lower_conv(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     g = attrs["groups"]
     og = o // g
     oh, ow = (out.shape[2], out.shape[3]) if nd == 2 else (1, out.shape[2])
+    bias = em.buf(b_name) if b_name is not None else None
+    if g == 1 and og >= 16 and blas.worth_it(nb, og, oh * ow, cg * kh * kw):
+        mark = len(em.program)
+        if lower_blas.conv2d(em, node, steps, x, w, bias, out, (kh, kw, sh, sw, ph, pw, dh, dw)):
+            return True
+        del em.program[mark:]
     ex = _extras(em, node, steps, out)
     if ex is None:
         return False
     extras, eflat = ex
-    bias = em.buf(b_name) if b_name is not None else None
     bias_args = (bias, 1) if bias is not None else (out, 0)
     geo = (kh, kw, x.strides, h, wd, sh, sw, ph, pw, dh, dw, w, x, out) + bias_args
     if og < 16:
@@ -482,13 +493,7 @@ def _conv_split_k(em: CudaEmitter, node: Node, steps: list[tuple], grid: tuple, 
     split = -(-kdim // kc)
     conv_args = args[:-3] + (acc,) + args[-2:]  # the output replaced by the accumulator; the bias is pre-filled
     em.launch_grid(mod.conv_split, (grid[0], grid[1], grid[2] * split), (16, 16), *conv_args, split, kc)
-    if len(steps) == 1:
-        return True
-    operands = [acc] + [em.buf(a) for a in node.args]
-    shifted = [(name, attrs, tuple(("in", 0) if (k == "tmp" and i == 0) else ("tmp", i - 1) if k == "tmp"
-                                   else ("in", i + 1) if k == "in" else (k, i) for k, i in ops))
-               for name, attrs, ops in steps[1:]]
-    return lower_loop(em, node, operands, shifted)
+    return lower_blas.epilogue_after(em, node, steps, acc)
 
 
 def _lower_conv3d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, b_name: str | None) -> bool:

@@ -76,6 +76,15 @@ def extra_cases() -> list[tuple[str, object, tuple]]:
     return [("extra", model, (x, rng.standard_normal((6,), dtype=np.float32)))]
 
 
+def blas_cases() -> list[tuple[str, object, tuple]]:
+    from nngraph import nn
+
+    rng = np.random.default_rng(2)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 16, 1),
+                          nn.Flatten(), nn.Linear(16 * 25, 10)).eval()
+    return [("blas", model, (rng.standard_normal((2, 3, 5, 5), dtype=np.float32),))]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cc", default="9.0")
@@ -105,6 +114,15 @@ def main() -> int:
             n += len(compile_plan_ptx(plan, cc, seen))
         except Exception as e:  # noqa: BLE001
             failures.append(f"{name}: {type(e).__name__}: {e}"[:2000])
+    # the kernels around cuBLAS GEMM steps (im2col, bias fill, epilogues): planned as if CuPy were usable
+    from nngraph.backends.cuda import blas
+
+    blas.enabled, blas.MIN_MACS = (lambda: True), 0
+    for name, model, inputs in blas_cases():
+        try:
+            n += len(compile_plan_ptx(plan_for(model, *inputs), cc, seen))
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{name} (cuBLAS plan): {type(e).__name__}: {e}"[:2000])
     print(f"compiled {n} distinct kernels + the elementwise formulas for cc {cc[0]}.{cc[1]} in "
           f"{time.time() - t0:.0f} s")
     for f in failures:

@@ -1,0 +1,112 @@
+"""Lower GEMMs and convolutions to cuBLAS ``Gemm`` steps (``blas.py``): bias pre-filled into the accumulator
+(``beta = 1``), the fused epilogue as one elementwise kernel after the GEMM, convolutions through ``im2col``."""
+from __future__ import annotations
+
+from numba import cuda
+
+from ...ir.node import Node
+from ..cpu.buffers import Buf
+from . import blas
+from .codegen import CudaEmitter
+from .elementwise import lower_loop
+
+
+@cuda.jit(cache=True)
+def im2col(total, Cg, P, OW, KH, KW, xs, H, W, sh, sw, ph, pw, dh, dw, x, xo, col, co):
+    """``col[n, ci * KH * KW + t, p]`` = the input pixel under tap ``t`` of output pixel ``p`` (0 in the padding)
+    for the images of ``x`` (offset ``xo`` at the chunk's first image)."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    taps = KH * KW
+    K = Cg * taps
+    while i < total:
+        p = i % P
+        r = i // P
+        kk = r % K
+        n = r // K
+        ci = kk // taps
+        t = kk % taps
+        ih = (p // OW) * sh - ph + (t // KW) * dh
+        iw = (p % OW) * sw - pw + (t % KW) * dw
+        if ih >= 0 and ih < H and iw >= 0 and iw < W:
+            col[co + i] = x[xo + n * xs[0] + ci * xs[1] + ih * xs[2] + iw * xs[3]]
+        else:
+            col[co + i] = 0
+        i += step
+
+
+def epilogue_after(em: CudaEmitter, node: Node, steps: list[tuple], acc: Buf) -> bool:
+    """``steps[1:]`` (the fused elementwise chain) over the accumulator ``acc`` holding the heavy op's result."""
+    if len(steps) == 1:
+        return True
+    operands = [acc] + [em.buf(a) for a in node.args]
+    shifted = [(name, attrs, tuple(("in", 0) if (k == "tmp" and i == 0) else ("tmp", i - 1) if k == "tmp"
+                                   else ("in", i + 1) if k == "in" else (k, i) for k, i in ops))
+               for name, attrs, ops in steps[1:]]
+    return lower_loop(em, node, operands, shifted)
+
+
+def _bias_fill(em: CudaEmitter, acc: Buf, bias: Buf, inner: int, channels: int) -> None:
+    from .gemm import _split_module
+
+    em.launch(_split_module(acc.dtype).bias_fill, acc.size, acc.size, inner, channels, bias, 1, acc)
+
+
+def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf, batch: int, a_bs: int, b_bs: int,
+         m: int, n: int, k: int, bias: Buf | None, bias_mode: int, out: Buf) -> bool:
+    """``out[z] = a[z] @ b[z] (+ bias) -> epilogue`` as one cuBLAS call; False when the operands do not suit it."""
+    acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
+    g = blas.plan_gemm(em.node, a, b, acc, batch, a_bs, b_bs, m * n, m, n, k, 1.0 if bias is not None else 0.0)
+    if g is None:
+        return False
+    if bias is not None:
+        _bias_fill(em, acc, bias, 1 if bias_mode == 1 else n, n if bias_mode == 1 else m)
+    em.program.append(g)
+    return epilogue_after(em, node, steps, acc)
+
+
+def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias: Buf | None, out: Buf,
+           geo: tuple) -> bool:
+    """A one-group 2-d convolution (1-d as height 1) as strided-batched GEMMs: per image ``out (O, P) = w (O, K) @
+    col (K, P)``; ``col`` is the input itself for 1x1 stride-1 unpadded kernels, else an im2col buffer filled per
+    chunk of images."""
+    kh, kw, sh, sw, ph, pw, dh, dw = geo
+    nb, c, h, wd = x.shape
+    o = w.shape[0]
+    p = out.shape[2] * out.shape[3] if out.ndim == 4 else out.shape[2]
+    ow = out.shape[-1]
+    kdim = c * kh * kw
+    acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
+    beta = 1.0 if bias is not None else 0.0
+    w2 = Buf(w.arena, w.offset, (o, kdim), (kdim, 1), w.dtype)
+    xs = x.strides
+    items: list = []
+    if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and (h == 1 or xs[2] == wd * xs[3]):
+        b = Buf(x.arena, x.offset, (c, p), (xs[1], xs[3]), x.dtype)
+        g = blas.plan_gemm(em.node, w2, b, acc, nb, 0, xs[0], o * p, o, p, c, beta)
+        if g is None:
+            return False
+        items.append(g)
+    else:
+        per_image = kdim * p
+        chunk = max(1, min(nb, blas.COL_BYTES // (per_image * x.dtype.itemsize)))
+        col = em.scratch((chunk * per_image,), x.dtype)
+        for n0 in range(0, nb, chunk):
+            cnt = min(chunk, nb - n0)
+            cb = Buf(col.arena, col.offset, (kdim, p), (p, 1), col.dtype)
+            dst = Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype)
+            g = blas.plan_gemm(em.node, w2, cb, dst, cnt, 0, per_image, o * p, o, p, kdim, beta)
+            if g is None:
+                return False
+            xn = Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype)
+            items.append((cnt * per_image, (c, p, ow, kh, kw, tuple(xs), h, wd, sh, sw, ph, pw, dh, dw, xn, col)))
+            items.append(g)
+    if bias is not None:
+        _bias_fill(em, acc, bias, p, o)
+    for item in items:
+        if isinstance(item, blas.Gemm):
+            em.program.append(item)
+        else:
+            total, args = item
+            em.launch(im2col, total, total, *args)
+    return epilogue_after(em, node, steps, acc)

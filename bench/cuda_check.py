@@ -96,7 +96,7 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
             "failed": failed[:60]}
 
 
-def zoo_parity(cases: list[tuple[str, int]], budget_s: float) -> list[dict]:
+def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -116,7 +116,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float) -> list[dict]:
     rows = []
     start = time.time()
     for name, batch in cases:
-        row: dict = {"model": name, "batch": batch}
+        row: dict = {"model": name + (" (cuBLAS off)" if blas_off else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
             rows.append(row)
@@ -127,7 +127,14 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float) -> list[dict]:
             x = spec.example_input(batch, np.random.default_rng(0))
             t = time.time()
             compiled = nngraph.compile(model, target="cuda")
-            y = compiled(x)
+            prev = os.environ.get("NNGRAPH_CUDA_BLAS")
+            if blas_off:
+                os.environ["NNGRAPH_CUDA_BLAS"] = "off"
+            try:
+                y = compiled(x)
+            finally:
+                if blas_off:
+                    os.environ.pop("NNGRAPH_CUDA_BLAS") if prev is None else os.environ.update(NNGRAPH_CUDA_BLAS=prev)
             row["compile_s"] = round(time.time() - t, 1)
             sp = compiled.specializations[0]
             ref = Interpreter(sp.result.graph, model).run(x)
@@ -137,11 +144,12 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float) -> list[dict]:
             row["host_steps"] = sp.executable.n_host_steps
             row["host_nodes"] = ",".join(sorted({sp.result.graph[n].target for n in sp.executable.plan.host_nodes}))
             row["launches"] = sp.executable.n_launches
+            row["cublas_calls"] = sum(type(s).__name__ == "Gemm" for s in sp.executable.plan.program)
             dx = cuda.to_device(x)
             row["nngraph_ms"] = round(_median_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
             row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
-            if torch is not None:
+            if torch is not None and not blas_off:
                 row["torch_ms"] = _torch_time(torch, name, batch, model, x)
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
@@ -307,6 +315,7 @@ def main() -> None:
             result[key] = {"error": f"{type(e).__name__}: {str(e)[:500]}"}
         print(json.dumps(result[key]), flush=True)
     result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], args.budget_s, blas_off=True)
     if args.profile:
         name, batch = args.profile.split(":")
         try:
@@ -319,13 +328,15 @@ def main() -> None:
         with open(os.path.join(args.out, "result.json"), "w") as f:
             json.dump(result, f, indent=1, default=str)
     print("\n| model | batch | max rel err | host steps | launches | nngraph ms (device io) | nngraph ms (numpy io) "
-          "| host ms | torch ms |\n|---|---|---|---|---|---|---|---|---|")
+          "| host ms | torch ms | vs torch |\n|---|---|---|---|---|---|---|---|---|---|")
     for r in result["zoo"]:
         if "error" in r:
-            print(f"| {r['model']} | {r['batch']} | error: {r['error'][:80]} | | | | | | |")
+            print(f"| {r['model']} | {r['batch']} | error: {r['error'][:80]} | | | | | | | |")
             continue
-        print(f"| {r['model']} | {r['batch']} | {r['max_rel_err']:.1e} | {r['host_steps']} | {r['launches']} | "
-              f"{r['nngraph_ms']} | {r['nngraph_numpy_io_ms']} | {r['host_ms']} | {r.get('torch_ms')} |")
+        vs = f"{r['torch_ms'] / r['nngraph_ms']:.2f}x" if r.get("torch_ms") else ""
+        print(f"| {r['model']} | {r['batch']} | {r['max_rel_err']:.1e} | {r['host_steps']} | {r['launches']} "
+              f"({r['cublas_calls']} cuBLAS) | {r['nngraph_ms']} | {r['nngraph_numpy_io_ms']} | {r['host_ms']} | "
+              f"{r.get('torch_ms')} | {vs} |")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class CompileOptions:
     max_specializations: int = 8
     dynamic: Any = False  # False, True (automatic) or {argument name or index: {dim: symbol name}}
     autotune: bool = False  # time the conv algorithms per node (backends/cpu/autotune.py)
+    precision: str = "fp32"  # target="cuda": "tf32"/"fp16" let float32 GEMMs and convolutions use tensor cores
 
 
 @dataclass
@@ -244,7 +245,8 @@ class CompiledModule(Module):
             if opts.target == "cuda":
                 from ..backends.cuda.executor import CudaExecutable
 
-                exe = CudaExecutable(result.graph, self._original, use_cache=opts.cache)
+                exe = CudaExecutable(result.graph, self._original, use_cache=opts.cache,
+                                     precision=opts.precision)
             else:
                 with autotune.enabled(opts.autotune):
                     exe = CpuExecutable(result.graph, self._original, use_cache=opts.cache,
@@ -269,11 +271,15 @@ def _varying(existing: "OrderedDict[tuple, Any]", key: tuple) -> str:
 def compile(model: Module, *, target: str = "cpu", passes: str | Sequence[str | Callable] = "default",
             disable: Iterable[str] = (), dynamic: Any = False, fullgraph: bool = False, cache: bool = True,
             threads: int | None = None, dump_dir: str | None = None, example_inputs: Sequence[Any] | None = None,
-            debug: bool = False, max_specializations: int = 8, autotune: bool = False) -> CompiledModule:
+            debug: bool = False, max_specializations: int = 8, autotune: bool = False,
+            precision: str = "fp32") -> CompiledModule:
     """Compile ``model`` for ``target``; compilation happens on the first call for the shapes and dtypes seen (or
     at once given ``example_inputs``). See ``CompiledModule`` for the runtime semantics. ``autotune=True`` times
     the applicable convolution algorithms of every conv node on this machine and keeps the fastest (the choices are
-    recorded in the cache directory, so each geometry is timed once per machine)."""
+    recorded in the cache directory, so each geometry is timed once per machine). ``precision`` (target="cuda"):
+    "fp32" (default, IEEE float32 arithmetic), "tf32" or "fp16": float32 GEMMs and convolutions may round their
+    operands to TF32 / FP16 and use tensor cores, accumulating in float32 (docs/backend-cuda.md gives the
+    tolerances)."""
     if not isinstance(model, Module):
         raise TypeError(f"nngraph.compile expects an nngraph.nn.Module, got {type(model).__name__}")
     if target not in ("cpu", "cuda"):
@@ -282,11 +288,16 @@ def compile(model: Module, *, target: str = "cpu", passes: str | Sequence[str | 
         from ..backends.cuda import require_cuda
 
         require_cuda()  # a clear error now when numba.cuda or a usable GPU is missing
+    if precision not in ("fp32", "tf32", "fp16"):
+        raise ValueError(f"nngraph.compile: precision must be 'fp32', 'tf32' or 'fp16', got {precision!r}")
+    if precision != "fp32" and target != "cuda":
+        raise ValueError(f"nngraph.compile: precision={precision!r} needs target='cuda' (the CPU backend computes in "
+                         "the model's dtype)")
     if not (dynamic is None or isinstance(dynamic, (bool, dict))):
         raise TypeError(f"nngraph.compile: dynamic= must be False, True or a dict {{argument: {{dim: name}}}}, got "
                         f"{type(dynamic).__name__}")
     options = CompileOptions(target, passes, tuple(disable), fullgraph, cache, threads, dump_dir, debug,
-                             max_specializations, dynamic if dynamic else False, bool(autotune))
+                             max_specializations, dynamic if dynamic else False, bool(autotune), precision)
     compiled = CompiledModule(model, options)
     if example_inputs is not None:
         was_training = model.training

@@ -10,8 +10,8 @@ through an ``im2col`` buffer of at most ``COL_BYTES``).
 
 cuBLAS is column-major: the row-major ``C (m, n) = A (m, k) @ B (k, n)`` is issued as ``C^T = B^T A^T``. The calls
 go to the legacy default stream, which the numba launches use too, so they are ordered with them. A private cuBLAS
-handle keeps CuPy's own handle settings untouched; its math mode is plain fp32 (``precision="tf32"`` selects the
-TF32 tensor-op mode).
+handle keeps CuPy's own handle settings untouched; its math mode is plain fp32, and ``precision="tf32"``/``"fp16"``
+call ``cublasGemmStridedBatchedEx`` with the FAST_TF32 / FAST_16F compute types (tensor cores, fp32 accumulation).
 
 ``NNGRAPH_CUDA_BLAS=reference`` runs the same ``Gemm`` steps with numpy on the CUDA simulator's arrays: the tests
 check the planning (operand transposes, leading dimensions, batch strides, im2col, epilogues) without a GPU.
@@ -138,20 +138,35 @@ def _pick(arrays: dict[str, Any], arena: str, ins: list[Any] | None, outs: list[
     return arrays[arena]
 
 
+# cublasComputeType_t: fp32 inputs/outputs, operands rounded to TF32 / FP16 for the tensor cores
+_COMPUTE = {"tf32": 77, "fp16": 74}  # CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32F_FAST_16F
+_CUDA_R_32F = 0
+_GEMM_DEFAULT = -1
+
+
 class _CublasGemm:
-    _handles: dict[str, int] = {}
+    _handle: list[int] = []
 
     def __init__(self, g: Gemm, arrays: dict[str, Any], precision: str) -> None:
         from cupy_backends.cuda.libs import cublas
 
         self.g, self.arrays = g, arrays
-        if precision not in self._handles:
-            h = cublas.create()
-            cublas.setMathMode(h, 3 if precision == "tf32" else 0)  # CUBLAS_TF32_TENSOR_OP_MATH / DEFAULT_MATH
+        if not self._handle:
+            h = cublas.create()  # private: CuPy's own handle keeps its settings
+            cublas.setMathMode(h, 0)  # CUBLAS_DEFAULT_MATH: IEEE fp32 unless a call asks for a faster compute type
             cublas.setPointerMode(h, 0)  # host scalars
-            self._handles[precision] = h
-        self.handle = self._handles[precision]
-        self.fn = cublas.sgemmStridedBatched if g.dtype == np.float32 else cublas.dgemmStridedBatched
+            self._handle.append(h)
+        self.handle = self._handle[0]
+        if g.dtype == np.float32 and precision in _COMPUTE:
+            compute = _COMPUTE[precision]
+
+            def ex(h, ta, tb, m, n, k, alpha, pa, lda, sa, pb, ldb, sb, beta, pc, ldc, sc, batch):  # noqa: ANN001
+                cublas.gemmStridedBatchedEx(h, ta, tb, m, n, k, alpha, pa, _CUDA_R_32F, lda, sa, pb, _CUDA_R_32F,
+                                            ldb, sb, beta, pc, _CUDA_R_32F, ldc, sc, batch, compute, _GEMM_DEFAULT)
+
+            self.fn = ex
+        else:
+            self.fn = cublas.sgemmStridedBatched if g.dtype == np.float32 else cublas.dgemmStridedBatched
         self.scalars = np.array([1.0, g.beta], dtype=g.dtype)  # alpha, beta (host memory, kept alive here)
         self.name = "cublas_gemm"
         self.ptrs = [self._ptr(b, None, None) for b in (g.a, g.b, g.c)]

@@ -48,8 +48,9 @@ class CudaEmitter(Emitter):
     """The CPU Emitter's buffer logic (``buf``/``out``/``scratch``/``set_view``/``dense``/``derived_weight``) with
     launches instead of generated source lines."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, precision: str = "fp32") -> None:
         super().__init__(graph)
+        self.precision = precision  # "fp32", or "tf32"/"fp16" for the float32 GEMMs (tensor cores)
         self.program: list[Launch | Step] = []
         self.steps = self.program  # the inherited ``host`` appends its host Step to the program
         self.node: str = ""
@@ -124,9 +125,9 @@ class Plan:
                    list(self.arenas.work_sizes.items()))
 
 
-def generate(graph: Graph) -> Plan:
+def generate(graph: Graph, precision: str = "fp32") -> Plan:
     """The launch plan of ``graph`` (no device needed: arenas are named, not allocated)."""
-    em = CudaEmitter(graph)
+    em = CudaEmitter(graph, precision)
     nodes = graph.nodes()
     inputs = [n for n in nodes if n.kind == INPUT]
     for i, n in enumerate(inputs):

@@ -72,12 +72,13 @@ class CudaOutOfMemoryError(MemoryError):
 class CudaExecutable:
     """Runs one optimized graph on the GPU (see module docstring)."""
 
-    def __init__(self, graph: Graph, root: Any, use_cache: bool = True) -> None:
+    def __init__(self, graph: Graph, root: Any, use_cache: bool = True, precision: str = "fp32") -> None:
         self.cuda = require_cuda()
         self.graph = graph
         self.root = root
         self.use_cache = use_cache
-        self.plan: Plan = generate(graph)
+        self.precision = precision
+        self.plan: Plan = generate(graph, precision)
         self._lock = threading.Lock()
         self._weights_version: Any = object()
         arenas = self.plan.arenas
@@ -134,7 +135,7 @@ class CudaExecutable:
                 self._launches.append((prepare(step.kernel, step.grid, step.block, args, io, simulator()),
                                        step.node))
             elif isinstance(step, blas.Gemm):
-                self._launches.append((blas.prepare(step, arrays), step.node))
+                self._launches.append((blas.prepare(step, arrays, self.precision), step.node))
             else:
                 self._launches.append(step)
 

@@ -265,12 +265,19 @@ def _epilogue_module(kind: str, dtype: np.dtype, steps: list[tuple], extras: dic
             lines.append(f"x{i} = e{k}[{at(f'e{k}o', f'e{k}s')}]")
     body, result = formula_lines(steps, {i: f"x{i}" for i in extras}, dtype, first_tmp="v")
     lines += body
-    template = {"gemm": _GEMM, "gemv": _GEMV, "conv": _CONV, "direct3": _DIRECT3}[kind]
+    header = _HEADER
+    if kind.startswith("gemm_tc_"):  # tensor-core GEMM (precision "tf32"/"fp16"), float32 only
+        from .mma import gemm_tc_source
+
+        template = gemm_tc_source(kind[len("gemm_tc_"):])
+        header += "from nngraph.backends.cuda.mma import mma_f16, mma_tf32\n\n\n"
+    else:
+        template = {"gemm": _GEMM, "gemv": _GEMV, "conv": _CONV, "direct3": _DIRECT3}[kind]
     eargs = "".join(f", e{k}, e{k}o, e{k}s" for k in range(len(extras)))
     src = template.replace("__DT__", dtype.name).replace("__EARGS__", eargs) \
         .replace("__EPI__", "\n".join(indent + ln for ln in lines) if lines else indent + "pass") \
         .replace("__RES__", result)
-    return load(_HEADER + src, "cuda_gemm")
+    return load(header + src, "cuda_gemm")
 
 
 def _split_module(dtype: np.dtype) -> Any:
@@ -340,12 +347,34 @@ def _launch_gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf,
         em.launch_grid(mod.gemv, (blocks,), (256,), m, n, k, a, a_bs, a_ms, a_ks, b, b_bs, b_ks, b_ns, out,
                        bias if bias is not None else out, bias_mode if bias is not None else 0, total, *eflat)
         return True
-    mod = _epilogue_module("gemm", dtype, steps, extras, " " * 16)
     grid = ((n + BN - 1) // BN, (m + BM - 1) // BM, batch)
-    em.launch_grid(mod.gemm, grid, (16, 16), m, n, k, a, a_bs, a_ms, a_ks, b, b_bs, b_ks, b_ns,
-                   int(b_ks == 1 and b_ns != 1),
-                   out, m * n, n, bias if bias is not None else out, bias_mode if bias is not None else 0, *eflat)
+    args = (m, n, k, a, a_bs, a_ms, a_ks, b, b_bs, b_ks, b_ns, int(b_ks == 1 and b_ns != 1), out, m * n, n,
+            bias if bias is not None else out, bias_mode if bias is not None else 0, *eflat)
+    if tensor_cores(em, dtype):
+        mod = _epilogue_module(f"gemm_tc_{em.precision}", dtype, steps, extras, " " * 12)
+        em.launch_grid(mod.gemm_tc, grid, (128,), *args)
+        return True
+    mod = _epilogue_module("gemm", dtype, steps, extras, " " * 16)
+    em.launch_grid(mod.gemm, grid, (16, 16), *args)
     return True
+
+
+def tensor_cores(em: CudaEmitter, dtype: np.dtype) -> bool:
+    """Whether float32 GEMMs use the mma.sync kernel (``precision`` "tf32"/"fp16"; not on the simulator, which
+    cannot run inline PTX: it runs the fp32 kernels)."""
+    from . import simulator
+
+    return em.precision != "fp32" and np.dtype(dtype) == np.float32 and not simulator()
+
+
+def tc_gemm(em: CudaEmitter, a: Buf, b: Buf, out: Buf, batch: int, a_bs: int, b_bs: int, o_bs: int, m: int, n: int,
+            k: int, bias: Buf | None, bias_mode: int) -> None:
+    """``out[z] (m, n; row stride n, batch stride o_bs) = a[z] @ b[z] (+ bias)`` on the tensor cores."""
+    mod = _epilogue_module(f"gemm_tc_{em.precision}", out.dtype, [("matmul", {}, ())], {}, " " * 12)
+    grid = ((n + BN - 1) // BN, (m + BM - 1) // BM, batch)
+    em.launch_grid(mod.gemm_tc, grid, (128,), m, n, k, a, a_bs, a.strides[-2], a.strides[-1], b, b_bs, b.strides[-2],
+                   b.strides[-1], int(b.strides[-2] == 1 and b.strides[-1] != 1), out, o_bs, n,
+                   bias if bias is not None else out, bias_mode if bias is not None else 0, (1,) * 6)
 
 
 def _lower_linear(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
@@ -451,9 +480,10 @@ def _lower_conv(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     og = o // g
     oh, ow = (out.shape[2], out.shape[3]) if nd == 2 else (1, out.shape[2])
     bias = em.buf(b_name) if b_name is not None else None
-    if g == 1 and og >= 16 and blas.worth_it(nb, og, oh * ow, cg * kh * kw):
+    on_blas = blas.worth_it(nb, og, oh * ow, cg * kh * kw)
+    if g == 1 and og >= 16 and (on_blas or tensor_cores(em, out.dtype)):
         mark = len(em.program)
-        if lower_blas.conv2d(em, node, steps, x, w, bias, out, (kh, kw, sh, sw, ph, pw, dh, dw)):
+        if lower_blas.conv2d(em, node, steps, x, w, bias, out, (kh, kw, sh, sw, ph, pw, dh, dw), on_blas):
             return True
         del em.program[mark:]
     ex = _extras(em, node, steps, out)

@@ -52,6 +52,32 @@ def _bias_fill(em: CudaEmitter, acc: Buf, bias: Buf, inner: int, channels: int) 
     em.launch(_split_module(acc.dtype).bias_fill, acc.size, acc.size, inner, channels, bias, 1, acc)
 
 
+def _conv2d_tc(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w2: Buf, bias: Buf | None, out: Buf,
+               acc: Buf, geo: tuple, p: int, ow: int, kdim: int) -> bool:
+    from .gemm import tc_gemm
+
+    kh, kw, sh, sw, ph, pw, dh, dw = geo
+    nb, c, h, wd = x.shape
+    o = w2.shape[0]
+    xs = x.strides
+    if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and (h == 1 or xs[2] == wd * xs[3]):
+        b = Buf(x.arena, x.offset, (c, p), (xs[1], xs[3]), x.dtype)
+        tc_gemm(em, w2, b, acc, nb, 0, xs[0], o * p, o, p, c, bias, 2)
+        return epilogue_after(em, node, steps, acc)
+    per_image = kdim * p
+    chunk = max(1, min(nb, blas.COL_BYTES // (per_image * x.dtype.itemsize)))
+    col = em.scratch((chunk * per_image,), x.dtype)
+    for n0 in range(0, nb, chunk):
+        cnt = min(chunk, nb - n0)
+        xn = Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype)
+        em.launch(im2col, cnt * per_image, cnt * per_image, c, p, ow, kh, kw, tuple(xs), h, wd, sh, sw, ph, pw, dh, dw,
+                  xn, col)
+        cb = Buf(col.arena, col.offset, (kdim, p), (p, 1), col.dtype)
+        dst = Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype)
+        tc_gemm(em, w2, cb, dst, cnt, 0, per_image, o * p, o, p, kdim, bias, 2)
+    return epilogue_after(em, node, steps, acc)
+
+
 def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf, batch: int, a_bs: int, b_bs: int,
          m: int, n: int, k: int, bias: Buf | None, bias_mode: int, out: Buf) -> bool:
     """``out[z] = a[z] @ b[z] (+ bias) -> epilogue`` as one cuBLAS call; False when the operands do not suit it."""
@@ -66,10 +92,11 @@ def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf,
 
 
 def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias: Buf | None, out: Buf,
-           geo: tuple) -> bool:
+           geo: tuple, on_blas: bool = True) -> bool:
     """A one-group 2-d convolution (1-d as height 1) as strided-batched GEMMs: per image ``out (O, P) = w (O, K) @
     col (K, P)``; ``col`` is the input itself for 1x1 stride-1 unpadded kernels, else an im2col buffer filled per
-    chunk of images."""
+    chunk of images. The GEMMs are cuBLAS ``Gemm`` steps (``on_blas``) or the tensor-core kernel (``precision``
+    "tf32"/"fp16" without cuBLAS)."""
     kh, kw, sh, sw, ph, pw, dh, dw = geo
     nb, c, h, wd = x.shape
     o = w.shape[0]
@@ -79,6 +106,8 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
     beta = 1.0 if bias is not None else 0.0
     w2 = Buf(w.arena, w.offset, (o, kdim), (kdim, 1), w.dtype)
+    if not on_blas:
+        return _conv2d_tc(em, node, steps, x, w2, bias, out, acc, geo, p, ow, kdim)
     xs = x.strides
     items: list = []
     if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and (h == 1 or xs[2] == wd * xs[3]):

@@ -14,7 +14,7 @@ import numpy as np
 from .codegen import Arena, Launch, Plan
 
 
-def plan_for(model: Any, *inputs: Any) -> Plan:
+def plan_for(model: Any, *inputs: Any, precision: str = "fp32") -> Plan:
     """The CUDA launch plan of ``model`` (eval mode) specialized for ``inputs``; no device needed."""
     from ...passes import optimize
     from . import register_lowerings
@@ -23,7 +23,7 @@ def plan_for(model: Any, *inputs: Any) -> Plan:
     register_lowerings()
     model.eval()
     result = optimize(model, *inputs, training=False, numerics=False)
-    return generate(result.graph)
+    return generate(result.graph, precision)
 
 
 def arena_dtypes(plan: Plan) -> dict[str, np.dtype]:

@@ -117,6 +117,13 @@ def main() -> int:
     # the kernels around cuBLAS GEMM steps (im2col, bias fill, epilogues): planned as if CuPy were usable
     from nngraph.backends.cuda import blas
 
+    # the tensor-core GEMM (inline PTX mma.sync; the simulator cannot run it) for precision tf32 and fp16
+    for precision in ("tf32", "fp16"):
+        for name, model, inputs in blas_cases():
+            try:
+                n += len(compile_plan_ptx(plan_for(model, *inputs, precision=precision), cc, seen))
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"{name} ({precision} plan): {type(e).__name__}: {e}"[:2000])
     blas.enabled, blas.MIN_MACS = (lambda: True), 0
     for name, model, inputs in blas_cases():
         try:

@@ -96,7 +96,8 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
             "failed": failed[:60]}
 
 
-def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False) -> list[dict]:
+def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False,
+               precision: str = "fp32") -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -116,7 +117,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
     rows = []
     start = time.time()
     for name, batch in cases:
-        row: dict = {"model": name + (" (cuBLAS off)" if blas_off else ""), "batch": batch}
+        label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []))
+        row: dict = {"model": name + (f" ({label})" if label else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
             rows.append(row)
@@ -126,7 +128,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             model = spec.build().eval()
             x = spec.example_input(batch, np.random.default_rng(0))
             t = time.time()
-            compiled = nngraph.compile(model, target="cuda")
+            compiled = nngraph.compile(model, target="cuda", precision=precision)
             prev = os.environ.get("NNGRAPH_CUDA_BLAS")
             if blas_off:
                 os.environ["NNGRAPH_CUDA_BLAS"] = "off"
@@ -149,7 +151,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             row["nngraph_ms"] = round(_median_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
             row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
-            if torch is not None and not blas_off:
+            if torch is not None and not blas_off and precision == "fp32":
                 row["torch_ms"] = _torch_time(torch, name, batch, model, x)
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
@@ -195,8 +197,12 @@ def launch_profile(name: str, batch: int, top: int = 15) -> list[dict]:
     return rows[:top * 3]
 
 
+GEMM_VARIANTS = [("fp32", "auto"), ("fp32", "off"), ("tf32", "off"), ("fp16", "off"), ("tf32", "auto")]
+
+
 def gemm_bench() -> list[dict]:
-    """The tiled SGEMM (a compiled bias-free Linear) against cuBLAS through PyTorch (TF32 off)."""
+    """A compiled bias-free Linear (cuBLAS through CuPy, or with NNGRAPH_CUDA_BLAS=off the numba.cuda kernels: fp32
+    tiled SGEMM, tf32/fp16 mma.sync) against cuBLAS through PyTorch (TF32 off)."""
     import nngraph
     from nngraph import nn
     from numba import cuda
@@ -211,14 +217,20 @@ def gemm_bench() -> list[dict]:
             rng = np.random.default_rng(2)
             lin = nn.Linear(k, n, bias=False).eval()
             x = rng.standard_normal((m, k)).astype(np.float32)
-            c = nngraph.compile(lin, target="cuda")
             dx = cuda.to_device(x)
-            y = c(dx).copy_to_host()
             ref = x.astype(np.float64) @ np.asarray(lin.weight, np.float64).T
-            row["rel_err"] = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
-            ms = _median_ms(lambda: c(dx), cuda.synchronize, reps=20)
-            row["nngraph_ms"] = round(ms, 4)
-            row["nngraph_tflops"] = round(2 * m * k * n / ms / 1e9, 2)
+            for precision, use_blas in GEMM_VARIANTS if m * n * k >= 1 << 30 else GEMM_VARIANTS[:2]:
+                os.environ["NNGRAPH_CUDA_BLAS"] = use_blas
+                try:
+                    c = nngraph.compile(lin, target="cuda", precision=precision)
+                    y = c(dx).copy_to_host()
+                finally:
+                    os.environ.pop("NNGRAPH_CUDA_BLAS")
+                tag = f"{precision}{'' if use_blas == 'auto' else '_noblas'}"
+                row[f"{tag}_rel_err"] = float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+                ms = _median_ms(lambda: c(dx), cuda.synchronize, reps=20)
+                row[f"{tag}_ms"] = round(ms, 4)
+                row[f"{tag}_tflops"] = round(2 * m * k * n / ms / 1e9, 2)
             try:
                 import torch
 
@@ -316,6 +328,9 @@ def main() -> None:
         print(json.dumps(result[key]), flush=True)
     result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], args.budget_s, blas_off=True)
+    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, precision="tf32")
+    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="tf32")
+    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="fp16")
     if args.profile:
         name, batch = args.profile.split(":")
         try:

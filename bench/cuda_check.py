@@ -172,6 +172,35 @@ def _host_ms(fn, sync, reps: int = 50) -> float:  # noqa: ANN001
     return per_call * 1e3
 
 
+def host_profile(name: str, batch: int, calls: int = 300, top: int = 18) -> str:
+    """cProfile of ``calls`` device-input calls of a compiled zoo model: where the host time per call goes."""
+    import cProfile
+    import io
+    import pstats
+
+    import nngraph
+    from nngraph.models import ZOO
+    from numba import cuda
+
+    spec = ZOO[name]
+    model = spec.build().eval()
+    x = spec.example_input(batch, np.random.default_rng(0))
+    compiled = nngraph.compile(model, target="cuda")
+    dx = cuda.to_device(x)
+    for _ in range(20):
+        compiled(dx)
+    cuda.synchronize()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        compiled(dx)
+    cuda.synchronize()
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
+    return buf.getvalue()
+
+
 def launch_profile(name: str, batch: int, top: int = 15) -> list[dict]:
     """Device time of each launch of one zoo model (each launch synchronized alone), summed per kernel."""
     import nngraph
@@ -339,6 +368,11 @@ def main() -> None:
             result["profile"] = [{"error": f"{type(e).__name__}: {str(e)[:500]}"}]
         for r in result["profile"]:
             print(json.dumps(r))
+    try:
+        result["host_profile"] = host_profile("mlp", 1)
+    except Exception as e:  # noqa: BLE001
+        result["host_profile"] = f"{type(e).__name__}: {e}"
+    print(result["host_profile"][-6000:])
     if args.out:
         with open(os.path.join(args.out, "result.json"), "w") as f:
             json.dump(result, f, indent=1, default=str)

@@ -195,7 +195,9 @@ class CudaExecutable:
                             f"{self.graph[name].spec.dtype}")
         if hasattr(arr, "is_c_contiguous") and not arr.is_c_contiguous():
             arr = self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host()).reshape(-1))  # rare: strided input
-        return arr.reshape(-1) if arr.size else self.cuda.device_array(1, dtype=arr.dtype)
+        if not arr.size:
+            return self.cuda.device_array(1, dtype=arr.dtype)
+        return arr if arr.ndim == 1 else arr.reshape(-1)
 
     def _run(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
         arrays = None

@@ -68,6 +68,14 @@ class PreparedLaunch:
             params = list(params)
             for (lo, hi), ty, arena in self.io:
                 value = ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])]
+                if hi - lo == 7 and value.ndim == 1:
+                    # a 1-D C-contiguous array of the staging buffer's dtype: (meminfo, parent, nitems, itemsize,
+                    # data, shape, stride) -- only the pointer and the length change
+                    ptr = getattr(value, "device_ctypes_pointer", None)
+                    ptr = ptr.value if ptr is not None else value.__cuda_array_interface__["data"][0]
+                    params[lo + 2] = params[lo + 5] = value.size
+                    params[lo + 4] = ptr
+                    continue
                 new: list[Any] = []
                 self.kernel._prepare_args(ty, value, 0, [], new)
                 params[lo:hi] = new

@@ -39,6 +39,7 @@ def test_prepared_launches_match_dispatcher_launches(monkeypatch: pytest.MonkeyP
 
     model = _model()
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    x2 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     results = {}
     for mode in ("prepared", "dispatcher"):
         monkeypatch.setenv("NNGRAPH_CUDA_LAUNCH", mode)
@@ -47,7 +48,6 @@ def test_prepared_launches_match_dispatcher_launches(monkeypatch: pytest.MonkeyP
         kinds = compiled.specializations[0].executable.launch_kinds
         assert kinds == {"PreparedLaunch" if mode == "prepared" else "DispatcherLaunch"}, kinds
         dev = compiled(cuda.to_device(x)).copy_to_host()  # device inputs/outputs replace the staging buffers
-        x2 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
         dev2 = compiled(cuda.to_device(x2)).copy_to_host()
         results[mode] = (host, dev, dev2)
         np.testing.assert_allclose(host, model(x), rtol=1e-4, atol=1e-4)

@@ -44,7 +44,7 @@ def _cases() -> list[tuple[str, nn.Module, tuple, object]]:
     x = rng.standard_normal((67, 200)).astype(np.float32)
     conv = nn.Sequential(nn.Conv2d(16, 40, 3, padding=1), nn.ReLU(), nn.Conv2d(40, 24, 1)).eval()
     xc = rng.standard_normal((3, 16, 13, 11)).astype(np.float32)
-    bmm = Fn(lambda m, a, b: a @ b.transpose(0, 2, 1))
+    bmm = Fn(lambda m, a, b: a @ b.transpose(0, 2, 1)).eval()
     a, b = (rng.standard_normal((3, 70, 90)).astype(np.float32), rng.standard_normal((3, 50, 90)).astype(np.float32))
 
     def ref_lin(x: np.ndarray) -> np.ndarray:

@@ -97,7 +97,7 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
 
 
 def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False,
-               precision: str = "fp32") -> list[dict]:
+               precision: str = "fp32", launch: str | None = None) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -117,7 +117,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
     rows = []
     start = time.time()
     for name, batch in cases:
-        label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []))
+        label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []) +
+                          ([f"{launch} launches"] if launch else []))
         row: dict = {"model": name + (f" ({label})" if label else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
@@ -129,14 +130,15 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             x = spec.example_input(batch, np.random.default_rng(0))
             t = time.time()
             compiled = nngraph.compile(model, target="cuda", precision=precision)
-            prev = os.environ.get("NNGRAPH_CUDA_BLAS")
-            if blas_off:
-                os.environ["NNGRAPH_CUDA_BLAS"] = "off"
+            env = {**({"NNGRAPH_CUDA_BLAS": "off"} if blas_off else {}),
+                   **({"NNGRAPH_CUDA_LAUNCH": launch} if launch else {})}
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
             try:
-                y = compiled(x)
+                y = compiled(x)  # the specialization (plan and launchers) is built by the first call
             finally:
-                if blas_off:
-                    os.environ.pop("NNGRAPH_CUDA_BLAS") if prev is None else os.environ.update(NNGRAPH_CUDA_BLAS=prev)
+                for k, v in saved.items():
+                    os.environ.pop(k) if v is None else os.environ.update({k: v})
             row["compile_s"] = round(time.time() - t, 1)
             sp = compiled.specializations[0]
             ref = Interpreter(sp.result.graph, model).run(x)
@@ -151,7 +153,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             row["nngraph_ms"] = round(_median_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
             row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
-            if torch is not None and not blas_off and precision == "fp32":
+            row["launch_kinds"] = sorted(sp.executable.launch_kinds)
+            if torch is not None and not blas_off and precision == "fp32" and not launch:
                 row["torch_ms"] = _torch_time(torch, name, batch, model, x)
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
@@ -357,6 +360,7 @@ def main() -> None:
         print(json.dumps(result[key]), flush=True)
     result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], args.budget_s, blas_off=True)
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], args.budget_s, launch="driver")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="fp16")

@@ -7,7 +7,9 @@ lookup and the conversion once and then calls ``cuda.core.launch`` (which numba-
 stored parameters. Graph inputs and outputs given as device arrays replace the staging buffers' parameters per call.
 
 ``NNGRAPH_CUDA_LAUNCH=dispatcher`` selects numba's own launch path (also used on the simulator and when the installed
-numba-cuda predates ``cuda.core``).
+numba-cuda predates ``cuda.core``). ``NNGRAPH_CUDA_LAUNCH=driver`` (experimental) goes one level lower: the kernel
+parameters live in ctypes storage built once, patched in place for device-array I/O, and each launch is one
+``cuLaunchKernel`` call through ``cuda.bindings``.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from typing import Any, Callable
 def launch_mode() -> str:
     """``"prepared"`` (default) or ``"dispatcher"`` (``NNGRAPH_CUDA_LAUNCH``)."""
     mode = os.environ.get("NNGRAPH_CUDA_LAUNCH", "prepared")
-    if mode not in ("prepared", "dispatcher"):
-        raise ValueError(f"NNGRAPH_CUDA_LAUNCH must be 'prepared' or 'dispatcher', got {mode!r}")
+    if mode not in ("prepared", "dispatcher", "driver"):
+        raise ValueError(f"NNGRAPH_CUDA_LAUNCH must be 'prepared', 'dispatcher' or 'driver', got {mode!r}")
     return mode
 
 
@@ -82,6 +84,51 @@ class PreparedLaunch:
         self._launch(self.stream, self.config, self.cukernel, *params)
 
 
+class DriverLaunch(PreparedLaunch):
+    """A ``PreparedLaunch`` issued as one ``cuLaunchKernel`` over parameter storage built once."""
+
+    def __init__(self, dispatcher: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
+                 io: list[tuple[int, str]]) -> None:
+        import ctypes
+
+        from cuda.bindings import driver as drv
+
+        super().__init__(dispatcher, grid, block, args, io)
+        if any(isinstance(p, bool) or not isinstance(p, (int, ctypes._SimpleCData)) for p in self.params) or \
+                any(hi - lo != 7 for (lo, hi), _, _ in self.io):
+            raise TypeError("parameters this launcher does not pack")
+        self._drv = drv
+        self._ok = drv.CUresult.CUDA_SUCCESS
+        # Python ints are the 64-bit array fields (meminfo, parent, nitems, itemsize, data, shape, strides)
+        self._storage = [p if isinstance(p, ctypes._SimpleCData) else ctypes.c_int64(p) for p in self.params]
+        self._argv = (ctypes.c_void_p * len(self._storage))(*[ctypes.addressof(v) for v in self._storage])
+        self._argp = ctypes.addressof(self._argv)
+        self._func = drv.CUfunction(int(self.kernel._codelibrary.get_cufunc().handle))
+        self._dims = _dim3(grid) + _dim3(block)
+        self._hstream = drv.CUstream(0)
+        self._staged = [(lo, self.params[lo + 2], self.params[lo + 4]) for (lo, _), _, _ in self.io]
+        self._patched = False
+
+    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        st = self._storage
+        if ins is not None and self.io:
+            for (lo, _), _, arena in self.io:
+                value = ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])]
+                ptr = getattr(value, "device_ctypes_pointer", None)
+                st[lo + 4].value = ptr.value if ptr is not None else value.__cuda_array_interface__["data"][0]
+                st[lo + 2].value = st[lo + 5].value = value.size
+            self._patched = True
+        elif self._patched:  # back to the staging buffers
+            for lo, n, ptr in self._staged:
+                st[lo + 2].value = st[lo + 5].value = n
+                st[lo + 4].value = ptr
+            self._patched = False
+        gx, gy, gz, bx, by, bz = self._dims
+        (err,) = self._drv.cuLaunchKernel(self._func, gx, gy, gz, bx, by, bz, 0, self._hstream, self._argp, 0)
+        if err != self._ok:
+            raise RuntimeError(f"cuLaunchKernel({self.name}) failed: {err}")
+
+
 def _dim3(d: tuple[int, ...]) -> tuple[int, int, int]:
     return tuple(d) + (1,) * (3 - len(d))  # type: ignore[return-value]
 
@@ -96,7 +143,13 @@ def prepare(kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], args: li
     if simulated:
         # the simulator's ``kernel[grid, block]`` mutates and returns the kernel itself: configure per call
         return DispatcherLaunch(lambda *a: kernel[grid, block](*a), args, io, _name(kernel))
-    if launch_mode() == "prepared":
+    mode = launch_mode()
+    if mode == "driver":
+        try:
+            return DriverLaunch(kernel, grid, block, args, io)
+        except (ImportError, TypeError):
+            mode = "prepared"
+    if mode == "prepared":
         try:
             return PreparedLaunch(kernel, grid, block, args, io)
         except ImportError:

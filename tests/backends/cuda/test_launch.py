@@ -19,7 +19,7 @@ def _model() -> nn.Module:
 
 def test_launch_mode_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NNGRAPH_CUDA_LAUNCH", "fast")
-    with pytest.raises(ValueError, match="NNGRAPH_CUDA_LAUNCH must be 'prepared' or 'dispatcher', got 'fast'"):
+    with pytest.raises(ValueError, match="NNGRAPH_CUDA_LAUNCH must be 'prepared', 'dispatcher' or 'driver', got 'fast'"):
         launch_mode()
     monkeypatch.delenv("NNGRAPH_CUDA_LAUNCH")
     assert launch_mode() == "prepared"
@@ -41,16 +41,19 @@ def test_prepared_launches_match_dispatcher_launches(monkeypatch: pytest.MonkeyP
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     x2 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     results = {}
-    for mode in ("prepared", "dispatcher"):
+    kind = {"prepared": "PreparedLaunch", "dispatcher": "DispatcherLaunch", "driver": "DriverLaunch"}
+    for mode in ("prepared", "dispatcher", "driver"):
         monkeypatch.setenv("NNGRAPH_CUDA_LAUNCH", mode)
         compiled = nngraph.compile(model, target="cuda")
         host = compiled(x)
         kinds = compiled.specializations[0].executable.launch_kinds
-        assert kinds == {"PreparedLaunch" if mode == "prepared" else "DispatcherLaunch"}, kinds
+        assert kinds == {kind[mode]}, kinds
         dev = compiled(cuda.to_device(x)).copy_to_host()  # device inputs/outputs replace the staging buffers
         dev2 = compiled(cuda.to_device(x2)).copy_to_host()
-        results[mode] = (host, dev, dev2)
+        host2 = compiled(x2)  # numpy I/O again after device I/O: the staging buffers are back in the parameters
+        results[mode] = (host, dev, dev2, host2)
         np.testing.assert_allclose(host, model(x), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(dev2, model(x2), rtol=1e-4, atol=1e-4)
-    for a, b in zip(results["prepared"], results["dispatcher"]):
-        np.testing.assert_array_equal(a, b)
+    for mode in ("prepared", "driver"):
+        for a, b in zip(results[mode], results["dispatcher"]):
+            np.testing.assert_array_equal(a, b)

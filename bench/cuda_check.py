@@ -360,7 +360,7 @@ def main() -> None:
         print(json.dumps(result[key]), flush=True)
     result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], args.budget_s, blas_off=True)
-    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], args.budget_s, launch="driver")
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], args.budget_s, launch="prepared")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="fp16")

@@ -6,10 +6,11 @@ us of host time per launch on an H100 (bench/cuda_check.py), more than most kern
 lookup and the conversion once and then calls ``cuda.core.launch`` (which numba-cuda itself launches through) with the
 stored parameters. Graph inputs and outputs given as device arrays replace the staging buffers' parameters per call.
 
-``NNGRAPH_CUDA_LAUNCH=dispatcher`` selects numba's own launch path (also used on the simulator and when the installed
-numba-cuda predates ``cuda.core``). ``NNGRAPH_CUDA_LAUNCH=driver`` (experimental) goes one level lower: the kernel
-parameters live in ctypes storage built once, patched in place for device-array I/O, and each launch is one
-``cuLaunchKernel`` call through ``cuda.bindings``.
+``DriverLaunch`` (the default) goes one level lower: the kernel parameters live in ctypes storage built once, patched
+in place for device-array I/O, and each launch is one ``cuLaunchKernel`` call through ``cuda.bindings`` (H100:
+ResNet-18 batch 1 0.90 ms vs 1.16 ms with ``PreparedLaunch``, MLP batch 1 0.128 vs 0.150 ms).
+``NNGRAPH_CUDA_LAUNCH=prepared`` / ``dispatcher`` select the ``cuda.core`` launch / numba's own launch path (the
+latter is also used on the simulator and when the installed numba-cuda predates ``cuda.core``).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from typing import Any, Callable
 
 
 def launch_mode() -> str:
-    """``"prepared"`` (default) or ``"dispatcher"`` (``NNGRAPH_CUDA_LAUNCH``)."""
-    mode = os.environ.get("NNGRAPH_CUDA_LAUNCH", "prepared")
+    """``"driver"`` (default), ``"prepared"`` or ``"dispatcher"`` (``NNGRAPH_CUDA_LAUNCH``)."""
+    mode = os.environ.get("NNGRAPH_CUDA_LAUNCH", "driver")
     if mode not in ("prepared", "dispatcher", "driver"):
         raise ValueError(f"NNGRAPH_CUDA_LAUNCH must be 'prepared', 'dispatcher' or 'driver', got {mode!r}")
     return mode

@@ -1,5 +1,6 @@
-"""Lower GEMMs and convolutions to cuBLAS ``Gemm`` steps (``blas.py``): bias pre-filled into the accumulator
-(``beta = 1``), the fused epilogue as one elementwise kernel after the GEMM, convolutions through ``im2col``."""
+"""Lower GEMMs and convolutions to cuBLAS ``Gemm`` steps (``blas.py``) -- bias pre-filled into the accumulator
+(``beta = 1``), the fused epilogue as one elementwise kernel after the GEMM, convolutions through ``im2col`` -- or,
+for ``precision`` "tf32"/"fp16" without cuBLAS, to the tensor-core GEMM kernel (``mma.py``)."""
 from __future__ import annotations
 
 from numba import cuda, int32
@@ -12,62 +13,58 @@ from .elementwise import lower_loop
 
 
 @cuda.jit(cache=True)
-def im2col(rows, Cg, P, OW, KH, KW, xs, H, W, sh, sw, ph, pw, dh, dw, x, xo, col, co):
+def im2col(planes, Cg, P, OW, KH, KW, xs, H, W, sh, sw, ph, pw, dh, dw, x, xo, col, co):
     """``col[n, ci * KH * KW + t, p]`` = the input pixel under tap ``t`` of output pixel ``p`` (0 in the padding)
     for the images of ``x`` (offset ``xo`` at the chunk's first image). Grid: x over pixels, y (strided) over the
-    ``rows`` = images x K rows; the index arithmetic is int32 (int64 division costs ~10x more on the GPU)."""
+    ``planes`` = images x input channels; a thread writes all KH x KW taps of its pixel in a plane (coalesced rows,
+    no per-element division: int64 division costs tens of instructions on the GPU)."""
     p = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     if p >= P:
         return
     ow32 = int32(OW)
     p32 = int32(p)
     oh = p32 // ow32
-    ow = p32 - oh * ow32
-    kw32 = int32(KW)
-    taps = int32(KH) * kw32
-    k32 = int32(Cg) * taps
-    r = cuda.blockIdx.y
-    while r < rows:
-        r32 = int32(r)
-        n = r32 // k32
-        kk = r32 - n * k32
-        ci = kk // taps
-        t = kk - ci * taps
-        kh = t // kw32
-        ih = oh * sh - ph + kh * dh
-        iw = ow * sw - pw + (t - kh * kw32) * dw
-        if ih >= 0 and ih < H and iw >= 0 and iw < W:
-            col[co + r * P + p] = x[xo + n * xs[0] + ci * xs[1] + ih * xs[2] + iw * xs[3]]
-        else:
-            col[co + r * P + p] = 0
-        r += cuda.gridDim.y
+    ih0 = oh * sh - ph
+    iw0 = (p32 - oh * ow32) * sw - pw
+    cg32 = int32(Cg)
+    stride = KH * KW * P
+    q = cuda.blockIdx.y
+    while q < planes:
+        q32 = int32(q)
+        n = q32 // cg32
+        src = xo + n * xs[0] + (q32 - n * cg32) * xs[1]
+        dst = co + q * stride + p
+        for kh in range(KH):
+            ih = ih0 + kh * dh
+            inside = ih >= 0 and ih < H
+            for kw in range(KW):
+                iw = iw0 + kw * dw
+                if inside and iw >= 0 and iw < W:
+                    col[dst] = x[src + ih * xs[2] + iw * xs[3]]
+                else:
+                    col[dst] = 0
+                dst += P
+        q += cuda.gridDim.y
 
 
 def emit_im2col(em: CudaEmitter, x: Buf, col: Buf, images: int, kdim: int, p: int, ow: int, geo: tuple) -> None:
     kh, kw, sh, sw, ph, pw, dh, dw = geo
-    rows = images * kdim
+    planes = images * x.shape[1]
     block = min(256, 32 * -(-p // 32))
-    em.launch_grid(im2col, (-(-p // block), min(rows, 65535)), (block,), rows, x.shape[1], p, ow, kh, kw,
+    em.launch_grid(im2col, (-(-p // block), min(planes, 65535)), (block,), planes, x.shape[1], p, ow, kh, kw,
                    tuple(x.strides), x.shape[2], x.shape[3], sh, sw, ph, pw, dh, dw, x, col)
 
 
-def epilogue_after(em: CudaEmitter, node: Node, steps: list[tuple], acc: Buf, bias: Buf | None = None) -> bool:
-    """``steps[1:]`` (the fused elementwise chain) over the accumulator ``acc`` holding the heavy op's result, after
-    adding ``bias`` (a view broadcasting to the output) when given."""
+def epilogue_after(em: CudaEmitter, node: Node, steps: list[tuple], acc: Buf) -> bool:
+    """``steps[1:]`` (the fused elementwise chain) over the accumulator ``acc`` holding the heavy op's result (bias
+    included: pre-filled, measured faster than a broadcast bias operand, which makes the epilogue a strided kernel)."""
     if len(steps) == 1:
         return True
     operands = [acc] + [em.buf(a) for a in node.args]
-    if bias is None:
-        base, shift = ("in", 0), 1
-        chain: list[tuple] = []
-    else:  # the GEMM left the bias out: the first step adds it
-        operands.append(bias)
-        base, shift = ("tmp", 0), 0
-        chain = [("add", {}, (("in", 0), ("in", len(operands) - 1)))]
-    chain += [(name, attrs, tuple(base if (k == "tmp" and i == 0) else ("tmp", i - shift) if k == "tmp"
-                                  else ("in", i + 1) if k == "in" else (k, i) for k, i in ops))
-              for name, attrs, ops in steps[1:]]
-    return lower_loop(em, node, operands, chain)
+    shifted = [(name, attrs, tuple(("in", 0) if (k == "tmp" and i == 0) else ("tmp", i - 1) if k == "tmp"
+                                   else ("in", i + 1) if k == "in" else (k, i) for k, i in ops))
+               for name, attrs, ops in steps[1:]]
+    return lower_loop(em, node, operands, shifted)
 
 
 def _bias_fill(em: CudaEmitter, acc: Buf, bias: Buf, inner: int, channels: int) -> None:
@@ -105,17 +102,13 @@ def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf,
          m: int, n: int, k: int, bias: Buf | None, bias_mode: int, out: Buf) -> bool:
     """``out[z] = a[z] @ b[z] (+ bias) -> epilogue`` as one cuBLAS call; False when the operands do not suit it."""
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
-    fill = bias is not None and len(steps) == 1  # else the epilogue kernel adds the bias
-    g = blas.plan_gemm(em.node, a, b, acc, batch, a_bs, b_bs, m * n, m, n, k, 1.0 if fill else 0.0)
+    g = blas.plan_gemm(em.node, a, b, acc, batch, a_bs, b_bs, m * n, m, n, k, 1.0 if bias is not None else 0.0)
     if g is None:
         return False
-    if fill:
+    if bias is not None:
         _bias_fill(em, acc, bias, 1 if bias_mode == 1 else n, n if bias_mode == 1 else m)
     em.program.append(g)
-    view = None
-    if bias is not None and not fill:
-        view = bias if bias_mode == 1 else Buf(bias.arena, bias.offset, (m, 1), (bias.strides[0], 0), bias.dtype)
-    return epilogue_after(em, node, steps, acc, view)
+    return epilogue_after(em, node, steps, acc)
 
 
 def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias: Buf | None, out: Buf,
@@ -131,8 +124,7 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
     ow = out.shape[-1]
     kdim = c * kh * kw
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
-    fill = bias is not None and len(steps) == 1  # else the epilogue kernel adds the bias
-    beta = 1.0 if fill else 0.0
+    beta = 1.0 if bias is not None else 0.0
     w2 = Buf(w.arena, w.offset, (o, kdim), (kdim, 1), w.dtype)
     if not on_blas:
         return _conv2d_tc(em, node, steps, x, w2, bias, out, acc, geo, p, ow, kdim)
@@ -158,7 +150,7 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
             xn = Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype)
             items.append((xn, cnt))
             items.append(g)
-    if fill:
+    if bias is not None:
         _bias_fill(em, acc, bias, p, o)
     for item in items:
         if isinstance(item, blas.Gemm):
@@ -166,8 +158,4 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
         else:
             xn, cnt = item
             emit_im2col(em, xn, col, cnt, kdim, p, ow, geo)
-    view = None
-    if bias is not None and not fill:  # (O,) as (O, 1[, 1]) broadcasting over the pixels
-        view = Buf(bias.arena, bias.offset, (o,) + (1,) * (out.ndim - 2), (bias.strides[0],) + (0,) * (out.ndim - 2),
-                   bias.dtype)
-    return epilogue_after(em, node, steps, acc, view)
+    return epilogue_after(em, node, steps, acc)

@@ -22,7 +22,7 @@ def test_launch_mode_env(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="NNGRAPH_CUDA_LAUNCH must be 'prepared', 'dispatcher' or 'driver', got 'fast'"):
         launch_mode()
     monkeypatch.delenv("NNGRAPH_CUDA_LAUNCH")
-    assert launch_mode() == "prepared"
+    assert launch_mode() == "driver"
 
 
 def test_simulator_uses_dispatcher_launches() -> None:

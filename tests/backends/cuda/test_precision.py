@@ -73,4 +73,5 @@ def test_tensor_core_gemms_within_tolerance(precision: str, use_blas: str, monke
         fp32 = nngraph.compile(model, target="cuda")(*inputs)
         assert exe_err < TOLERANCE[precision], (name, exe_err)
         assert _rel(fp32, ref) < 1e-5, name
-        assert exe_err > 1e-5, (name, exe_err, "no operand rounding seen: the tensor-core path did not run")
+        if use_blas == "off":  # cuBLAS's FAST compute types allow, not require, rounding (it keeps fp32 on small GEMMs)
+            assert exe_err > 1e-5, (name, exe_err, "no operand rounding seen: the tensor-core path did not run")

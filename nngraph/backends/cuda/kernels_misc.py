@@ -354,6 +354,38 @@ def pnorm_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, diff, add
 
 
 @cuda.jit(cache=True)
+def pdist_rows(n_out, ti, tio, tj, tjo, rs, rst, x, xo, xs0, p, out, oo):
+    """``out[k]`` = the p-norm of row ``ti[k]`` minus row ``tj[k]`` of ``x`` (row stride ``xs0``; ``rs``/``rst``
+    the row's 4-d shape and strides)."""
+    k = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while k < n_out:
+        out[oo + k] = _pnorm(x, xo + ti[tio + k] * xs0, x, xo + tj[tjo + k] * xs0, True, 0.0, rs[3], rs, rst, rst, p)
+        k += step
+
+
+@cuda.jit(cache=True)
+def bilinear_rows(total, O, I1, I2, x1, x1o, s1, x2, x2o, s2, w, wo, b, bo, has_b, out, oo):
+    """``out[n, o] = sum_ij x1[n, i] w[o, i, j] x2[n, j] (+ b[o])`` (``w`` dense), float64 accumulation."""
+    k = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while k < total:
+        n = k // O
+        o = k % O
+        acc = 0.0
+        for i in range(I1):
+            t = 0.0
+            wr = wo + (o * I1 + i) * I2
+            for j in range(I2):
+                t += w[wr + j] * x2[x2o + n * s2[0] + j * s2[1]]
+            acc += x1[x1o + n * s1[0] + i * s1[1]] * t
+        if has_b:
+            acc += b[bo + o]
+        out[oo + k] = acc
+        k += step
+
+
+@cuda.jit(cache=True)
 def cosine_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, eps, out, oo):
     """``sum(x / max(|x|, eps) * b / max(|b|, eps))`` over the reduced positions (2-norms)."""
     i = cuda.grid(1)

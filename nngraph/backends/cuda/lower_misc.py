@@ -294,6 +294,39 @@ def _pairwise_distance(em: CudaEmitter, node: Node) -> bool:
     return _pair_reduce(em, node, -1, K.pnorm_reduce, True, float(node.attrs["eps"]), float(node.attrs["p"]), 0.0, 0)
 
 
+@register_lowering("bilinear", "cuda")
+def _bilinear(em: CudaEmitter, node: Node) -> bool:
+    x1n, x2n, wn, bn = node.args
+    if not _float(node.spec.dtype, *(em.graph[a].spec.dtype for a in node.args if a is not None)):
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    w = em.dense(wn)
+    o, i1, i2 = w.shape
+    n = out.size // o
+    x1, x2 = em.dense(x1n).reshape((n, i1)), em.dense(x2n).reshape((n, i2))
+    em.launch(K.bilinear_rows, out.size, out.size, o, i1, i2, x1, x1.strides, x2, x2.strides, w,
+              em.buf(bn) if bn is not None else out, bn is not None, out)
+    return True
+
+
+@register_lowering("pdist", "cuda")
+def _pdist(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype, node.spec.dtype) or x.ndim != 2:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    i, j = np.triu_indices(x.shape[0], k=1)  # row-major pair order, as the reference
+    ti, tj = em.constant(i.astype(np.int64), "pdist_i"), em.constant(j.astype(np.int64), "pdist_j")
+    m = x.shape[1]
+    em.launch(K.pdist_rows, out.size, out.size, ti, tj, (1, 1, 1, m), (0, 0, 0, x.strides[1]), x, x.strides[0],
+              float(node.attrs["p"]), out)
+    return True
+
+
 @register_lowering("cosine_similarity", "cuda")
 def _cosine_similarity(em: CudaEmitter, node: Node) -> bool:
     return _pair_reduce(em, node, node.attrs["dim"], K.cosine_reduce, float(node.attrs["eps"]))

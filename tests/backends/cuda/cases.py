@@ -241,7 +241,8 @@ def vector_norms(dtype: Any) -> tuple:
     x[0, 1] = 0
 
     def f(m, x, y):  # noqa: ANN001, ANN202
-        return (F.normalize(x, dim=1), F.normalize(x, p=1, dim=-1), F.normalize(x, p=np.inf, dim=(0, 2)),
+        return (F.pdist(x[0]), F.pdist(y, p=1.0), F.pdist(x[:, 1].T, p=np.inf), F.pdist(y[:, :3], p=0.5),
+                F.normalize(x, dim=1), F.normalize(x, p=1, dim=-1), F.normalize(x, p=np.inf, dim=(0, 2)),
                 F.normalize(x, p=3.5, dim=2), F.pairwise_distance(x, y), F.pairwise_distance(x[:, 0], y[0], p=1.5,
                                                                                              keepdim=True),
                 F.cosine_similarity(x, y, dim=1), F.cosine_similarity(x, y, dim=2, eps=0.5),
@@ -264,6 +265,27 @@ def misc(dtype: Any) -> tuple:
     return Fn(f), (x, mean, var, ind)
 
 
+def bilinear(dtype: Any) -> tuple:
+    rng = np.random.default_rng(29)
+    layer = _module(nn.Bilinear(4, 3, 5), dtype)
+    x1, x2, w = _r(rng, dtype, 2, 3, 4), _r(rng, dtype, 2, 3, 3), _r(rng, dtype, 2, 3, 4)
+
+    def f(m, x1, x2, w):  # noqa: ANN001, ANN202
+        return m.bl(x1, x2), F.bilinear(x1[0, :, :3], x1[1], w), np.maximum(m.bl(x1, x2) * 2.0, 0.1)
+    return Fn(f, bl=layer), (x1, x2, w)
+
+
+def fold_unfold(dtype: Any) -> tuple:
+    rng = np.random.default_rng(23)
+    x, cols = _r(rng, dtype, 2, 3, 7, 6), _r(rng, dtype, 2, 3 * 6, 6)
+
+    def f(m, x, cols):  # noqa: ANN001, ANN202
+        return (F.unfold(x, 3), F.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=(2, 1)),
+                F.fold(cols, (5, 6), (2, 3), padding=(1, 0), stride=(2, 1), dilation=(1, 2)),
+                F.fold(F.unfold(x, 3, padding=1), (7, 6), 3, padding=1))
+    return Fn(f), (x, cols)
+
+
 # cases whose float64 kernels are generated from templates (compiled to PTX in both dtypes, the rest in float32)
 TEMPLATED = ("gemm_paths", "three_d", "conv_transpose", "split_k")
 
@@ -273,5 +295,6 @@ OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("gemm_paths", gemm_paths), ("resample", resample), ("cells", cells), ("movement", movement),
     ("pool_indices", pool_indices),
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
-    ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc),
+    ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc), ("fold_unfold", fold_unfold),
+    ("bilinear", bilinear),
 ]

@@ -26,8 +26,13 @@ if config.ENABLE_CUDASIM:
     isnan, isinf, isfinite = _np.isnan, _np.isinf, _np.isfinite
     arcsin, arccos, arctanh, cbrt, rint, signbit = _np.arcsin, _np.arccos, _np.arctanh, _np.cbrt, _np.rint, _np.signbit
     hypot, logaddexp, floordiv, mod = _np.hypot, _np.logaddexp, _np.floor_divide, _np.remainder
+
+    def power(a, b):  # a negative base with a fractional exponent gives NaN, as the GPU's pow (math.pow raises)
+        with _np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return _np.power(a, b)
 else:
     log, log1p, log2, log10, sqrt = math.log, math.log1p, math.log2, math.log10, math.sqrt
+    power = math.pow
     isnan, isinf, isfinite = math.isnan, math.isinf, math.isfinite
 
     # numba.cuda's builtin min/max of two scalars compiles through a star-args overload that NVVM lowering rejects

@@ -9,6 +9,8 @@ import math
 
 from numba import cuda
 
+from .devmath import power
+
 
 @cuda.jit(cache=True)
 def softmax_rows(rows, A, inner, x, xo, out, oo, log):
@@ -150,6 +152,43 @@ def pool_pos(idx, C, OD, OH, OW):
     od = t % OD
     t //= OD
     return t // C, t % C, od, oh, ow
+
+
+@cuda.jit(cache=True)
+def lp_pool3d(total, C, OD, OH, OW, D, H, W, xs, k, st, x, xo, out, oo, p, full):
+    """Power-average pooling (ops/pooling.py ``lp_pool``): ``(sum x^p)^(1/p)`` over the in-bounds taps, rescaled to
+    the full window ``full`` when ceil mode cut it short; max |x| for p = inf, min |x| for p = -inf (NaN wins)."""
+    idx = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while idx < total:
+        bn, c, od, oh, ow = pool_pos(idx, C, OD, OH, OW)
+        base = xo + bn * xs[0] + c * xs[1]
+        acc = -math.inf if p == math.inf else (math.inf if p == -math.inf else 0.0)
+        cnt = 0
+        for a in range(k[0]):
+            id_ = od * st[0] + a
+            for i in range(k[1]):
+                ih = oh * st[1] + i
+                for j in range(k[2]):
+                    iw = ow * st[2] + j
+                    if id_ >= D or ih >= H or iw >= W:
+                        continue
+                    v = x[base + id_ * xs[2] + ih * xs[3] + iw * xs[4]] * 1.0
+                    if p == math.inf:
+                        if acc == acc and (abs(v) > acc or v != v):
+                            acc = abs(v)
+                    elif p == -math.inf:
+                        if acc == acc and (abs(v) < acc or v != v):
+                            acc = abs(v)
+                    else:
+                        acc += power(v, p)
+                        cnt += 1
+        if p != math.inf and p != -math.inf:
+            if cnt != full:
+                acc = acc / cnt * full
+            acc = power(acc, 1.0 / p)
+        out[oo + idx] = acc
+        idx += step
 
 
 @cuda.jit(cache=True)

@@ -151,6 +151,21 @@ def _lead(v: tuple, n: int, fill: int) -> tuple:
     return (fill,) * (n - len(v)) + tuple(v)
 
 
+@register_lowering("lp_pool", "cuda")
+def _lp_pool(em: CudaEmitter, node: Node) -> bool:
+    x = _pool_input(em, node)
+    if x is None:
+        return False
+    a = node.attrs
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    em.launch(K.lp_pool3d, out.size, out.size, x.shape[1], *_lead(out.shape[2:], 3, 1), *x.shape[2:], x.strides,
+              _lead(a["kernel_size"], 3, 1), _lead(a["stride"], 3, 1), x, out, float(a["norm_type"]),
+              int(np.prod(a["kernel_size"])))
+    return True
+
+
 @register_lowering("max_pool", "cuda")
 @register_lowering("avg_pool", "cuda")
 def _pool(em: CudaEmitter, node: Node) -> bool:

@@ -275,6 +275,19 @@ def bilinear(dtype: Any) -> tuple:
     return Fn(f, bl=layer), (x1, x2, w)
 
 
+def lp_pool(dtype: Any) -> tuple:
+    rng = np.random.default_rng(31)
+    x = np.abs(_r(rng, dtype, 2, 3, 7, 8)) + 0.1
+    y = _r(rng, dtype, 2, 3, 9)
+    y[0, 0, 1] = np.nan
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return (F.lp_pool2d(x, 2, 3), F.lp_pool2d(x, 1.5, (2, 3), stride=(2, 2), ceil_mode=True),
+                F.lp_pool1d(y, 3, 2), F.lp_pool1d(y, np.inf, 3, ceil_mode=True), F.lp_pool1d(y, -np.inf, 2),
+                F.lp_pool1d(y, 0.5, 2))
+    return Fn(f), (x, y)
+
+
 def fold_unfold(dtype: Any) -> tuple:
     rng = np.random.default_rng(23)
     x, cols = _r(rng, dtype, 2, 3, 7, 6), _r(rng, dtype, 2, 3 * 6, 6)
@@ -296,5 +309,5 @@ OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("pool_indices", pool_indices),
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
     ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc), ("fold_unfold", fold_unfold),
-    ("bilinear", bilinear),
+    ("bilinear", bilinear), ("lp_pool", lp_pool),
 ]

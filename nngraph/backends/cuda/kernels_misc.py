@@ -331,6 +331,42 @@ def embedding_gather(total, D, w, wo, ind, io, out, oo):
         i += step
 
 
+@cuda.jit(cache=True)
+def embedding_bag_rows(total, D, n_off, N, last, w, wo, ind, io, off, oo_, psw, po, has_psw, mode, pad, has_pad,
+                       out, oo):
+    """``out[b, d]``: sum (mode 0), mean (1) or max (2) of ``w[ind[pos], d]`` over the bag's positions
+    ``off[b] <= pos < off[b + 1]`` (the last bag to the end, or to ``off[-1]`` when ``last``), skipping ``pad``;
+    empty bags give 0; ``psw`` scales each row (sum)."""
+    k = cuda.grid(1)
+    step = cuda.gridsize(1)
+    end = off[oo_ + n_off - 1] if last else N
+    while k < total:
+        b = k // D
+        d = k % D
+        stop = off[oo_ + b + 1] if b + 1 < n_off else N
+        if stop > end:
+            stop = end
+        acc = 0.0
+        cnt = 0
+        for pos in range(off[oo_ + b], stop):
+            r = ind[io + pos]
+            if has_pad and r == pad:
+                continue
+            v = w[wo + r * D + d] * 1.0
+            if has_psw:
+                v *= psw[po + pos]
+            if mode == 2:
+                if cnt == 0 or (acc == acc and (v > acc or v != v)):
+                    acc = v
+            else:
+                acc += v
+            cnt += 1
+        if mode == 1 and cnt > 0:
+            acc /= cnt
+        out[oo + k] = acc
+        k += step
+
+
 @cuda.jit(device=True, inline=True)
 def _pnorm(x, base, b, bbase, diff, add, R, rs, rst, bst, p):
     """torch's vector_norm (as ops/distance.py: finite non-zero slices scaled by their largest magnitude) of x over

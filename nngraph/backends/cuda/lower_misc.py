@@ -221,6 +221,25 @@ def _pool_indices(em: CudaEmitter, node: Node) -> bool:
     return True
 
 
+@register_lowering("embedding_bag", "cuda")
+def _embedding_bag(em: CudaEmitter, node: Node) -> bool:
+    wn, indn, offn, pswn = node.args
+    w, ind, off = em.buf(wn), em.buf(indn), em.buf(offn)
+    if w.ndim != 2 or not _float(w.dtype) or ind.dtype.kind not in "iu" or off.dtype.kind not in "iu" or \
+            ind.size == 0 or off.size == 0:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    a = node.attrs
+    pad = a["padding_idx"]
+    em.launch(K.embedding_bag_rows, out.size, out.size, w.shape[1], off.size, ind.size, bool(a["include_last_offset"]),
+              em.dense(wn), em.dense(indn), em.dense(offn), em.dense(pswn) if pswn is not None else out,
+              pswn is not None, {"sum": 0, "mean": 1, "max": 2}[a["mode"]], 0 if pad is None else int(pad),
+              pad is not None, out)
+    return True
+
+
 @register_lowering("embedding", "cuda")
 def _embedding(em: CudaEmitter, node: Node) -> bool:
     w, ind = em.buf(node.args[0]), em.buf(node.args[1])

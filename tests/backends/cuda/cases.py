@@ -288,6 +288,22 @@ def lp_pool(dtype: Any) -> tuple:
     return Fn(f), (x, y)
 
 
+def embedding_bag(dtype: Any) -> tuple:
+    rng = np.random.default_rng(37)
+    w = _r(rng, dtype, 7, 4)
+    ind = np.array([1, 3, 0, 6, 6, 2, 5, 3, 1], dtype=np.int64)
+    off = np.array([0, 2, 2, 5], dtype=np.int64)
+    psw = _r(rng, dtype, 9)
+    bags = np.array([[1, 2, 0], [4, 4, 4]], dtype=np.int64)
+
+    def f(m, w, ind, off, psw, bags):  # noqa: ANN001, ANN202
+        return (F.embedding_bag(ind, w, off, mode="sum"), F.embedding_bag(ind, w, off, padding_idx=6),
+                F.embedding_bag(ind, w, off, mode="max"), F.embedding_bag(ind, w, off, include_last_offset=True),
+                F.embedding_bag(ind, w, off, mode="sum", per_sample_weights=psw), F.embedding_bag(bags, w, mode="max",
+                                                                                     padding_idx=4))
+    return Fn(f), (w, ind, off, psw, bags)
+
+
 def fold_unfold(dtype: Any) -> tuple:
     rng = np.random.default_rng(23)
     x, cols = _r(rng, dtype, 2, 3, 7, 6), _r(rng, dtype, 2, 3 * 6, 6)
@@ -309,5 +325,5 @@ OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("pool_indices", pool_indices),
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
     ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc), ("fold_unfold", fold_unfold),
-    ("bilinear", bilinear), ("lp_pool", lp_pool),
+    ("bilinear", bilinear), ("lp_pool", lp_pool), ("embedding_bag", embedding_bag),
 ]

@@ -332,6 +332,33 @@ def embedding_gather(total, D, w, wo, ind, io, out, oo):
 
 
 @cuda.jit(cache=True)
+def channel_moments(C, N, S, x, xo, xs, mean, mo, var, vo):
+    """Per channel c of ``x`` (N, C, S; strides ``xs``): mean and biased variance in float64 (two passes, as
+    ops/normalization.py ``_moments``); NaN when N * S == 0."""
+    c = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while c < C:
+        count = N * S
+        if count == 0:
+            mean[mo + c] = math.nan
+            var[vo + c] = math.nan
+        else:
+            s1 = 0.0
+            for n in range(N):
+                for j in range(S):
+                    s1 += x[xo + n * xs[0] + c * xs[1] + j * xs[2]]
+            m = s1 / count
+            s2 = 0.0
+            for n in range(N):
+                for j in range(S):
+                    d = x[xo + n * xs[0] + c * xs[1] + j * xs[2]] - m
+                    s2 += d * d
+            mean[mo + c] = m
+            var[vo + c] = s2 / count
+        c += step
+
+
+@cuda.jit(cache=True)
 def embedding_bag_rows(total, D, n_off, N, last, w, wo, ind, io, off, oo_, psw, po, has_psw, mode, pad, has_pad,
                        out, oo):
     """``out[b, d]``: sum (mode 0), mean (1) or max (2) of ``w[ind[pos], d]`` over the bag's positions

@@ -221,6 +221,22 @@ def _pool_indices(em: CudaEmitter, node: Node) -> bool:
     return True
 
 
+@register_lowering("batch_norm_stats", "cuda")
+def _batch_norm_stats(em: CudaEmitter, node: Node) -> bool:
+    x = em.buf(node.args[0])
+    if not _float(x.dtype) or x.ndim < 2:
+        return False
+    mean, var = (em.scratch(s.shape, s.dtype) for s in node.spec)
+    em.bufs[node.name] = (mean, var)
+    if mean.size == 0:
+        return True
+    x = em.dense(node.args[0])
+    n, c = x.shape[:2]
+    x3 = x.reshape((n, c, x.size // (n * c) if n * c else 0))
+    em.launch(K.channel_moments, c, c, n, x3.shape[2], x3, x3.strides, mean, var)
+    return True
+
+
 @register_lowering("embedding_bag", "cuda")
 def _embedding_bag(em: CudaEmitter, node: Node) -> bool:
     wn, indn, offn, pswn = node.args

@@ -261,6 +261,7 @@ def misc(dtype: Any) -> tuple:
         z = x + 0.0
         z[0, ..., 1] = 7.0
         return (F.batch_norm(x, mean, var, weight=var, bias=mean, eps=1e-3), F.batch_norm(x[:, :, 0], mean, var),
+                F.batch_norm(x, None, None, training=True), F.batch_norm(x[:, :, 1:], None, None, var, mean, True),
                 y, z, F.one_hot(ind, 5))
     return Fn(f), (x, mean, var, ind)
 

@@ -44,6 +44,17 @@ class Arena:
     name: str
 
 
+@dataclass
+class Check:
+    """Fail the call when ``flag`` (an int64 in the workspace, zeroed before the checking kernel) is not 0: a kernel
+    met a value its op's numpy reference rejects (an index out of range, ...). The executor then replays the graph in
+    the interpreter, whose reference raises the located error, as the CPU backend does when a kernel raises."""
+
+    flag: Buf
+    node: str
+    what: str
+
+
 class CudaEmitter(Emitter):
     """The CPU Emitter's buffer logic (``buf``/``out``/``scratch``/``set_view``/``dense``/``derived_weight``) with
     launches instead of generated source lines."""
@@ -74,6 +85,19 @@ class CudaEmitter(Emitter):
                 raise TypeError(f"cannot pass {a!r} to a CUDA kernel")
         self.program.append(Launch(kernel, tuple(int(g) for g in grid), tuple(int(b) for b in block), flat,
                                    self.node))
+
+    def value_check(self, what: str) -> Buf:
+        """A zeroed int64 flag for a checking kernel to set; the check follows the launches emitted next (call
+        ``end_check``)."""
+        from .kernels_basic import fill
+
+        flag = self.scratch((1,), np.dtype(np.int64))
+        self.launch(fill, 1, 1, flag, 0)
+        self._pending_check = Check(flag, self.node, what)
+        return flag
+
+    def end_check(self) -> None:
+        self.program.append(self._pending_check)
 
     def launch(self, kernel: Any, n: int, *args: Any) -> None:
         """A 1-D launch covering ``n`` work items (kernels use grid-stride loops)."""

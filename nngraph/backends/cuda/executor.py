@@ -23,7 +23,7 @@ from ...runtime.executor import weight_arenas
 from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import blas, require_cuda
-from .codegen import Arena, Launch, Plan, generate
+from .codegen import Arena, Check, Launch, Plan, generate
 
 
 def is_device_array(v: Any) -> bool:
@@ -63,6 +63,22 @@ def eager_forward(forward: Any, args: tuple, kwargs: dict) -> Any:
     out, otree = flatten(result, lambda v: isinstance(v, np.ndarray))
     return unflatten([cuda.to_device(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for v in out],
                      otree)
+
+
+class ValueCheckFailed(ValueError):
+    """A checking kernel set its flag (see ``codegen.Check``)."""
+
+
+class _ValueCheck:
+    name = "value_check"
+
+    def __init__(self, check: Check, arrays: dict[str, Any]) -> None:
+        self.what = check.what
+        self.flag = arrays[check.flag.arena][check.flag.offset:check.flag.offset + 1]  # the workspace: fixed
+
+    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        if self.flag.copy_to_host()[0]:
+            raise ValueCheckFailed(self.what)
 
 
 class CudaOutOfMemoryError(MemoryError):
@@ -136,6 +152,8 @@ class CudaExecutable:
                                        step.node))
             elif isinstance(step, blas.Gemm):
                 self._launches.append((blas.prepare(step, arrays, self.precision), step.node))
+            elif isinstance(step, Check):
+                self._launches.append((_ValueCheck(step, arrays), step.node))
             else:
                 self._launches.append(step)
 
@@ -168,6 +186,29 @@ class CudaExecutable:
 
     # -- calling ------------------------------------------------------------------------------------------------------
     def __call__(self, leaves: list[Any]) -> tuple:
+        try:
+            return self._call(leaves)
+        except NodeExecutionError as e:
+            if not isinstance(e.__cause__, ValueCheckFailed):
+                raise
+            raise self._diagnose(leaves, e) from e
+
+    def _diagnose(self, leaves: list[Any], error: Exception) -> Exception:
+        """A value check failed: replay the graph in the reference interpreter on host copies of the inputs, which
+        raises the numpy reference's located error (else the check's own)."""
+        from ...ir.interpreter import Interpreter
+        from ...ir.pytree import unflatten
+
+        args, kwargs = unflatten([to_host(v) for v in leaves], self.graph.input_tree)
+        try:
+            Interpreter(self.graph, self.root).run(*args, **kwargs)
+        except NodeExecutionError as located:
+            return located
+        except Exception:  # noqa: BLE001
+            pass
+        return error
+
+    def _call(self, leaves: list[Any]) -> tuple:
         with self._lock:
             on_device = any(is_device_array(v) for v in leaves)
             if not on_device:

@@ -332,6 +332,26 @@ def embedding_gather(total, D, w, wo, ind, io, out, oo):
 
 
 @cuda.jit(cache=True)
+def take_axis(total, n_idx, size, post, x, xo, idx, io, flag, fo, out, oo):
+    """``np.take`` along the middle axis of a dense (pre, size, post) ``x``: negative indices count from the end; an
+    index outside [-size, size) sets ``flag`` (the reference raises) and writes 0."""
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < total:
+        q = i % post
+        r = i // post
+        k = idx[io + r % n_idx]
+        if k < 0:
+            k += size
+        if k < 0 or k >= size:
+            flag[fo] = 1
+            out[oo + i] = 0
+        else:
+            out[oo + i] = x[xo + ((r // n_idx) * size + k) * post + q]
+        i += step
+
+
+@cuda.jit(cache=True)
 def channel_moments(C, N, S, x, xo, xs, mean, mo, var, vo):
     """Per channel c of ``x`` (N, C, S; strides ``xs``): mean and biased variance in float64 (two passes, as
     ops/normalization.py ``_moments``); NaN when N * S == 0."""

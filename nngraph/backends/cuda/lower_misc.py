@@ -221,6 +221,25 @@ def _pool_indices(em: CudaEmitter, node: Node) -> bool:
     return True
 
 
+@register_lowering("take", "cuda")
+def _take(em: CudaEmitter, node: Node) -> bool:
+    x_name, idx_name = node.args
+    xs, ids = em.graph[x_name].spec, em.graph[idx_name].spec
+    if ids.dtype.kind not in "iu" or xs.ndim == 0:
+        return False
+    out = em.out(node)
+    if out.size == 0:
+        return True
+    axis = int(node.attrs["axis"]) % xs.ndim
+    size = xs.shape[axis]
+    post = int(np.prod(xs.shape[axis + 1:], dtype=np.int64))
+    x, idx = em.dense(x_name), em.dense(idx_name)
+    flag = em.value_check(f"take: an index outside [-{size}, {size})")
+    em.launch(K.take_axis, out.size, out.size, idx.size, size, post, x, idx, flag, out)
+    em.end_check()
+    return True
+
+
 @register_lowering("batch_norm_stats", "cuda")
 def _batch_norm_stats(em: CudaEmitter, node: Node) -> bool:
     x = em.buf(node.args[0])

@@ -305,6 +305,16 @@ def embedding_bag(dtype: Any) -> tuple:
     return Fn(f), (w, ind, off, psw, bags)
 
 
+def take(dtype: Any) -> tuple:
+    rng = np.random.default_rng(41)
+    x = _r(rng, dtype, 3, 5, 4)
+    idx = np.array([[0, -1], [4, 2]], dtype=np.int64)
+
+    def f(m, x, idx):  # noqa: ANN001, ANN202
+        return np.take(x, idx, axis=1), x[:, idx[0]], np.take(x, idx[0], axis=2) * 2.0, np.take(x[0], idx, axis=0)
+    return Fn(f), (x, idx)
+
+
 def fold_unfold(dtype: Any) -> tuple:
     rng = np.random.default_rng(23)
     x, cols = _r(rng, dtype, 2, 3, 7, 6), _r(rng, dtype, 2, 3 * 6, 6)
@@ -326,5 +336,5 @@ OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("pool_indices", pool_indices),
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
     ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc), ("fold_unfold", fold_unfold),
-    ("bilinear", bilinear), ("lp_pool", lp_pool), ("embedding_bag", embedding_bag),
+    ("bilinear", bilinear), ("lp_pool", lp_pool), ("embedding_bag", embedding_bag), ("take", take),
 ]

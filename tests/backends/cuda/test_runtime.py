@@ -135,3 +135,21 @@ def test_train_mode_with_device_input_runs_eagerly_on_host_copies() -> None:
     assert is_device_array(out)
     np.testing.assert_allclose(out.copy_to_host(), twin(x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model[1].running_mean, twin[1].running_mean, rtol=1e-6)
+
+
+def test_value_checks_report_the_reference_error() -> None:
+    """An index a kernel finds out of range fails the call with the numpy reference's located error (the graph is
+    replayed in the interpreter), and the next call with good indices works (the flag is reset per call)."""
+    from nngraph.ir.interpreter import NodeExecutionError
+
+    from .helpers import Fn
+
+    model = Fn(lambda m, x, i: np.take(x, i, axis=1) * 2.0).eval()
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    compiled = nngraph.compile(model, target="cuda")
+    good = np.array([0, -1, 3])
+    np.testing.assert_allclose(compiled(x, good), model(x, good), rtol=1e-6)
+    assert compiled.specializations[0].executable.n_host_steps == 0
+    with pytest.raises(NodeExecutionError, match="index 5 is out of bounds for axis 1 with size 5"):
+        compiled(x, np.array([0, 5, 1]))
+    np.testing.assert_allclose(compiled(x, good), model(x, good), rtol=1e-6)

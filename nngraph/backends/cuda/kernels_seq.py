@@ -245,6 +245,76 @@ def resample3(total, C, OD, OH, OW, xs, it, ito, wt, wto, offs, taps, x, xo, out
         idx += step
 
 
+@cuda.jit(device=True, inline=True)
+def _ratio(a, b):
+    """``a / b`` with numpy's zero-division values (the simulator would raise)."""
+    if b == 0:
+        return math.nan if (a == 0 or a != a) else math.copysign(math.inf, a)
+    return a / b
+
+
+@cuda.jit(cache=True)
+def class_index_rows(n, logits, x, xo, t, to, w, wo, has_w, C, inner, ignore, eps, flag, fo, none, mix, out, oo, acc,
+                     ao):
+    """Per position p of a dense (outer, C, inner) input with class index ``t[p]``: NLL (``x`` log-probabilities) or
+    cross entropy of logits (label smoothing ``eps``), as the CPU kernel ``class_index_loss``; writes ``out[p]``
+    (reduction 'none') and (loss, weight, smoothing term) into ``acc`` rows 0/1/2 for ``class_loss_total``. A
+    target outside [0, C) other than ``ignore`` sets ``flag`` (the reference raises)."""
+    p = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while p < n:
+        o = p // inner
+        base = xo + o * C * inner + (p - o * inner)
+        k = t[to + p]
+        loss = 0.0
+        wt = 0.0
+        smooth = 0.0
+        if k != ignore:
+            if k < 0 or k >= C:
+                flag[fo] = 1
+            else:
+                wt = w[wo + k] * 1.0 if has_w else 1.0
+                if logits:
+                    m = -math.inf
+                    for c in range(C):
+                        v = x[base + c * inner] * 1.0
+                        if v > m or v != v:
+                            m = v if m == m else m
+                    s = 0.0
+                    for c in range(C):
+                        s += math.exp(x[base + c * inner] - m)
+                    lse = math.log(s)
+                    if eps > 0:
+                        for c in range(C):
+                            smooth -= (x[base + c * inner] - (m + lse)) * (w[wo + c] if has_w else 1.0)
+                    loss = -((x[base + k * inner] - m) - lse) * wt
+                else:
+                    loss = -x[base + k * inner] * wt
+        if none:
+            out[oo + p] = (1.0 - eps) * loss + smooth * (eps / C) if mix else loss
+        acc[ao + p] = loss
+        acc[ao + n + p] = wt
+        acc[ao + 2 * n + p] = smooth
+        p += step
+
+
+@cuda.jit(cache=True)
+def class_loss_total(n, acc, ao, mean, mix, eps, C, out, oo):
+    """One thread: the 'sum'/'mean' reduction of ``class_index_rows``'s terms ('mean': by the summed weights)."""
+    if cuda.grid(1) == 0:
+        sl = 0.0
+        sw = 0.0
+        ss = 0.0
+        for p in range(n):
+            sl += acc[ao + p]
+            sw += acc[ao + n + p]
+            ss += acc[ao + 2 * n + p]
+        if mean:
+            sl = _ratio(sl, sw)
+            ss = _ratio(ss, sw)
+        out[oo] = (1.0 - eps) * sl + ss * (eps / C) if mix else sl
+
+
 @cuda.jit(cache=True)
 def loss_reduce(n, x, xo, w, wo, nw, has_w, mode, batch, out, oo):
     """One thread: ``out = sum(x)`` (mode 0), ``sum(x) / n`` or ``/ sum(w)`` (1), ``sum(x) / batch`` (2); a zero

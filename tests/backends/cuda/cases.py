@@ -213,6 +213,22 @@ def losses(dtype: Any) -> tuple:
     return Fn(f), (x, y, p)
 
 
+def class_losses(dtype: Any) -> tuple:
+    rng = np.random.default_rng(43)
+    x, xs = _r(rng, dtype, 4, 5), _r(rng, dtype, 2, 5, 3)
+    t, ts = np.array([1, 4, -100, 0]), np.array([[0, 2, 4], [3, -100, 1]])
+    w = (rng.random(5) + 0.5).astype(dtype)
+
+    def f(m, x, xs, t, ts, w):  # noqa: ANN001, ANN202
+        lp = F.log_softmax(x, dim=1)
+        lp3 = lp[:3]
+        return (F.nll_loss(lp, t), F.nll_loss(lp, t, weight=w, reduction="sum"), F.nll_loss(lp, t, reduction="none"),
+                F.cross_entropy(x, t), F.cross_entropy(x, t, weight=w, label_smoothing=0.2),
+                F.cross_entropy(xs, ts, reduction="none", label_smoothing=0.1), F.cross_entropy(xs, ts, weight=w),
+                F.cross_entropy(x[0], t[1]), F.nll_loss(lp3, t[[0, 1, 3]], ignore_index=4, reduction="sum"))
+    return Fn(f), (x, xs, t, ts, w)
+
+
 def einsum(dtype: Any) -> tuple:
     rng = np.random.default_rng(16)
     a, b, c = _r(rng, dtype, 2, 3, 4), _r(rng, dtype, 2, 4, 5), _r(rng, dtype, 5, 3)
@@ -337,4 +353,5 @@ OP_CASES: list[tuple[str, Callable[..., tuple]]] = [
     ("three_d", three_d), ("losses", losses), ("einsum", einsum),
     ("split_k", split_k), ("vector_norms", vector_norms), ("misc", misc), ("fold_unfold", fold_unfold),
     ("bilinear", bilinear), ("lp_pool", lp_pool), ("embedding_bag", embedding_bag), ("take", take),
+    ("class_losses", class_losses),
 ]

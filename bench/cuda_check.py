@@ -333,6 +333,15 @@ def runtime_semantics() -> dict:
     return ok
 
 
+def _variants(result: dict, budget_s: float) -> None:
+    """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions."""
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], budget_s, blas_off=True)
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], budget_s, launch="prepared")
+    result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, precision="tf32")
+    result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="tf32")
+    result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="fp16")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="three zoo models only")
@@ -341,7 +350,9 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=150, help="stop starting zoo models after this many seconds")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="pytest-xdist workers")
     ap.add_argument("--tests-timeout", type=float, default=300, help="seconds for the pytest run")
-    ap.add_argument("--profile", default="resnet18:32", help="model:batch whose launches are timed one by one")
+    ap.add_argument("--profile", default="resnet18:32", help="model:batch whose launches are timed one by one ('' none)")
+    ap.add_argument("--zoo", help="comma-separated model:batch list instead of the default zoo cases")
+    ap.add_argument("--short", action="store_true", help="no GEMM bench, variant rows or host profile")
     args = ap.parse_args()
     from nngraph.backends.cuda import require_cuda
 
@@ -352,18 +363,17 @@ def main() -> None:
         result["tests"] = op_parity(args.jobs, os.path.join(args.out, "tests.log") if args.out else None,
                                    args.tests_timeout)
         print(json.dumps(result["tests"], indent=0), flush=True)
-    for key, fn in [("runtime", runtime_semantics), ("gemm", gemm_bench)]:
+    for key, fn in [("runtime", runtime_semantics)] + ([] if args.short else [("gemm", gemm_bench)]):
         try:
             result[key] = fn()
         except Exception as e:  # noqa: BLE001
             result[key] = {"error": f"{type(e).__name__}: {str(e)[:500]}"}
         print(json.dumps(result[key]), flush=True)
-    result["zoo"] = zoo_parity(QUICK if args.quick else ZOO_CASES, args.budget_s)
-    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], args.budget_s, blas_off=True)
-    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], args.budget_s, launch="prepared")
-    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, precision="tf32")
-    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="tf32")
-    result["zoo"] += zoo_parity([("resnet18", 32)], args.budget_s, blas_off=True, precision="fp16")
+    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.zoo.split(",")] if args.zoo else \
+        QUICK if args.quick else ZOO_CASES
+    result["zoo"] = zoo_parity(cases, args.budget_s)
+    if not args.short:
+        _variants(result, args.budget_s)
     if args.profile:
         name, batch = args.profile.split(":")
         try:
@@ -372,11 +382,12 @@ def main() -> None:
             result["profile"] = [{"error": f"{type(e).__name__}: {str(e)[:500]}"}]
         for r in result["profile"]:
             print(json.dumps(r))
-    try:
-        result["host_profile"] = host_profile("mlp", 1)
-    except Exception as e:  # noqa: BLE001
-        result["host_profile"] = f"{type(e).__name__}: {e}"
-    print(result["host_profile"][-6000:])
+    if not args.short:
+        try:
+            result["host_profile"] = host_profile("mlp", 1)
+        except Exception as e:  # noqa: BLE001
+            result["host_profile"] = f"{type(e).__name__}: {e}"
+        print(result["host_profile"][-6000:])
     if args.out:
         with open(os.path.join(args.out, "result.json"), "w") as f:
             json.dump(result, f, indent=1, default=str)

@@ -70,7 +70,9 @@ class Specialization:
 
 def _is_array(v: Any) -> bool:
     # device arrays for target="cuda" (the CUDA simulator's arrays have no __cuda_array_interface__)
-    return isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__") or type(v).__name__ == "FakeCUDAArray"
+    return isinstance(v, np.ndarray) or type(v).__name__ == "FakeCUDAArray" or (
+        hasattr(type(v), "__cuda_array_interface__")  # the type first: the instance property builds a dict per access
+        or "__cuda_array_interface__" in getattr(v, "__dict__", ()))
 
 
 def _leaf_key(v: Any) -> tuple:

@@ -153,3 +153,66 @@ def test_value_checks_report_the_reference_error() -> None:
     with pytest.raises(NodeExecutionError, match="index 5 is out of bounds for axis 1 with size 5"):
         compiled(x, np.array([0, 5, 1]))
     np.testing.assert_allclose(compiled(x, good), model(x, good), rtol=1e-6)
+
+
+def test_output_recycling_needs_every_reference_gone() -> None:
+    """``executor._unreferenced``: an array the executor returned is reused only when no view, reshape, wrapper or
+    other reference reaches it or its memory (a stand-in with numba's DeviceNDArray layout: gpu_data -> _mem.refct)."""
+    from nngraph.backends.cuda.executor import _unreferenced
+
+    class Mem:
+        refct = 1
+
+    class Pointer:
+        def __init__(self) -> None:
+            self._mem = Mem()
+
+    class Array:
+        def __init__(self, gpu: Pointer | None = None) -> None:
+            self.gpu_data = gpu or Pointer()
+
+    def check(slot: list) -> bool:
+        r = slot[0]
+        return _unreferenced(r)
+
+    a = Array()
+    slot = [a]
+    del a
+    assert check(slot)
+    user = slot[0]  # the caller kept the result
+    assert not check(slot)
+    del user
+    reshaped = Array(slot[0].gpu_data)  # a reshape shares the memory pointer object
+    assert not check(slot)
+    del reshaped
+    slot[0].gpu_data._mem.refct = 2  # a slice took a view of the allocation
+    assert not check(slot)
+    slot[0].gpu_data._mem.refct = 1
+    assert check(slot)
+    assert not _unreferenced(object())  # not a numba device array: never recycled
+
+
+@pytest.mark.gpu
+def test_device_outputs_are_recycled_only_when_dropped() -> None:
+    from numba import cuda
+
+    model = _model()
+    x1, x2 = (rng.standard_normal((2, 6)).astype(np.float32) for _ in range(2))
+    d1, d2 = cuda.to_device(x1), cuda.to_device(x2)
+    compiled = nngraph.compile(model, target="cuda")
+    exe = None
+    held = compiled(d1)
+    exe = compiled.specializations[0].executable
+    other = compiled(d2)  # ``held`` is still referenced: a new array
+    assert other is not held and exe.n_recycled == 0
+    np.testing.assert_allclose(held.copy_to_host(), model(x1), rtol=1e-5, atol=1e-5)
+    del held, other
+    compiled(d1)  # dropped at once
+    before = exe.n_recycled
+    again = compiled(d2)
+    assert exe.n_recycled == before + 1
+    np.testing.assert_allclose(again.copy_to_host(), model(x2), rtol=1e-5, atol=1e-5)
+    part = again[1:]  # a slice keeps the allocation alive: the next call must not write into it
+    del again
+    compiled(d1)
+    np.testing.assert_allclose(part.copy_to_host(), model(x2)[1:], rtol=1e-5, atol=1e-5)

@@ -30,6 +30,24 @@ ZOO_CASES = [("mlp", 1), ("mlp", 32), ("lenet5", 1), ("resnet18", 1), ("resnet18
 QUICK = [("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)]
 
 
+def _interleaved_ms(fns: dict, sync, rounds: int = 6, reps: int = 8) -> dict:  # noqa: ANN001
+    """Median ms per call of each engine, timed in alternating blocks of ``reps`` synchronized calls (so that clock
+    or load drift hits every engine alike)."""
+    times: dict = {k: [] for k in fns}
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    sync()
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                sync()
+                times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
 def _median_ms(fn, sync, warmup: int = 5, reps: int = 30) -> float:
     for _ in range(warmup):
         fn()
@@ -150,12 +168,22 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             row["launches"] = sp.executable.n_launches
             row["cublas_calls"] = sum(type(s).__name__ == "Gemm" for s in sp.executable.plan.program)
             dx = cuda.to_device(x)
-            row["nngraph_ms"] = round(_median_ms(lambda: compiled(dx), cuda.synchronize), 3)
+            engines = {"nngraph_ms": lambda: compiled(dx)}
+            if torch is not None and not blas_off and precision == "fp32" and not launch:
+                tm = _torch_model(torch, name, model)
+                if tm is not None:
+                    tx = torch.as_tensor(x).cuda()
+                    engines["torch_ms"] = lambda: _no_grad(torch, tm, tx)
+
+            def sync() -> None:
+                cuda.synchronize()
+                if torch is not None:
+                    torch.cuda.synchronize()
+
+            row.update({k: round(v, 3) for k, v in _interleaved_ms(engines, sync).items()})
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
             row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["launch_kinds"] = sorted(sp.executable.launch_kinds)
-            if torch is not None and not blas_off and precision == "fp32" and not launch:
-                row["torch_ms"] = _torch_time(torch, name, batch, model, x)
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
         rows.append(row)
@@ -280,8 +308,8 @@ def gemm_bench() -> list[dict]:
     return rows
 
 
-def _torch_time(torch, name: str, batch: int, model, x: np.ndarray) -> float | None:  # noqa: ANN001
-    """PyTorch CUDA eager time of the reference model with the same weights, when the test references exist."""
+def _torch_model(torch, name: str, model):  # noqa: ANN001, ANN202
+    """The PyTorch CUDA reference model with the same weights (tests/models/torch_reference.py), or None."""
     import importlib.util
 
     from nngraph.models import ZOO
@@ -297,10 +325,12 @@ def _torch_time(torch, name: str, batch: int, model, x: np.ndarray) -> float | N
     except Exception as e:  # noqa: BLE001
         print(f"# no PyTorch timing for {name}: {type(e).__name__}: {e}"[:200], flush=True)
         return None
-    tm = tm.cuda().eval()
-    tx = torch.as_tensor(x).cuda()
+    return tm.cuda().eval()
+
+
+def _no_grad(torch, tm, tx):  # noqa: ANN001, ANN202
     with torch.no_grad():
-        return round(_median_ms(lambda: tm(tx), torch.cuda.synchronize), 3)
+        return tm(tx)
 
 
 def runtime_semantics() -> dict:

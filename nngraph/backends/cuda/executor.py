@@ -9,7 +9,6 @@ Calls are serialized by a lock (one workspace per specialization).
 """
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any
 
@@ -119,8 +118,6 @@ class CudaExecutable:
         self._staging_out = [self._alloc(int(np.prod(s.shape)), s.dtype) for _, s in self.plan.output_arenas]
         self._out_views = [dev[:int(np.prod(s.shape))] if int(np.prod(s.shape)) else None
                            for dev, (_, s) in zip(self._staging_out, self.plan.output_arenas)]
-        self._returned: list[Any] | None = None
-        self.n_recycled = 0
         self._prepare()
         # device-array I/O without flat views when every step only needs pointers and sizes
         self._nd_io = all(isinstance(item, tuple) and type(item[0]).__name__ in
@@ -232,28 +229,11 @@ class CudaExecutable:
                 return tuple(view.copy_to_host().reshape(s.shape) if view is not None else np.empty(s.shape, s.dtype)
                              for view, (_, s) in zip(self._out_views, self.plan.output_arenas))
             ins = [self._device_flat(v, name) for v, name in zip(leaves, self.plan.inputs)]
-            results = self._fresh_outputs()
+            results = [self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype)
+                       for _, s in self.plan.output_arenas]
             self._run(ins, results if self._nd_io else [r.reshape(-1) for r in results])
-            self._returned = results
             return tuple(r if int(np.prod(s.shape)) else self.cuda.device_array(s.shape, dtype=s.dtype)
                          for r, (_, s) in zip(results, self.plan.output_arenas))
-
-    def _fresh_outputs(self) -> list[Any]:
-        """Device arrays for this call's outputs. numba allocates with ``cuMemAlloc`` (no caching allocator: ~40 us
-        per call measured on an H100), so an array this executable returned last call is recycled when nothing else
-        references it or its memory any more (CPython reference counts: views, ``torch.as_tensor``/``cupy.asarray``
-        wrappers and containers all hold references), else a new one is allocated."""
-        prev, self._returned = self._returned, None
-        out = []
-        for k, (_, s) in enumerate(self.plan.output_arenas):
-            r = prev[k] if prev is not None else None
-            if r is not None and _unreferenced(r):
-                self.n_recycled += 1
-                out.append(r)
-            else:
-                out.append(self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype))
-            r = None
-        return out
 
     def _device_flat(self, v: Any, name: str) -> Any:
         if not is_device_array(v):
@@ -300,19 +280,6 @@ class CudaExecutable:
         results = result if isinstance(result, tuple) else (result,)
         for dst, value in zip(step.host_outs, results):
             _upload(arrays, dst, value)
-
-
-def _unreferenced(r: Any) -> bool:
-    """Whether only the caller's two references (a list slot and a local) reach the numba device array ``r`` and its
-    memory: no other Python reference to ``r`` (getrefcount also counts its argument), none to its memory pointer
-    object (reshapes share it), and numba's own count of views into the allocation is 1 (slices take one)."""
-    gpu = getattr(r, "gpu_data", None)
-    mem = getattr(gpu, "_mem", None)
-    try:
-        views = mem.refct
-    except (AttributeError, ReferenceError):
-        return False
-    return sys.getrefcount(r) == 4 and sys.getrefcount(gpu) == 3 and views == 1
 
 
 def _download(arrays: dict[str, Any], b: Buf) -> np.ndarray:

@@ -299,6 +299,39 @@ def class_index_rows(n, logits, x, xo, t, to, w, wo, has_w, C, inner, ignore, ep
 
 
 @cuda.jit(cache=True)
+def class_prob_rows(n, x, xo, t, to, w, wo, has_w, C, inner, eps, none, out, oo, acc, ao):
+    """Cross entropy of logits against class probabilities ``t`` (input-shaped, smoothed by ``eps``) per position,
+    as the CPU kernel ``class_prob_loss``; ``acc`` rows: loss, 1 (the 'mean' divides by the positions), 0."""
+    p = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while p < n:
+        o = p // inner
+        base = o * C * inner + (p - o * inner)
+        m = -math.inf
+        for c in range(C):
+            v = x[xo + base + c * inner] * 1.0
+            if v > m or v != v:
+                m = v if m == m else m
+        s = 0.0
+        for c in range(C):
+            s += math.exp(x[xo + base + c * inner] - m)
+        lse = math.log(s)
+        loss = 0.0
+        for c in range(C):
+            y = t[to + base + c * inner] * 1.0
+            if eps > 0:
+                y = y * (1.0 - eps) + eps / C
+            term = -((x[xo + base + c * inner] - m) - lse) * y
+            loss += term * w[wo + c] if has_w else term
+        if none:
+            out[oo + p] = loss
+        acc[ao + p] = loss
+        acc[ao + n + p] = 1.0
+        acc[ao + 2 * n + p] = 0.0
+        p += step
+
+
+@cuda.jit(cache=True)
 def class_loss_total(n, acc, ao, mean, mix, eps, C, out, oo):
     """One thread: the 'sum'/'mean' reduction of ``class_index_rows``'s terms ('mean': by the summed weights)."""
     if cuda.grid(1) == 0:

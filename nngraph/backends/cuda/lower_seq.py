@@ -417,18 +417,19 @@ def _loss_reduction(em: CudaEmitter, node: Node) -> bool:
 @register_lowering("nll_loss", "cuda")
 @register_lowering("cross_entropy", "cuda")
 def _class_loss(em: CudaEmitter, node: Node) -> bool:
-    """NLL / cross entropy against class indices (probability targets run on the host); an index out of range is
-    a value check (the reference raises)."""
+    """NLL / cross entropy against class indices (an index out of range is a value check: the reference raises) or,
+    for cross entropy, class probabilities shaped like the input."""
     x_name, t_name, w_name = node.args
     xs, ts = em.graph[x_name].spec, em.graph[t_name].spec
+    probs = node.target == "cross_entropy" and ts.dtype.kind == "f"
     if not _float(xs.dtype, node.spec.dtype) or (w_name is not None and not _float(em.graph[w_name].spec.dtype)) \
-            or xs.ndim < 1 or ts.dtype.kind not in "iu":
+            or xs.ndim < 1 or not (ts.dtype.kind in "iu" or (probs and ts.shape == xs.shape and _float(ts.dtype))):
         return False
     outer, n_classes, inner = (1, xs.shape[0], 1) if xs.ndim == 1 else \
         (xs.shape[0], xs.shape[1], int(np.prod(xs.shape[2:], dtype=np.int64)))
     n = outer * inner
     mode = {"none": 0, "sum": 1, "mean": 2}.get(node.attrs["reduction"])
-    if n_classes == 0 or n == 0 or mode is None or int(np.prod(ts.shape, dtype=np.int64)) != n:
+    if n_classes == 0 or n == 0 or mode is None or (not probs and int(np.prod(ts.shape, dtype=np.int64)) != n):
         return False  # the reference raises or returns an empty/NaN result: the host reports it
     logits = node.target == "cross_entropy"
     eps = max(float(node.attrs.get("label_smoothing", 0.0)), 0.0) if logits else 0.0
@@ -436,6 +437,11 @@ def _class_loss(em: CudaEmitter, node: Node) -> bool:
     x, t = em.dense(x_name), em.dense(t_name)
     w = em.dense(w_name) if w_name is not None else x
     acc = em.scratch((3 * n,), np.dtype(np.float64))
+    if probs:
+        em.launch(K.class_prob_rows, n, n, x, t, w, w_name is not None, n_classes, inner, eps, mode == 0, out, acc)
+        if mode:
+            em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, False, eps, n_classes, out)
+        return True
     flag = em.value_check(f"{node.target}: a target class outside [0, {n_classes})")
     em.launch(K.class_index_rows, n, n, bool(logits), x, t, w, w_name is not None, n_classes, inner,
               int(node.attrs["ignore_index"]), eps, flag, mode == 0, logits and eps > 0, out, acc)

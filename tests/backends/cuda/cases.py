@@ -225,7 +225,10 @@ def class_losses(dtype: Any) -> tuple:
         return (F.nll_loss(lp, t), F.nll_loss(lp, t, weight=w, reduction="sum"), F.nll_loss(lp, t, reduction="none"),
                 F.cross_entropy(x, t), F.cross_entropy(x, t, weight=w, label_smoothing=0.2),
                 F.cross_entropy(xs, ts, reduction="none", label_smoothing=0.1), F.cross_entropy(xs, ts, weight=w),
-                F.cross_entropy(x[0], t[1]), F.nll_loss(lp3, t[[0, 1, 3]], ignore_index=4, reduction="sum"))
+                F.cross_entropy(x[0], t[1]), F.nll_loss(lp3, t[[0, 1, 3]], ignore_index=4, reduction="sum"),
+                F.cross_entropy(x, F.softmax(x * 0.5, dim=1)), F.cross_entropy(xs, F.softmax(xs, dim=1), weight=w,
+                                                                              reduction="sum", label_smoothing=0.3),
+                F.cross_entropy(x, F.softmax(x, dim=1), reduction="none"))
     return Fn(f), (x, xs, t, ts, w)
 
 

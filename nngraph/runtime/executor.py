@@ -41,6 +41,23 @@ def _view(arenas: dict[str, np.ndarray], b: Buf, env: dict[str, int] | None = No
     return as_strided(base[offset:], shape=shape, strides=tuple(s * item for s in strides), writeable=True)
 
 
+def locate_failure(graph: Graph, root: Any, leaves: list[np.ndarray], error: Exception) -> Exception:
+    """A compiled kernel failed (or flagged a bad value) for these host inputs: replay the graph in the reference
+    interpreter, whose numpy reference raises the located ``NodeExecutionError`` naming the node and module; else
+    the kernel's own ``error``."""
+    from ..ir.interpreter import Interpreter
+    from ..ir.pytree import unflatten
+
+    args, kwargs = unflatten(list(leaves), graph.input_tree)
+    try:
+        Interpreter(graph, root).run(*args, **kwargs)
+    except NodeExecutionError as located:
+        return located
+    except Exception:  # noqa: BLE001
+        pass
+    return error
+
+
 def weight_arenas(graph: Graph, arenas: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The host weight arenas of a generated program (dtype -> flat array), filled from ``state``: parameters,
     constants, weight-only values (folded BatchNorm, ...) computed by their numpy references, and derived weights
@@ -161,19 +178,9 @@ class CpuExecutable:
     def _diagnose(self, leaves: list[np.ndarray], error: Exception) -> Exception:
         """A compiled kernel failed: replay the graph in the reference interpreter, which names the node and module
         (the numpy reference raises for the same input), or fall back to the kernel's own error."""
-        from ..ir.interpreter import Interpreter
-        from ..ir.pytree import unflatten
-
         if cache.is_cache_error(error):
             return error
-        args, kwargs = unflatten(list(leaves), self.graph.input_tree)
-        try:
-            Interpreter(self.graph, self.root).run(*args, **kwargs)
-        except NodeExecutionError as located:
-            return located
-        except Exception:  # noqa: BLE001
-            pass
-        return error
+        return locate_failure(self.graph, self.root, list(leaves), error)
 
     def _host(self, step: codegen.Step, args: list[np.ndarray], env: dict[str, int] | None = None) -> None:
         arenas = dict(zip(self.program.params, args))

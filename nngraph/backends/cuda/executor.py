@@ -19,7 +19,7 @@ from ...ir.graph import Graph
 from ...ir.interpreter import NodeExecutionError, call_opaque_module
 from ...ir.node import MODULE, Node
 from ...ops.registry import REGISTRY
-from ...runtime.executor import weight_arenas
+from ...runtime.executor import locate_failure, weight_arenas
 from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import blas, require_cuda
@@ -201,22 +201,7 @@ class CudaExecutable:
         except NodeExecutionError as e:
             if not isinstance(e.__cause__, ValueCheckFailed):
                 raise
-            raise self._diagnose(leaves, e) from e
-
-    def _diagnose(self, leaves: list[Any], error: Exception) -> Exception:
-        """A value check failed: replay the graph in the reference interpreter on host copies of the inputs, which
-        raises the numpy reference's located error (else the check's own)."""
-        from ...ir.interpreter import Interpreter
-        from ...ir.pytree import unflatten
-
-        args, kwargs = unflatten([to_host(v) for v in leaves], self.graph.input_tree)
-        try:
-            Interpreter(self.graph, self.root).run(*args, **kwargs)
-        except NodeExecutionError as located:
-            return located
-        except Exception:  # noqa: BLE001
-            pass
-        return error
+            raise locate_failure(self.graph, self.root, [to_host(v) for v in leaves], e) from e
 
     def _call(self, leaves: list[Any]) -> tuple:
         with self._lock:

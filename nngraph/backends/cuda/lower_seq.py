@@ -32,14 +32,20 @@ def _weights(em: CudaEmitter, q_name: str, k_name: str, mask_name: str | None, a
     q, k = em.buf(q_name), em.buf(k_name)
     if q.ndim < 2 or k.ndim < 2 or not _float(q.dtype, k.dtype, out.dtype) or q.dtype != k.dtype:
         return False
-    if attrs.get("enable_gqa") and q.ndim >= 3 and k.ndim >= 3 and q.shape[-3] != k.shape[-3]:
-        return False  # grouped-query attention: head h reads k head h // group, not a batch stride
+    groups = _gqa_groups(attrs, q, k)
+    if groups is None:
+        return False
     if out.size == 0:
         return True
     if q.shape[-1] == 0:
         return False
     kt = k.transpose(tuple(range(k.ndim - 2)) + (k.ndim - 1, k.ndim - 2))
-    if not batched_matmul(em, q, kt, out):
+    scores = out
+    if groups > 1:  # see _gqa_groups: the group's query heads as one taller matrix per k/v head
+        q = em.dense(q_name)
+        q = q.reshape(q.shape[:-3] + (k.shape[-3], groups * q.shape[-2], q.shape[-1]))
+        scores = out.reshape(out.shape[:-3] + (k.shape[-3], groups * out.shape[-2], out.shape[-1]))
+    if not batched_matmul(em, q, kt, scores):
         return False
     L, S = out.shape[-2], out.shape[-1]
     rows = out.size // S if S else 0
@@ -64,6 +70,25 @@ def _weights(em: CudaEmitter, q_name: str, k_name: str, mask_name: str | None, a
     return True
 
 
+def _gqa_groups(attrs: dict, q: Buf, kv: Buf) -> int | None:
+    """Query heads per k/v head (1 without grouped-query attention; None when they do not divide). Head h reads k/v
+    head h // groups, and those heads are adjacent: with dense queries, (heads, L) rows regroup as (k/v heads,
+    groups * L), so attention is the ordinary batched GEMMs over the k/v heads -- no copy of k or v."""
+    if not attrs.get("enable_gqa") or q.ndim < 3 or kv.ndim < 3 or q.shape[-3] == kv.shape[-3]:
+        return 1
+    if kv.shape[-3] == 0 or q.shape[-3] % kv.shape[-3]:
+        return None
+    return q.shape[-3] // kv.shape[-3]
+
+
+def _gqa_context(em: CudaEmitter, w: Buf, v: Buf, out: Buf, groups: int) -> bool:
+    """``out = w @ v`` with ``groups`` query heads per v head (``w`` and ``out`` dense)."""
+    if groups > 1:
+        w = w.reshape(w.shape[:-3] + (v.shape[-3], groups * w.shape[-2], w.shape[-1]))
+        out = out.reshape(out.shape[:-3] + (v.shape[-3], groups * out.shape[-2], out.shape[-1]))
+    return batched_matmul(em, w, v, out)
+
+
 @register_lowering("attention_weights", "cuda")
 def _attention_weights(em: CudaEmitter, node: Node) -> bool:
     q, k, mask = node.args
@@ -76,8 +101,8 @@ def _sdpa(em: CudaEmitter, node: Node) -> bool:
     vb = em.buf(v)
     if vb.dtype != node.spec.dtype or vb.ndim < 2:
         return False
-    if node.attrs.get("enable_gqa") and vb.ndim >= 3 and em.buf(q).ndim >= 3 and \
-            vb.shape[-3] != em.buf(q).shape[-3]:
+    groups = _gqa_groups(node.attrs, em.buf(q), vb)
+    if groups is None:
         return False
     lead = node.spec.shape[:-2]
     wshape = lead + (node.spec.shape[-2], vb.shape[-2])
@@ -89,7 +114,7 @@ def _sdpa(em: CudaEmitter, node: Node) -> bool:
         return True
     if vb.shape[-2] == 0:
         return False
-    return batched_matmul(em, w, vb, out)
+    return _gqa_context(em, w, vb, out, groups)
 
 
 @register_lowering("attention_context", "cuda")
@@ -97,10 +122,15 @@ def _attention_context(em: CudaEmitter, node: Node) -> bool:
     w, v = em.buf(node.args[0]), em.buf(node.args[1])
     if not _float(w.dtype, v.dtype) or w.dtype != v.dtype or w.dtype != node.spec.dtype:
         return False
-    if node.attrs.get("enable_gqa") and v.ndim >= 3 and w.ndim >= 3 and v.shape[-3] != w.shape[-3]:
+    groups = _gqa_groups(node.attrs, w, v)
+    if groups is None:
         return False
     out = em.out(node)
-    return out.size == 0 or batched_matmul(em, w, v, out)
+    if out.size == 0:
+        return True
+    if groups > 1:
+        w = em.dense(node.args[0])
+    return _gqa_context(em, w, v, out, groups)
 
 
 @register_lowering("attention_mask_bias", "cuda")

@@ -30,13 +30,18 @@ def sdpa(dtype: Any) -> tuple:
     keep = rng.random((3, 5)) > 0.3
     keep[1] = False  # a fully masked query row gives zeros
     add = _r(rng, dtype, 1, 1, 3, 5)
+    q6 = _r(rng, dtype, 1, 6, 3, 4)  # grouped-query attention: 3 query heads per k/v head
 
-    def f(m, q, k, v, add):  # noqa: ANN001, ANN202
+    def f(m, q, k, v, add, q6):  # noqa: ANN001, ANN202
         return (F.scaled_dot_product_attention(q, k, v),
                 F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
                 F.scaled_dot_product_attention(q, k, v, attn_mask=add, scale=0.3),
-                F.scaled_dot_product_attention(q, k[:, :, :3], v[:, :, :3], is_causal=True))
-    return Fn(f), (q, k, v, add)
+                F.scaled_dot_product_attention(q, k[:, :, :3], v[:, :, :3], is_causal=True),
+                F.scaled_dot_product_attention(q6, k, v, enable_gqa=True),
+                F.scaled_dot_product_attention(q6.transpose(0, 2, 1, 3).transpose(0, 2, 1, 3), k[:, :, :3], v[:, :, :3],
+                                               attn_mask=add[..., :3], is_causal=False, enable_gqa=True),
+                F.scaled_dot_product_attention(q6, k[:, :, :3], v[:, :, :3], is_causal=True, enable_gqa=True))
+    return Fn(f), (q, k, v, add, q6)
 
 
 def mha(dtype: Any) -> tuple:

@@ -187,35 +187,34 @@ def pad6(n, oshape, x, xo, xs, ishape, lo, mode, cstart, ckept, value, out, oo):
 
 
 @cuda.jit(cache=True)
-def conv_transpose2d(total, G, Og, Cg, OH, OW, KH, KW, xs, H, W, sh, sw, ph, pw, dh, dw, w, wo, x, xo, out, oo, bias,
-                     bo_, has_bias):
-    """Transposed convolution as a gather, one thread per output element: out[n, g*Og + m, oh, ow] sums
-    w[g*Cg + c, m, kh, kw] * x[n, g*Cg + c, ih, iw] over oh = ih*sh - ph + kh*dh (and the same for w)."""
+def conv_transpose3d(total, G, Og, Cg, OD, OH, OW, KD, KH, KW, xs, D, H, W, sd, sh, sw, pd, ph, pw, dd, dh, dw, w, wo,
+                     x, xo, out, oo, bias, bo_, has_bias):
+    """Transposed convolution as a gather, one thread per output element (1-d and 2-d run with depth 1):
+    out[n, g*Og + m, od, oh, ow] sums w[g*Cg + c, m, kd, kh, kw] * x[n, g*Cg + c, id, ih, iw] over
+    od = id*sd - pd + kd*dd (and the same for h and w)."""
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        bn, o, _, oh, ow = pool_pos(idx, G * Og, 1, OH, OW)
+        bn, o, od, oh, ow = pool_pos(idx, G * Og, OD, OH, OW)
         g = o // Og
         m = o % Og
         acc = 0.0
-        for kh in range(KH):
-            th = oh + ph - kh * dh
-            if th < 0 or th % sh != 0:
+        for kd in range(KD):
+            td = od + pd - kd * dd
+            if td < 0 or td % sd != 0 or td // sd >= D:
                 continue
-            ih = th // sh
-            if ih >= H:
-                continue
-            for kw in range(KW):
-                tw = ow + pw - kw * dw
-                if tw < 0 or tw % sw != 0:
+            for kh in range(KH):
+                th = oh + ph - kh * dh
+                if th < 0 or th % sh != 0 or th // sh >= H:
                     continue
-                iw = tw // sw
-                if iw >= W:
-                    continue
-                for c in range(Cg):
-                    ci = g * Cg + c
-                    acc += w[wo + ((ci * Og + m) * KH + kh) * KW + kw] * \
-                        x[xo + bn * xs[0] + ci * xs[1] + ih * xs[2] + iw * xs[3]]
+                for kw in range(KW):
+                    tw = ow + pw - kw * dw
+                    if tw < 0 or tw % sw != 0 or tw // sw >= W:
+                        continue
+                    for c in range(Cg):
+                        ci = g * Cg + c
+                        acc += w[wo + (((ci * Og + m) * KD + kd) * KH + kh) * KW + kw] * \
+                            x[xo + bn * xs[0] + ci * xs[1] + (td // sd) * xs[2] + (th // sh) * xs[3] + (tw // sw) * xs[4]]
         if has_bias:
             acc += bias[bo_ + o]
         out[oo + idx] = acc

@@ -326,26 +326,21 @@ def _conv_transpose(em: CudaEmitter, node: Node) -> bool:
         return False
     a = node.attrs
     nd = x.ndim - 2
-    if nd not in (1, 2):
+    if nd not in (1, 2, 3):
         return False
     out = em.out(node)
     if out.size == 0:
         return True
-    if nd == 1:
-        x = Buf(x.arena, x.offset, (x.shape[0], x.shape[1], 1, x.shape[2]), x.strides[:2] + (0,) + x.strides[2:],
-                x.dtype)
-        w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
-        (sh, sw), (ph, pw), (dh, dw) = (1, a["stride"][0]), (0, a["padding"][0]), (1, a["dilation"][0])
-        oh, ow = 1, out.shape[2]
-    else:
-        (sh, sw), (ph, pw), (dh, dw) = a["stride"], a["padding"], a["dilation"]
-        oh, ow = out.shape[2], out.shape[3]
+    lead = 3 - nd  # 1-d and 2-d as 3-d with leading spatial dims of size 1
+    x = Buf(x.arena, x.offset, x.shape[:2] + (1,) * lead + x.shape[2:], x.strides[:2] + (0,) * lead + x.strides[2:],
+            x.dtype)
+    w = w.reshape(w.shape[:2] + (1,) * lead + w.shape[2:])
+    ones, zeros = (1,) * lead, (0,) * lead
+    stride, pad, dil = ones + tuple(a["stride"]), zeros + tuple(a["padding"]), ones + tuple(a["dilation"])
     g = a["groups"]
-    cg = x.shape[1] // g
-    og = w.shape[1]
     bias = (em.buf(b_name), True) if b_name is not None else (out, False)
-    em.launch(K.conv_transpose2d, out.size, out.size, g, og, cg, oh, ow, w.shape[2], w.shape[3], x.strides,
-              x.shape[2], x.shape[3], sh, sw, ph, pw, dh, dw, w, x, out, *bias)
+    em.launch(K.conv_transpose3d, out.size, out.size, g, w.shape[1], x.shape[1] // g, *((1,) * lead + out.shape[2:]),
+              *w.shape[2:], x.strides, *x.shape[2:], *stride, *pad, *dil, w, x, out, *bias)
     return True
 
 

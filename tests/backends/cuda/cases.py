@@ -88,11 +88,14 @@ def conv_transpose(dtype: Any) -> tuple:
     a = _module(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=1), dtype)
     b = _module(nn.ConvTranspose2d(3, 2, (2, 3), stride=(2, 1), padding=(0, 1), dilation=(1, 2), bias=False), dtype)
     c = _module(nn.ConvTranspose1d(3, 4, 3, stride=3, padding=1), dtype)
+    d = _module(nn.ConvTranspose3d(4, 4, (2, 3, 2), stride=(2, 1, 2), padding=(0, 1, 1), output_padding=(1, 0, 1),
+                                   groups=2, dilation=(1, 2, 1)), dtype)
     x, y = _r(rng, dtype, 2, 4, 3, 4), _r(rng, dtype, 1, 3, 3, 3)
+    z = _r(rng, dtype, 1, 4, 2, 3, 3)
 
-    def f(m, x, y):  # noqa: ANN001, ANN202
-        return F.relu(m.a(x)) + 1.0, m.b(y), m.c(y[:, :, 0])
-    return Fn(f, a=a, b=b, c=c), (x, y)
+    def f(m, x, y, z):  # noqa: ANN001, ANN202
+        return F.relu(m.a(x)) + 1.0, m.b(y), m.c(y[:, :, 0]), m.d(z)
+    return Fn(f, a=a, b=b, c=c, d=d), (x, y, z)
 
 
 def max_pool_padding(dtype: Any) -> tuple:

@@ -12,8 +12,9 @@ Lowering rules registered with ``register_lowering(op, "cuda")`` call ``em.launc
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -86,18 +87,16 @@ class CudaEmitter(Emitter):
         self.program.append(Launch(kernel, tuple(int(g) for g in grid), tuple(int(b) for b in block), flat,
                                    self.node))
 
-    def value_check(self, what: str) -> Buf:
-        """A zeroed int64 flag for a checking kernel to set; the check follows the launches emitted next (call
-        ``end_check``)."""
+    @contextmanager
+    def value_check(self, what: str) -> Iterator[Buf]:
+        """``with em.value_check(what) as flag:`` -- a zeroed int64 flag for the checking kernels launched in the
+        block to set; the ``Check`` of it follows them."""
         from .kernels_basic import fill
 
         flag = self.scratch((1,), np.dtype(np.int64))
         self.launch(fill, 1, 1, flag, 0)
-        self._pending_check = Check(flag, self.node, what)
-        return flag
-
-    def end_check(self) -> None:
-        self.program.append(self._pending_check)
+        yield flag
+        self.program.append(Check(flag, self.node, what))
 
     def launch(self, kernel: Any, n: int, *args: Any) -> None:
         """A 1-D launch covering ``n`` work items (kernels use grid-stride loops)."""

@@ -234,9 +234,8 @@ def _take(em: CudaEmitter, node: Node) -> bool:
     size = xs.shape[axis]
     post = int(np.prod(xs.shape[axis + 1:], dtype=np.int64))
     x, idx = em.dense(x_name), em.dense(idx_name)
-    flag = em.value_check(f"take: an index outside [-{size}, {size})")
-    em.launch(K.take_axis, out.size, out.size, idx.size, size, post, x, idx, flag, out)
-    em.end_check()
+    with em.value_check(f"take: an index outside [-{size}, {size})") as flag:
+        em.launch(K.take_axis, out.size, out.size, idx.size, size, post, x, idx, flag, out)
     return True
 
 

@@ -467,10 +467,9 @@ def _class_loss(em: CudaEmitter, node: Node) -> bool:
         if mode:
             em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, False, eps, n_classes, out)
         return True
-    flag = em.value_check(f"{node.target}: a target class outside [0, {n_classes})")
-    em.launch(K.class_index_rows, n, n, bool(logits), x, t, w, w_name is not None, n_classes, inner,
-              int(node.attrs["ignore_index"]), eps, flag, mode == 0, logits and eps > 0, out, acc)
-    em.end_check()
+    with em.value_check(f"{node.target}: a target class outside [0, {n_classes})") as flag:
+        em.launch(K.class_index_rows, n, n, bool(logits), x, t, w, w_name is not None, n_classes, inner,
+                  int(node.attrs["ignore_index"]), eps, flag, mode == 0, logits and eps > 0, out, acc)
     if mode:
         em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, logits and eps > 0, eps, n_classes, out)
     return True

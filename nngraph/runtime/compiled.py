@@ -33,7 +33,7 @@ from ..passes.optimize import OptimizeResult
 from ..backends.cpu import autotune
 from . import dynamic
 from .dynamic import DynamicShapeWarning  # noqa: F401 -- re-exported (nngraph.runtime)
-from .executor import CpuExecutable
+from .executor import CpuExecutable, has_cai
 
 _SHARED = ("_parameters", "_buffers", "_non_persistent_buffers_set", "_modules", "_forward_pre_hooks",
            "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
@@ -70,9 +70,7 @@ class Specialization:
 
 def _is_array(v: Any) -> bool:
     # device arrays for target="cuda" (the CUDA simulator's arrays have no __cuda_array_interface__)
-    return isinstance(v, np.ndarray) or type(v).__name__ == "FakeCUDAArray" or (
-        hasattr(type(v), "__cuda_array_interface__")  # the type first: the instance property builds a dict per access
-        or "__cuda_array_interface__" in getattr(v, "__dict__", ()))
+    return isinstance(v, np.ndarray) or type(v).__name__ == "FakeCUDAArray" or has_cai(v)
 
 
 def _leaf_key(v: Any) -> tuple:

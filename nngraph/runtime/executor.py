@@ -41,6 +41,12 @@ def _view(arenas: dict[str, np.ndarray], b: Buf, env: dict[str, int] | None = No
     return as_strided(base[offset:], shape=shape, strides=tuple(s * item for s in strides), writeable=True)
 
 
+def has_cai(v: Any) -> bool:
+    """Whether ``v`` has ``__cuda_array_interface__`` (a numba, CuPy or PyTorch device array) -- looked up on the
+    type first: those libraries implement it as a property that builds its dict on every access."""
+    return hasattr(type(v), "__cuda_array_interface__") or "__cuda_array_interface__" in getattr(v, "__dict__", ())
+
+
 def locate_failure(graph: Graph, root: Any, leaves: list[np.ndarray], error: Exception) -> Exception:
     """A compiled kernel failed (or flagged a bad value) for these host inputs: replay the graph in the reference
     interpreter, whose numpy reference raises the located ``NodeExecutionError`` naming the node and module; else

@@ -146,6 +146,7 @@ _GEMM_DEFAULT = -1
 
 class _CublasGemm:
     _handle: list[int] = []
+    pointer_io = True  # device-array I/O: only pointers are read (see executor._nd_io)
 
     def __init__(self, g: Gemm, arrays: dict[str, Any], precision: str) -> None:
         from cupy_backends.cuda.libs import cublas

@@ -19,17 +19,11 @@ from ...ir.graph import Graph
 from ...ir.interpreter import NodeExecutionError, call_opaque_module
 from ...ir.node import MODULE, Node
 from ...ops.registry import REGISTRY
-from ...runtime.executor import locate_failure, weight_arenas
+from ...runtime.executor import has_cai, locate_failure, weight_arenas
 from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import blas, require_cuda
 from .codegen import Arena, Check, Launch, Plan, generate
-
-
-def has_cai(v: Any) -> bool:
-    """Whether ``v`` has ``__cuda_array_interface__`` -- looked up on the type first: numba's, CuPy's and PyTorch's
-    are properties that build their dict on every access."""
-    return hasattr(type(v), "__cuda_array_interface__") or "__cuda_array_interface__" in getattr(v, "__dict__", ())
 
 
 def is_device_array(v: Any) -> bool:
@@ -76,6 +70,7 @@ class ValueCheckFailed(ValueError):
 
 class _ValueCheck:
     name = "value_check"
+    pointer_io = True  # reads no graph input or output
 
     def __init__(self, check: Check, arrays: dict[str, Any]) -> None:
         self.what = check.what
@@ -120,8 +115,7 @@ class CudaExecutable:
                            for dev, (_, s) in zip(self._staging_out, self.plan.output_arenas)]
         self._prepare()
         # device-array I/O without flat views when every step only needs pointers and sizes
-        self._nd_io = all(isinstance(item, tuple) and type(item[0]).__name__ in
-                          ("DriverLaunch", "_CublasGemm", "_ValueCheck") for item in self._launches)
+        self._nd_io = all(isinstance(item, tuple) and getattr(item[0], "pointer_io", False) for item in self._launches)
 
     # -- set-up -------------------------------------------------------------------------------------------------------
     def _alloc(self, n: int, dtype: np.dtype, zero: bool = False) -> Any:

@@ -213,8 +213,8 @@ def conv_transpose3d(total, G, Og, Cg, OD, OH, OW, KD, KH, KW, xs, D, H, W, sd, 
                         continue
                     for c in range(Cg):
                         ci = g * Cg + c
-                        acc += w[wo + (((ci * Og + m) * KD + kd) * KH + kh) * KW + kw] * \
-                            x[xo + bn * xs[0] + ci * xs[1] + (td // sd) * xs[2] + (th // sh) * xs[3] + (tw // sw) * xs[4]]
+                        xi = xo + bn * xs[0] + ci * xs[1] + (td // sd) * xs[2] + (th // sh) * xs[3] + (tw // sw) * xs[4]
+                        acc += w[wo + (((ci * Og + m) * KD + kd) * KH + kh) * KW + kw] * x[xi]
         if has_bias:
             acc += bias[bo_ + o]
         out[oo + idx] = acc

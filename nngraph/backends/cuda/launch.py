@@ -88,6 +88,8 @@ class PreparedLaunch:
 class DriverLaunch(PreparedLaunch):
     """A ``PreparedLaunch`` issued as one ``cuLaunchKernel`` over parameter storage built once."""
 
+    pointer_io = True  # device-array I/O patches pointers and sizes: N-d arrays need no flat views
+
     def __init__(self, dispatcher: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
                  io: list[tuple[int, str]]) -> None:
         import ctypes

@@ -73,31 +73,6 @@ def _bias_fill(em: CudaEmitter, acc: Buf, bias: Buf, inner: int, channels: int) 
     em.launch(_split_module(acc.dtype).bias_fill, acc.size, acc.size, inner, channels, bias, 1, acc)
 
 
-def _conv2d_tc(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w2: Buf, bias: Buf | None, out: Buf,
-               acc: Buf, geo: tuple, p: int, ow: int, kdim: int) -> bool:
-    from .gemm import tc_gemm
-
-    kh, kw, sh, sw, ph, pw, dh, dw = geo
-    nb, c, h, wd = x.shape
-    o = w2.shape[0]
-    xs = x.strides
-    if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and (h == 1 or xs[2] == wd * xs[3]):
-        b = Buf(x.arena, x.offset, (c, p), (xs[1], xs[3]), x.dtype)
-        tc_gemm(em, w2, b, acc, nb, 0, xs[0], o * p, o, p, c, bias, 2)
-        return epilogue_after(em, node, steps, acc)
-    per_image = kdim * p
-    chunk = max(1, min(nb, blas.COL_BYTES // (per_image * x.dtype.itemsize)))
-    col = em.scratch((chunk * per_image,), x.dtype)
-    for n0 in range(0, nb, chunk):
-        cnt = min(chunk, nb - n0)
-        xn = Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype)
-        emit_im2col(em, xn, col, cnt, kdim, p, ow, geo)
-        cb = Buf(col.arena, col.offset, (kdim, p), (p, 1), col.dtype)
-        dst = Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype)
-        tc_gemm(em, w2, cb, dst, cnt, 0, per_image, o * p, o, p, kdim, bias, 2)
-    return epilogue_after(em, node, steps, acc)
-
-
 def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf, batch: int, a_bs: int, b_bs: int,
          m: int, n: int, k: int, bias: Buf | None, bias_mode: int, out: Buf) -> bool:
     """``out[z] = a[z] @ b[z] (+ bias) -> epilogue`` as one cuBLAS call; False when the operands do not suit it."""
@@ -115,8 +90,8 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
            geo: tuple, on_blas: bool = True) -> bool:
     """A one-group 2-d convolution (1-d as height 1) as strided-batched GEMMs: per image ``out (O, P) = w (O, K) @
     col (K, P)``; ``col`` is the input itself for 1x1 stride-1 unpadded kernels, else an im2col buffer filled per
-    chunk of images. The GEMMs are cuBLAS ``Gemm`` steps (``on_blas``) or the tensor-core kernel (``precision``
-    "tf32"/"fp16" without cuBLAS)."""
+    chunk of images. The GEMMs are cuBLAS ``Gemm`` steps (``on_blas``; bias pre-filled) or the tensor-core kernel
+    (``precision`` "tf32"/"fp16" without cuBLAS; bias added by the kernel)."""
     kh, kw, sh, sw, ph, pw, dh, dw = geo
     nb, c, h, wd = x.shape
     o = w.shape[0]
@@ -124,38 +99,34 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
     ow = out.shape[-1]
     kdim = c * kh * kw
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
-    beta = 1.0 if bias is not None else 0.0
     w2 = Buf(w.arena, w.offset, (o, kdim), (kdim, 1), w.dtype)
-    if not on_blas:
-        return _conv2d_tc(em, node, steps, x, w2, bias, out, acc, geo, p, ow, kdim)
     xs = x.strides
-    items: list = []
+    col = None
+    # (input chunk to im2col or None, images, B matrix, destination, B batch stride, K)
     if kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and (h == 1 or xs[2] == wd * xs[3]):
-        b = Buf(x.arena, x.offset, (c, p), (xs[1], xs[3]), x.dtype)
-        g = blas.plan_gemm(em.node, w2, b, acc, nb, 0, xs[0], o * p, o, p, c, beta)
-        if g is None:
-            return False
-        items.append(g)
+        chunks = [(None, nb, Buf(x.arena, x.offset, (c, p), (xs[1], xs[3]), x.dtype), acc, xs[0], c)]
     else:
         per_image = kdim * p
-        chunk = max(1, min(nb, blas.COL_BYTES // (per_image * x.dtype.itemsize)))
-        col = em.scratch((chunk * per_image,), x.dtype)
-        for n0 in range(0, nb, chunk):
-            cnt = min(chunk, nb - n0)
-            cb = Buf(col.arena, col.offset, (kdim, p), (p, 1), col.dtype)
-            dst = Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype)
-            g = blas.plan_gemm(em.node, w2, cb, dst, cnt, 0, per_image, o * p, o, p, kdim, beta)
-            if g is None:
-                return False
-            xn = Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype)
-            items.append((xn, cnt))
-            items.append(g)
-    if bias is not None:
-        _bias_fill(em, acc, bias, p, o)
-    for item in items:
-        if isinstance(item, blas.Gemm):
-            em.program.append(item)
-        else:
-            xn, cnt = item
+        step = max(1, min(nb, blas.COL_BYTES // (per_image * x.dtype.itemsize)))
+        col = em.scratch((step * per_image,), x.dtype)
+        cb = Buf(col.arena, col.offset, (kdim, p), (p, 1), col.dtype)
+        chunks = [(Buf(x.arena, x.offset + n0 * xs[0], x.shape, xs, x.dtype), min(step, nb - n0), cb,
+                   Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype), per_image, kdim)
+                  for n0 in range(0, nb, step)]
+    if on_blas:
+        gemms = [blas.plan_gemm(em.node, w2, b, dst, cnt, 0, b_bs, o * p, o, p, k, 1.0 if bias is not None else 0.0)
+                 for _, cnt, b, dst, b_bs, k in chunks]
+        if any(g is None for g in gemms):
+            return False
+        if bias is not None:
+            _bias_fill(em, acc, bias, p, o)
+    from .gemm import tc_gemm
+
+    for i, (xn, cnt, b, dst, b_bs, k) in enumerate(chunks):
+        if xn is not None:
             emit_im2col(em, xn, col, cnt, kdim, p, ow, geo)
+        if on_blas:
+            em.program.append(gemms[i])
+        else:
+            tc_gemm(em, w2, b, dst, cnt, 0, b_bs, o * p, o, p, k, bias, 2)
     return epilogue_after(em, node, steps, acc)

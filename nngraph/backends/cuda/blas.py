@@ -171,15 +171,29 @@ class _CublasGemm:
         self.scalars = np.array([1.0, g.beta], dtype=g.dtype)  # alpha, beta (host memory, kept alive here)
         self.name = "cublas_gemm"
         self.ptrs = [self._ptr(b, None, None) for b in (g.a, g.b, g.c)]
+        self.bound = self.ptrs
         self.io = any(b.arena[0] in "IO" for b in (g.a, g.b, g.c))
 
     def _ptr(self, b: Buf, ins: list[Any] | None, outs: list[Any] | None) -> int:
         arr = _pick(self.arrays, b.arena, ins, outs)
         return int(arr.__cuda_array_interface__["data"][0]) + b.offset * self.g.dtype.itemsize
 
+    def bind(self, ptrs: dict[str, tuple[int, int]] | None) -> None:
+        """``launch.DriverLaunch.bind``: graph inputs/outputs at ``ptrs[arena][0]``, or the staging buffers."""
+        g = self.g
+        self.bound = self.ptrs if ptrs is None else [
+            ptrs[b.arena][0] + b.offset * g.dtype.itemsize if b.arena[0] in "IO" else p
+            for b, p in zip((g.a, g.b, g.c), self.ptrs)]
+
+    def fire(self) -> None:
+        self._gemm(*self.bound)
+
     def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
         g = self.g
-        pa, pb, pc = self.ptrs if ins is None or not self.io else (self._ptr(x, ins, outs) for x in (g.a, g.b, g.c))
+        self._gemm(*(self.ptrs if ins is None or not self.io else [self._ptr(x, ins, outs) for x in (g.a, g.b, g.c)]))
+
+    def _gemm(self, pa: int, pb: int, pc: int) -> None:
+        g = self.g
         alpha = self.scalars.ctypes.data
         self.fn(self.handle, g.transa, g.transb, g.m, g.n, g.k, alpha, pa, g.lda, g.stride_a, pb, g.ldb, g.stride_b,
                 alpha + g.dtype.itemsize, pc, g.ldc, g.stride_c, g.batch)

@@ -4,7 +4,7 @@ Prepared once per specialization: the device arenas (weights per dtype, workspac
 input and output staging buffers) and every launch's configured kernel and argument list. A call with numpy inputs
 copies them into the staging buffers, runs the launches as prepared, and copies the outputs back into fresh host
 arrays. A call with device arrays (``__cuda_array_interface__``: numba, CuPy, PyTorch) uses them in place and returns
-fresh device arrays. Weights are uploaded by ``refresh`` (weight epoch changes), into the same device arrays.
+fresh device arrays, whose memory is recycled once the caller drops them (``pool.py``). Weights are uploaded by ``refresh`` (weight epoch changes), into the same device arrays.
 Calls are serialized by a lock (one workspace per specialization).
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import blas, require_cuda
 from .codegen import Arena, Check, Launch, Plan, generate
+from .pool import c_strides
 
 
 def is_device_array(v: Any) -> bool:
@@ -77,6 +78,12 @@ class _ValueCheck:
         self.flag = arrays[check.flag.arena][check.flag.offset:check.flag.offset + 1]  # the workspace: fixed
 
     def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        self.fire()
+
+    def bind(self, ptrs: dict[str, tuple[int, int]] | None) -> None:
+        pass
+
+    def fire(self) -> None:
         if self.flag.copy_to_host()[0]:
             raise ValueCheckFailed(self.what)
 
@@ -113,9 +120,11 @@ class CudaExecutable:
         self._staging_out = [self._alloc(int(np.prod(s.shape)), s.dtype) for _, s in self.plan.output_arenas]
         self._out_views = [dev[:int(np.prod(s.shape))] if int(np.prod(s.shape)) else None
                            for dev, (_, s) in zip(self._staging_out, self.plan.output_arenas)]
+        self._pools: list[Any] | None = None  # per output, made on the first device-I/O call
         self._prepare()
         # device-array I/O without flat views when every step only needs pointers and sizes
         self._nd_io = all(isinstance(item, tuple) and getattr(item[0], "pointer_io", False) for item in self._launches)
+        self._bound: tuple | None = None  # the I/O pointers the pointer-only launchers are bound to (None: staging)
 
     # -- set-up -------------------------------------------------------------------------------------------------------
     def _alloc(self, n: int, dtype: np.dtype, zero: bool = False) -> Any:
@@ -125,13 +134,36 @@ class CudaExecutable:
                 arr.copy_to_device(np.zeros(max(int(n), 1), dtype=dtype))
             return arr
         except Exception as e:  # noqa: BLE001
-            if "OUT_OF_MEMORY" in str(e).upper() or "out of memory" in str(e).lower():
-                raise CudaOutOfMemoryError(
-                    f"the GPU ran out of memory allocating this specialization's arenas: {self.planned_bytes} bytes "
-                    f"planned (weights {sum(self.plan.arenas.weight_sizes.values())} and workspace "
-                    f"{sum(self.plan.arenas.work_sizes.values())} elements, plus inputs and outputs); use a smaller "
-                    "batch or free GPU memory") from e
+            self._raise_oom(e, "this specialization's arenas")
             raise
+
+    def _raise_oom(self, e: Exception, what: str) -> None:
+        if "OUT_OF_MEMORY" in str(e).upper() or "out of memory" in str(e).lower():
+            raise CudaOutOfMemoryError(
+                f"the GPU ran out of memory allocating {what}: {self.planned_bytes} bytes planned (weights "
+                f"{sum(self.plan.arenas.weight_sizes.values())} and workspace {sum(self.plan.arenas.work_sizes.values())}"
+                " elements, plus inputs and outputs); use a smaller batch or free GPU memory") from e
+
+    def _block(self, nbytes: int) -> Any:
+        """Device memory for an output pool (``pool.OutputPool``)."""
+        try:
+            return self.cuda.current_context().memalloc(nbytes)
+        except Exception as e:  # noqa: BLE001
+            self._raise_oom(e, "an output array")
+            raise
+
+    def _output_arrays(self) -> list[Any]:
+        """Fresh device arrays for a device-I/O call's outputs: from the output pools on a GPU (``pool.py``), from
+        ``device_array`` on the simulator; empty outputs get a 1-element stand-in (replaced by the caller)."""
+        if self._pools is None:
+            from . import simulator
+            from .pool import OutputPool
+
+            self._pools = [None if simulator() or not int(np.prod(s.shape)) else
+                           OutputPool(s.shape, s.dtype, self._block) for _, s in self.plan.output_arenas]
+        return [p.take() if p is not None else
+                self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype)
+                for p, (_, s) in zip(self._pools, self.plan.output_arenas)]
 
     def _resolve(self, inputs: list[Any], outputs: list[Any]) -> dict[str, Any]:
         arrays = dict(self.fixed)
@@ -204,15 +236,72 @@ class CudaExecutable:
                 for dev, v, name in zip(self._staging_in, leaves, self.plan.inputs):
                     if v.size:
                         dev.copy_to_device(np.ascontiguousarray(v, dtype=self.graph[name].spec.dtype).reshape(-1))
-                self._run(None, None)
+                if self._nd_io:
+                    self._run_bound(None)
+                else:
+                    self._run(None, None)
                 return tuple(view.copy_to_host().reshape(s.shape) if view is not None else np.empty(s.shape, s.dtype)
                              for view, (_, s) in zip(self._out_views, self.plan.output_arenas))
-            ins = [self._device_flat(v, name) for v, name in zip(leaves, self.plan.inputs)]
-            results = [self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype)
-                       for _, s in self.plan.output_arenas]
-            self._run(ins, results if self._nd_io else [r.reshape(-1) for r in results])
+            if self._nd_io:
+                results = self._call_pointers(leaves)
+            else:
+                ins = [self._device_flat(v, name) for v, name in zip(leaves, self.plan.inputs)]
+                results = self._output_arrays()
+                self._run(ins, [r.reshape(-1) for r in results])
             return tuple(r if int(np.prod(s.shape)) else self.cuda.device_array(s.shape, dtype=s.dtype)
                          for r, (_, s) in zip(results, self.plan.output_arenas))
+
+    def _call_pointers(self, leaves: list[Any]) -> list[Any]:
+        """Device I/O when every launcher only needs pointers: inputs are read through their
+        ``__cuda_array_interface__`` (no numba array made for a CuPy / PyTorch input), outputs come from the pools, and
+        the launchers are re-bound only when a pointer differs from the previous call's."""
+        from .launch import io_pointer
+
+        ptrs: dict[str, tuple[int, int]] = {}
+        keep = []  # contiguous copies of strided inputs, alive until the launches are queued
+        for arena, v, name, staging in zip(self.plan.input_arenas, leaves, self.plan.inputs, self._staging_in):
+            arr = self._device_input(v, name)
+            if arr is not v:
+                keep.append(arr)
+            ptrs[arena] = io_pointer(arr) if arr.size else io_pointer(staging)
+        results = self._output_arrays()
+        for (arena, _), r in zip(self.plan.output_arenas, results):
+            ptrs[arena] = io_pointer(r)
+        self._run_bound(ptrs)
+        return results
+
+    def _device_input(self, v: Any, name: str) -> Any:
+        """``v`` (a device array) if the kernels can read it in place: the compiled dtype (else TypeError),
+        C-contiguous, and on a stream that the legacy default stream orders after (else numba synchronizes it); a
+        contiguous device copy otherwise."""
+        want = self.graph[name].spec.dtype
+        if hasattr(v, "copy_to_host"):  # numba (or the simulator's arrays)
+            dtype, contiguous = v.dtype, v.is_c_contiguous()
+        else:
+            cai = v.__cuda_array_interface__
+            dtype = np.dtype(cai["typestr"])
+            contiguous = _c_contiguous(tuple(cai["shape"]), cai.get("strides"), dtype.itemsize)
+            if cai.get("stream") not in (None, 1, 2):  # a non-default stream: numba's view synchronizes it
+                v = self.cuda.as_cuda_array(v)
+        if dtype != want:
+            raise TypeError(f"input '{name}' is {dtype}; this specialization was compiled for {want}")
+        if not contiguous:  # rare: a strided input
+            arr = v if hasattr(v, "copy_to_host") else self.cuda.as_cuda_array(v)
+            return self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host()))
+        return v
+
+    def _run_bound(self, ptrs: dict[str, tuple[int, int]] | None) -> None:
+        """Run the pointer-only launchers with graph I/O at ``ptrs`` (None: the staging buffers)."""
+        key = None if ptrs is None else tuple(ptrs.values())
+        if key != self._bound:
+            for launcher, _ in self._launches:  # type: ignore[misc]
+                launcher.bind(ptrs)
+            self._bound = key
+        for launcher, node in self._launches:  # type: ignore[misc]
+            try:
+                launcher.fire()
+            except Exception as e:  # noqa: BLE001 -- name the node and its module
+                raise NodeExecutionError(self.graph[node], e) from e
 
     def _device_flat(self, v: Any, name: str) -> Any:
         if not is_device_array(v):
@@ -226,7 +315,7 @@ class CudaExecutable:
             arr = self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host()).reshape(-1))  # rare: strided input
         if not arr.size:
             return self.cuda.device_array(1, dtype=arr.dtype)
-        return arr if (arr.ndim == 1 or self._nd_io) else arr.reshape(-1)
+        return arr.reshape(-1) if arr.ndim != 1 else arr
 
     def _run(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
         arrays = None
@@ -259,6 +348,12 @@ class CudaExecutable:
         results = result if isinstance(result, tuple) else (result,)
         for dst, value in zip(step.host_outs, results):
             _upload(arrays, dst, value)
+
+
+def _c_contiguous(shape: tuple[int, ...], strides: tuple[int, ...] | None, itemsize: int) -> bool:
+    """Whether ``__cuda_array_interface__`` strides (bytes; None: C order) describe a C-contiguous array (the
+    strides of dims of size 1 do not matter)."""
+    return strides is None or all(n == 1 or s == c for n, s, c in zip(shape, strides, c_strides(shape, itemsize)))
 
 
 def _download(arrays: dict[str, Any], b: Buf) -> np.ndarray:

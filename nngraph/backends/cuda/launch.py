@@ -74,10 +74,8 @@ class PreparedLaunch:
                 if hi - lo == 7 and value.ndim == 1:
                     # a 1-D C-contiguous array of the staging buffer's dtype: (meminfo, parent, nitems, itemsize,
                     # data, shape, stride) -- only the pointer and the length change
-                    ptr = getattr(value, "device_ctypes_pointer", None)
-                    ptr = ptr.value if ptr is not None else value.__cuda_array_interface__["data"][0]
                     params[lo + 2] = params[lo + 5] = value.size
-                    params[lo + 4] = ptr
+                    params[lo + 4] = device_pointer(value)
                     continue
                 new: list[Any] = []
                 self.kernel._prepare_args(ty, value, 0, [], new)
@@ -112,24 +110,49 @@ class DriverLaunch(PreparedLaunch):
         self._staged = [(lo, self.params[lo + 2], self.params[lo + 4]) for (lo, _), _, _ in self.io]
         self._patched = False
 
-    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+    def bind(self, ptrs: dict[str, tuple[int, int]] | None) -> None:
+        """Point the graph input/output parameters at ``ptrs[arena] = (device pointer, elements)``, or back at the
+        staging buffers (None)."""
         st = self._storage
-        if ins is not None and self.io:
-            for (lo, _), _, arena in self.io:
-                value = ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])]
-                ptr = getattr(value, "device_ctypes_pointer", None)
-                st[lo + 4].value = ptr.value if ptr is not None else value.__cuda_array_interface__["data"][0]
-                st[lo + 2].value = st[lo + 5].value = value.size
-            self._patched = True
-        elif self._patched:  # back to the staging buffers
+        if ptrs is None:
             for lo, n, ptr in self._staged:
                 st[lo + 2].value = st[lo + 5].value = n
                 st[lo + 4].value = ptr
-            self._patched = False
+            return
+        for (lo, _), _, arena in self.io:
+            ptr, n = ptrs[arena]
+            st[lo + 4].value = ptr
+            st[lo + 2].value = st[lo + 5].value = n
+
+    def fire(self) -> None:
+        """Launch with the bound parameters."""
         gx, gy, gz, bx, by, bz = self._dims
         (err,) = self._drv.cuLaunchKernel(self._func, gx, gy, gz, bx, by, bz, 0, self._hstream, self._argp, 0)
         if err != self._ok:
             raise RuntimeError(f"cuLaunchKernel({self.name}) failed: {err}")
+
+    def __call__(self, ins: list[Any] | None, outs: list[Any] | None) -> None:
+        if ins is not None and self.io:
+            self.bind({arena: io_pointer(ins[int(arena[1:])] if arena[0] == "I" else outs[int(arena[1:])])
+                       for _, _, arena in self.io})
+            self._patched = True
+        elif self._patched:
+            self.bind(None)
+            self._patched = False
+        self.fire()
+
+
+def device_pointer(arr: Any) -> int:
+    """The device address of a numba device array or a ``__cuda_array_interface__`` object."""
+    if hasattr(arr, "gpu_data"):
+        p = arr.device_ctypes_pointer  # ctypes c_void_p, or a cuda.bindings CUdeviceptr
+        return int(getattr(p, "value", p) or 0)
+    return int(arr.__cuda_array_interface__["data"][0])
+
+
+def io_pointer(arr: Any) -> tuple[int, int]:
+    """(device pointer, elements) of an I/O array, as ``DriverLaunch.bind`` takes them."""
+    return device_pointer(arr), int(arr.size)
 
 
 def _dim3(d: tuple[int, ...]) -> tuple[int, int, int]:

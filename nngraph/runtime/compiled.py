@@ -15,6 +15,8 @@ Semantics (see docs/runtime.md):
 """
 from __future__ import annotations
 
+import functools
+
 import threading
 import warnings
 from collections import OrderedDict
@@ -71,6 +73,15 @@ class Specialization:
 def _is_array(v: Any) -> bool:
     # device arrays for target="cuda" (the CUDA simulator's arrays have no __cuda_array_interface__)
     return isinstance(v, np.ndarray) or type(v).__name__ == "FakeCUDAArray" or has_cai(v)
+
+
+_LEAF = ("leaf",)
+
+
+@functools.lru_cache(maxsize=None)
+def _arrays_tree(n: int) -> tuple:
+    """``flatten((args, {}))``'s tree for ``n`` array arguments."""
+    return ("tuple", (("tuple", (_LEAF,) * n), ("dict", (), ())))
 
 
 def _leaf_key(v: Any) -> tuple:
@@ -164,13 +175,17 @@ class CompiledModule(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._original.training or _hooks.any_global_hooks():
             return self._eager(args, kwargs)
-        leaves, tree = flatten((args, kwargs), _is_array)
-        leaves = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in leaves]
-        tree_key: Any = tree
-        try:
-            hash(tree)
-        except TypeError:  # unhashable constants in the call structure
-            tree_key = repr(tree)
+        if not kwargs and all(_is_array(v) for v in args):  # the common call: arrays only, no flatten walk
+            leaves = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in args]
+            tree_key: Any = _arrays_tree(len(args))
+        else:
+            leaves, tree = flatten((args, kwargs), _is_array)
+            leaves = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in leaves]
+            tree_key = tree
+            try:
+                hash(tree)
+            except TypeError:  # unhashable constants in the call structure
+                tree_key = repr(tree)
         key = (tree_key, tuple(_leaf_key(v) for v in leaves), self._hooked_modules())
         spec = self._specializations.get(key)
         env = None
@@ -196,6 +211,8 @@ class CompiledModule(Module):
 
             numba.set_num_threads(self._options.threads)
         outputs = exe(leaves) if env is None else exe(leaves, env)
+        if spec.out_tree == _LEAF:
+            return outputs[0]
         return unflatten(list(outputs), spec.out_tree)
 
     def _specialize(self, key: tuple, args: tuple, kwargs: dict, leaves: list[Any] | None = None

@@ -63,6 +63,21 @@ def getitem(x: np.ndarray, *, index: tuple) -> np.ndarray:
     return np.asarray(x[decode_index(index)])
 
 
+def _diagonal_shape(x: TensorSpec, *, offset: int, axis1: int, axis2: int) -> TensorSpec:
+    return TensorSpec(np.empty(x.shape, dtype=[]).diagonal(offset, axis1, axis2).shape, x.dtype)
+
+
+@defop("diagonal", fusion=Fusion.INJECTIVE, shape=_diagonal_shape)
+def diagonal(x: np.ndarray, *, offset: int, axis1: int, axis2: int) -> np.ndarray:
+    """``np.diagonal(x, offset, axis1, axis2)``: a diagonal of two axes, as the last axis (a view in the backends;
+    a copy here, as numpy's diagonal views are read-only)."""
+    return np.diagonal(x, offset, axis1, axis2).copy()
+
+
+# ops whose result is a view of their first argument in the backends (no data moves; the memory plan aliases them)
+VIEW_OPS = ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem", "diagonal")
+
+
 def _take_shape(x: TensorSpec, idx: TensorSpec, *, axis: int) -> TensorSpec:
     axis = axis % x.ndim
     return TensorSpec(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)

@@ -15,10 +15,10 @@ from ..ir.interpreter import Interpreter
 from ..ir.pytree import flatten
 from .base import PASSES, PassContext, PassFn, pass_name
 
-DEFAULT_PIPELINE = ("remove_dropout", "fold_batchnorm", "fuse_epilogue", "eliminate_noops", "constant_fold", "cse",
+DEFAULT_PIPELINE = ("decompose_einsum", "remove_dropout", "fold_batchnorm", "fuse_epilogue", "eliminate_noops", "constant_fold", "cse",
                     "dce", "fuse_elementwise", "plan_memory")
 # Train mode: no folding, no fusion, dropout stays (its masks are part of the semantics).
-TRAIN_PIPELINE = ("eliminate_noops", "constant_fold", "dce", "plan_memory")
+TRAIN_PIPELINE = ("decompose_einsum", "eliminate_noops", "constant_fold", "dce", "plan_memory")
 
 
 class PassError(RuntimeError):

@@ -16,9 +16,9 @@ from ..ir.graph import Graph
 from ..ir.node import MODULE, OP
 from ..ir.symbolic import prod
 from ..ops.registry import REGISTRY, Fusion, TensorSpec
+from ..ops.shape import VIEW_OPS
 from .base import PassContext, PassResult, graph_pass
 
-VIEW_OPS = ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem")
 
 
 @dataclass

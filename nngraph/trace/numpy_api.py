@@ -139,6 +139,17 @@ def _dot(t: "Tracer", a: Any, b: Any, out: Any = None) -> Any:
     return t.dot(a, b)
 
 
+@handles(np.diagonal)
+def _diagonal(t: "Tracer", a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    return _p(t, a).diagonal(offset, axis1, axis2)
+
+
+@handles(np.trace)
+def _trace(t: "Tracer", a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+           out: Any = None) -> Any:
+    return _p(t, a).trace(offset, axis1, axis2, dtype, out)
+
+
 @handles(np.einsum)
 def _einsum(t: "Tracer", subscripts: Any, *operands: Any, optimize: Any = None, **kw: Any) -> Any:
     if not isinstance(subscripts, str) or kw.get("out") is not None:

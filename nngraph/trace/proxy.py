@@ -256,6 +256,15 @@ class Proxy:
         axes[a], axes[b] = axes[b], axes[a]
         return self.transpose(axes)
 
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+        a1, a2 = axis1 % self.ndim, axis2 % self.ndim
+        if a1 == a2:
+            raise ValueError("axis1 and axis2 cannot be the same")
+        return self._op("diagonal", self, offset=int(offset), axis1=a1, axis2=a2)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None, out: Any = None) -> Any:
+        return self.diagonal(offset, axis1, axis2).sum(axis=-1, dtype=dtype, out=out)
+
     def flatten(self, order: str = "C") -> Any:
         return self.reshape(-1, order=order).copy()
 

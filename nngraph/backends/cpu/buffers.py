@@ -94,6 +94,16 @@ class Buf:
             dim += 1
         return Buf(self.arena, offset, tuple(shape), tuple(strides), self.dtype)
 
+    def diagonal(self, offset: int, axis1: int, axis2: int) -> "Buf":
+        """``np.diagonal``'s view: the two axes removed, their diagonal appended."""
+        a1, a2 = axis1 % self.ndim, axis2 % self.ndim
+        s1, s2 = self.shape[a1], self.shape[a2]
+        n = max(0, min(s1, s2 - offset) if offset >= 0 else min(s1 + offset, s2))
+        start = (offset * self.strides[a2] if offset >= 0 else -offset * self.strides[a1]) if n else 0
+        keep = [d for d in range(self.ndim) if d not in (a1, a2)]
+        return Buf(self.arena, self.offset + start, tuple(self.shape[d] for d in keep) + (n,),
+                   tuple(self.strides[d] for d in keep) + (self.strides[a1] + self.strides[a2],), self.dtype)
+
     def broadcast_to(self, shape: tuple[int, ...]) -> "Buf":
         lead = len(shape) - self.ndim
         strides = [0] * lead + [st if s == t else 0 for s, t, st in zip(self.shape, shape[lead:], self.strides)]

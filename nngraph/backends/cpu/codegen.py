@@ -23,6 +23,7 @@ from ...ir.graph import Graph
 from ...ir.symbolic import SymbolicUnsupported, SymInt, align_up, prod
 from ...ir.node import CONSTANT, INPUT, OP, OUTPUT, PARAM, Node
 from ...ops.registry import REGISTRY, TensorSpec
+from ...ops.shape import VIEW_OPS
 from .buffers import Buf
 
 TARGET = "cpu"
@@ -284,7 +285,6 @@ def generate(graph: Graph, module_name: str, symbols: tuple[str, ...] = ()) -> P
     return _assemble(em, module_name, inputs, outputs, weight_nodes)
 
 
-VIEW_OPS = ("reshape", "transpose", "getitem", "broadcast_to", "tuple_getitem")
 
 
 def segment_params(em: Emitter) -> list[str]:

@@ -29,6 +29,11 @@ def _broadcast_to(em: Emitter, node: Node) -> bool:
     return True
 
 
+def _diagonal(em: Emitter, node: Node) -> bool:
+    em.set_view(node, em.buf(node.args[0]).diagonal(node.attrs["offset"], node.attrs["axis1"], node.attrs["axis2"]))
+    return True
+
+
 def _tuple_getitem(em: Emitter, node: Node) -> bool:
     em.set_view(node, em.buf(node.args[0])[node.attrs["index"]])
     return True
@@ -57,6 +62,7 @@ def _stack(em: Emitter, node: Node) -> bool:
 
 def register() -> None:
     for name, rule in [("reshape", _reshape), ("transpose", _transpose), ("getitem", _getitem),
-                       ("tuple_getitem", _tuple_getitem), ("broadcast_to", _broadcast_to), ("concat", _concat),
+                       ("tuple_getitem", _tuple_getitem), ("broadcast_to", _broadcast_to), ("diagonal", _diagonal),
+                       ("concat", _concat),
                        ("stack", _stack)]:
         register_lowering(name, "cpu")(rule)

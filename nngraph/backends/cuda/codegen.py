@@ -22,7 +22,8 @@ from ...ir.graph import Graph
 from ...ir.node import INPUT, OP, OUTPUT
 from ...ops.registry import REGISTRY, TensorSpec
 from ..cpu.buffers import Buf
-from ..cpu.codegen import VIEW_OPS, Arenas, Emitter, Step, _is_weight, weight_arena, work_arena
+from ...ops.shape import VIEW_OPS
+from ..cpu.codegen import Arenas, Emitter, Step, _is_weight, weight_arena, work_arena
 
 TARGET = "cuda"
 BLOCK = 256  # threads per block of 1-D launches

@@ -109,7 +109,8 @@ def _setitem(em: CudaEmitter, node: Node) -> bool:
 
 def register() -> None:
     views = [("reshape", cpu_shape._reshape), ("transpose", cpu_shape._transpose), ("getitem", cpu_shape._getitem),
-             ("tuple_getitem", cpu_shape._tuple_getitem), ("broadcast_to", cpu_shape._broadcast_to)]
+             ("tuple_getitem", cpu_shape._tuple_getitem), ("broadcast_to", cpu_shape._broadcast_to),
+             ("diagonal", cpu_shape._diagonal)]
     for name, rule in views + [("concat", _concat), ("stack", _stack), ("repeat", _repeat), ("tile", _tile),
                                ("channel_shuffle", _channel_shuffle), ("pixel_unshuffle", _pixel_unshuffle),
                                ("setitem", _setitem)]:

@@ -55,8 +55,8 @@ def register_lowerings() -> None:
     """Import the lowering rules (once); they register themselves for target "cuda". Needs numba.cuda, not a GPU
     (the PTX compile check plans launches without one)."""
     if not _READY:
-        from . import (elementwise, gemm, lower_misc, lower_seq, lower_vision,  # noqa: F401 -- register the
-                       shape)  # CUDA lowerings
+        from . import (elementwise, gemm, lower_loss, lower_misc, lower_random,  # noqa: F401 -- register the
+                       lower_seq, lower_vision, shape)  # CUDA lowerings
 
         elementwise.register()
         shape.register()

@@ -277,46 +277,47 @@ def adaptive_pool3d(total, C, OD, OH, OW, D, H, W, xs, x, xo, out, oo, mode):
         idx += step
 
 
+@cuda.jit(device=True, inline=True)
+def _window(o, n_in, n_out, k, st, pad, dil, adaptive):
+    """(start, taps, tap step, first in-range tap) of output position ``o`` along one axis."""
+    if adaptive:
+        s = (o * n_in) // n_out
+        return s, ((o + 1) * n_in + n_out - 1) // n_out - s, 1, s
+    s = o * st - pad
+    return s, k, dil, (s if s >= 0 else s + ((-s + dil - 1) // dil) * dil)
+
+
 @cuda.jit(cache=True)
-def pool2d_indices(total, C, OH, OW, H, W, xs, kh, kw, sh, sw, ph, pw, dh, dw, adaptive, x, xo, out, oo, ind, io):
-    """Max pooling (``adaptive``: torch's adaptive bins) with torch's flat per-plane indices: a row-major scan
-    taking ``v > best or isnan(v)`` from -inf (first maximum, last NaN); a window with no input tap reports its
-    first tap past the left padding."""
+def pool3d_indices(total, C, OD, OH, OW, D, H, W, xs, k, st, pad, dil, adaptive, x, xo, out, oo, ind, io):
+    """Max pooling over (N, C, D, H, W) (``adaptive``: torch's adaptive bins) with torch's flat per-plane indices:
+    a row-major scan taking ``v > best or isnan(v)`` from -inf (first maximum, last NaN); a window with no input
+    tap reports its first tap past the left padding. ``k``/``st``/``pad``/``dil``: (d, h, w) triples."""
     idx = cuda.grid(1)
     step = cuda.gridsize(1)
     while idx < total:
-        bn, c, _, oh, ow = pool_pos(idx, C, 1, OH, OW)
+        bn, c, od, oh, ow = pool_pos(idx, C, OD, OH, OW)
         base = xo + bn * xs[0] + c * xs[1]
-        if adaptive:
-            hs = (oh * H) // OH
-            nh = ((oh + 1) * H + OH - 1) // OH - hs
-            ws = (ow * W) // OW
-            nw = ((ow + 1) * W + OW - 1) // OW - ws
-            sdh = 1
-            sdw = 1
-        else:
-            hs = oh * sh - ph
-            ws = ow * sw - pw
-            nh = kh
-            nw = kw
-            sdh = dh
-            sdw = dw
-        fh = hs if hs >= 0 else hs + ((-hs + sdh - 1) // sdh) * sdh
-        fw = ws if ws >= 0 else ws + ((-ws + sdw - 1) // sdw) * sdw
+        ds, nd, sdd, fd = _window(od, D, OD, k[0], st[0], pad[0], dil[0], adaptive)
+        hs, nh, sdh, fh = _window(oh, H, OH, k[1], st[1], pad[1], dil[1], adaptive)
+        ws, nw, sdw, fw = _window(ow, W, OW, k[2], st[2], pad[2], dil[2], adaptive)
         best = -math.inf
-        at = fh * W + fw
-        for i in range(nh):
-            ih = hs + i * sdh
-            if ih < 0 or ih >= H:
+        at = (fd * H + fh) * W + fw
+        for a in range(nd):
+            id_ = ds + a * sdd
+            if id_ < 0 or id_ >= D:
                 continue
-            for j in range(nw):
-                iw = ws + j * sdw
-                if iw < 0 or iw >= W:
+            for i in range(nh):
+                ih = hs + i * sdh
+                if ih < 0 or ih >= H:
                     continue
-                v = x[base + ih * xs[2] + iw * xs[3]]
-                if v > best or v != v:
-                    best = v
-                    at = ih * W + iw
+                for j in range(nw):
+                    iw = ws + j * sdw
+                    if iw < 0 or iw >= W:
+                        continue
+                    v = x[base + id_ * xs[2] + ih * xs[3] + iw * xs[4]]
+                    if v > best or v != v:
+                        best = v
+                        at = (id_ * H + ih) * W + iw
         out[oo + idx] = best
         ind[io + idx] = at
         idx += step

@@ -1,5 +1,6 @@
 """CUDA kernels for attention (masked softmax over GEMM scores), recurrent layers, padding, transposed convolution,
-separable resampling, loss reduction and small helpers (strided fill, boolean mask to additive bias).
+separable resampling and small helpers (strided fill, boolean mask to additive bias). The loss kernels are in
+``kernels_loss.py``.
 
 Like ``kernels_misc``: ``(arena, offset)`` pairs, shapes as runtime integers, float64 accumulation. Builtin
 ``min``/``max`` are avoided: numba.cuda cannot compile them for a GPU target (see ``devmath.py``)."""
@@ -82,75 +83,83 @@ def fill_strided(n, shape, out, oo, os, value):
 
 # ------------------------------------------------------------------------------------------------------- recurrence
 @cuda.jit(cache=True)
-def recurrence(T, N, H, mode, xw, xo, w, wo, b, bo, has_b, h0, h0o, has_h0, c0, c0o, has_c0, out, oo, hT, hTo, cT,
-               cTo, reverse):
-    """One recurrent layer over T steps; one block per batch row, threads stride over hidden units, one
-    ``syncthreads`` per step. ``xw`` (T, N, G*H) dense (input projection incl. b_ih), ``w`` (G*H, H) dense;
-    mode 0 tanh RNN, 1 relu RNN, 2 LSTM (i, f, g, o; the running cell state lives in ``cT``), 3 GRU (r, z, n).
-    ``out`` (T, N, H), ``hT``/``cT`` (N, H) dense. Step t reads h_{t-1} from ``out`` (or ``h0``)."""
+def recurrence(T, N, H, P, mode, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0, c0, c0o, has_c0, wrt, wrto, has_wr,
+               acc, acco, hf, hfo, out, oo, hT, hTo, cT, cTo, reverse):
+    """One recurrent layer over T steps; one block per batch row ``n``, three phases per step separated by
+    ``syncthreads``:
+
+    1. threads stride over the G*H gate rows r: ``acc[n, r] = b_hh[r] + sum_k W_hh[r, k] h_{t-1}[k]``, reading the
+       transposed weight ``wt`` (P, G*H) so that a warp's loads of one k are consecutive (coalesced);
+    2. threads stride over the H units: the gate nonlinearities with ``xw`` (T, N, G*H: the input projection incl.
+       b_ih) give h_t (and c_t, kept in ``cT``), written to ``out`` -- or to ``hf`` when there is a projection;
+    3. LSTM with projection (``has_wr``): ``out[t, n, p] = sum_j W_hr[p, j] hf[n, j]``, from ``wrt`` = W_hr^T (H, P).
+
+    mode 0 tanh RNN, 1 relu RNN, 2 LSTM (i, f, g, o), 3 GRU (r, z, n: the n row of ``acc`` is multiplied by r).
+    P is the state size (H, or the projection size); ``out`` (T, N, P), ``hT`` (N, P), ``cT`` (N, H) dense. Step t
+    reads h_{t-1} from ``out`` (or ``h0``). Sums run in float64."""
     n = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     G = 4 if mode == 2 else (3 if mode == 3 else 1)
+    GH = G * H
     if mode == 2:
         for j in range(tid, H, nt):
             cT[cTo + n * H + j] = c0[c0o + n * H + j] if has_c0 else 0.0
     for s in range(T):
         t = T - 1 - s if reverse else s
         tp = t + 1 if reverse else t - 1
-        for j in range(tid, H, nt):
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            if has_b:
-                a0 = b[bo + j] * 1.0
-                if G > 1:
-                    a1 = b[bo + H + j] * 1.0
-                    a2 = b[bo + 2 * H + j] * 1.0
-                if G > 3:
-                    a3 = b[bo + 3 * H + j] * 1.0
-            hb = oo + (tp * N + n) * H
-            for k in range(H):
+        hb = oo + (tp * N + n) * P
+        for r in range(tid, GH, nt):
+            a = b[bo + r] * 1.0 if has_b else 0.0
+            for k in range(P):
                 if s == 0:
-                    hp = h0[h0o + n * H + k] * 1.0 if has_h0 else 0.0
+                    hp = h0[h0o + n * P + k] * 1.0 if has_h0 else 0.0
                 else:
                     hp = out[hb + k] * 1.0
-                a0 += w[wo + j * H + k] * hp
-                if G > 1:
-                    a1 += w[wo + (H + j) * H + k] * hp
-                    a2 += w[wo + (2 * H + j) * H + k] * hp
-                if G > 3:
-                    a3 += w[wo + (3 * H + j) * H + k] * hp
-            xb = xo + (t * N + n) * G * H
+                a += wt[wto + k * GH + r] * hp
+            acc[acco + n * GH + r] = a
+        cuda.syncthreads()
+        xb = xo + (t * N + n) * GH
+        ab = acco + n * GH
+        for j in range(tid, H, nt):
             if mode == 2:
-                ig = _sigmoid(xw[xb + j] + a0)
-                fg = _sigmoid(xw[xb + H + j] + a1)
-                gg = math.tanh(xw[xb + 2 * H + j] + a2)
-                og = _sigmoid(xw[xb + 3 * H + j] + a3)
+                ig = _sigmoid(xw[xb + j] + acc[ab + j])
+                fg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+                gg = math.tanh(xw[xb + 2 * H + j] + acc[ab + 2 * H + j])
+                og = _sigmoid(xw[xb + 3 * H + j] + acc[ab + 3 * H + j])
                 c = fg * cT[cTo + n * H + j] + ig * gg
                 cT[cTo + n * H + j] = c
                 h = og * math.tanh(c)
             elif mode == 3:
-                rg = _sigmoid(xw[xb + j] + a0)
-                zg = _sigmoid(xw[xb + H + j] + a1)
-                ng = math.tanh(xw[xb + 2 * H + j] + rg * a2)
+                rg = _sigmoid(xw[xb + j] + acc[ab + j])
+                zg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+                ng = math.tanh(xw[xb + 2 * H + j] + rg * acc[ab + 2 * H + j])
                 if s == 0:
                     hprev = h0[h0o + n * H + j] * 1.0 if has_h0 else 0.0
                 else:
                     hprev = out[hb + j] * 1.0
                 h = ng + zg * (hprev - ng)
             else:
-                v = xw[xb + j] + a0
+                v = xw[xb + j] + acc[ab + j]
                 if mode == 0:
                     h = math.tanh(v)
                 else:
                     h = v if (v > 0 or v != v) else 0.0
-            out[oo + (t * N + n) * H + j] = h
+            if has_wr:
+                hf[hfo + n * H + j] = h
+            else:
+                out[oo + (t * N + n) * H + j] = h
         cuda.syncthreads()
+        if has_wr:
+            for q in range(tid, P, nt):
+                a = 0.0
+                for j in range(H):
+                    a += wrt[wrto + j * P + q] * hf[hfo + n * H + j]
+                out[oo + (t * N + n) * P + q] = a
+            cuda.syncthreads()
     last = 0 if reverse else T - 1
-    for j in range(tid, H, nt):
-        hT[hTo + n * H + j] = out[oo + (last * N + n) * H + j]
+    for q in range(tid, P, nt):
+        hT[hTo + n * P + q] = out[oo + (last * N + n) * P + q]
 
 
 # ------------------------------------------------------------------------------------------------ pad / conv_transpose
@@ -242,131 +251,3 @@ def resample3(total, C, OD, OH, OW, xs, it, ito, wt, wto, offs, taps, x, xo, out
                                                   it[ito + pw] * xs[4]]
         out[oo + idx] = acc
         idx += step
-
-
-@cuda.jit(device=True, inline=True)
-def _ratio(a, b):
-    """``a / b`` with numpy's zero-division values (the simulator would raise)."""
-    if b == 0:
-        return math.nan if (a == 0 or a != a) else math.copysign(math.inf, a)
-    return a / b
-
-
-@cuda.jit(cache=True)
-def class_index_rows(n, logits, x, xo, t, to, w, wo, has_w, C, inner, ignore, eps, flag, fo, none, mix, out, oo, acc,
-                     ao):
-    """Per position p of a dense (outer, C, inner) input with class index ``t[p]``: NLL (``x`` log-probabilities) or
-    cross entropy of logits (label smoothing ``eps``), as the CPU kernel ``class_index_loss``; writes ``out[p]``
-    (reduction 'none') and (loss, weight, smoothing term) into ``acc`` rows 0/1/2 for ``class_loss_total``. A
-    target outside [0, C) other than ``ignore`` sets ``flag`` (the reference raises)."""
-    p = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while p < n:
-        o = p // inner
-        base = xo + o * C * inner + (p - o * inner)
-        k = t[to + p]
-        loss = 0.0
-        wt = 0.0
-        smooth = 0.0
-        if k != ignore:
-            if k < 0 or k >= C:
-                flag[fo] = 1
-            else:
-                wt = w[wo + k] * 1.0 if has_w else 1.0
-                if logits:
-                    m = -math.inf
-                    for c in range(C):
-                        v = x[base + c * inner] * 1.0
-                        if v > m or v != v:
-                            m = v if m == m else m
-                    s = 0.0
-                    for c in range(C):
-                        s += math.exp(x[base + c * inner] - m)
-                    lse = math.log(s)
-                    if eps > 0:
-                        for c in range(C):
-                            smooth -= (x[base + c * inner] - (m + lse)) * (w[wo + c] if has_w else 1.0)
-                    loss = -((x[base + k * inner] - m) - lse) * wt
-                else:
-                    loss = -x[base + k * inner] * wt
-        if none:
-            out[oo + p] = (1.0 - eps) * loss + smooth * (eps / C) if mix else loss
-        acc[ao + p] = loss
-        acc[ao + n + p] = wt
-        acc[ao + 2 * n + p] = smooth
-        p += step
-
-
-@cuda.jit(cache=True)
-def class_prob_rows(n, x, xo, t, to, w, wo, has_w, C, inner, eps, none, out, oo, acc, ao):
-    """Cross entropy of logits against class probabilities ``t`` (input-shaped, smoothed by ``eps``) per position,
-    as the CPU kernel ``class_prob_loss``; ``acc`` rows: loss, 1 (the 'mean' divides by the positions), 0."""
-    p = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while p < n:
-        o = p // inner
-        base = o * C * inner + (p - o * inner)
-        m = -math.inf
-        for c in range(C):
-            v = x[xo + base + c * inner] * 1.0
-            if v > m or v != v:
-                m = v if m == m else m
-        s = 0.0
-        for c in range(C):
-            s += math.exp(x[xo + base + c * inner] - m)
-        lse = math.log(s)
-        loss = 0.0
-        for c in range(C):
-            y = t[to + base + c * inner] * 1.0
-            if eps > 0:
-                y = y * (1.0 - eps) + eps / C
-            term = -((x[xo + base + c * inner] - m) - lse) * y
-            loss += term * w[wo + c] if has_w else term
-        if none:
-            out[oo + p] = loss
-        acc[ao + p] = loss
-        acc[ao + n + p] = 1.0
-        acc[ao + 2 * n + p] = 0.0
-        p += step
-
-
-@cuda.jit(cache=True)
-def class_loss_total(n, acc, ao, mean, mix, eps, C, out, oo):
-    """One thread: the 'sum'/'mean' reduction of ``class_index_rows``'s terms ('mean': by the summed weights)."""
-    if cuda.grid(1) == 0:
-        sl = 0.0
-        sw = 0.0
-        ss = 0.0
-        for p in range(n):
-            sl += acc[ao + p]
-            sw += acc[ao + n + p]
-            ss += acc[ao + 2 * n + p]
-        if mean:
-            sl = _ratio(sl, sw)
-            ss = _ratio(ss, sw)
-        out[oo] = (1.0 - eps) * sl + ss * (eps / C) if mix else sl
-
-
-@cuda.jit(cache=True)
-def loss_reduce(n, x, xo, w, wo, nw, has_w, mode, batch, out, oo):
-    """One thread: ``out = sum(x)`` (mode 0), ``sum(x) / n`` or ``/ sum(w)`` (1), ``sum(x) / batch`` (2); a zero
-    denominator gives NaN or +-inf as numpy's division does."""
-    if cuda.grid(1) == 0:
-        s = 0.0
-        for i in range(n):
-            s += x[xo + i]
-        if mode == 0:
-            out[oo] = s
-            return
-        den = 0.0
-        if mode == 2:
-            den = batch * 1.0
-        elif has_w:
-            for i in range(nw):
-                den += w[wo + i]
-        else:
-            den = n * 1.0
-        if den == 0:
-            out[oo] = math.nan if (s == 0 or s != s) else math.copysign(math.inf, s)
-        else:
-            out[oo] = s / den

@@ -201,23 +201,22 @@ def _adaptive(em: CudaEmitter, node: Node) -> bool:
 @register_lowering("max_pool_with_indices", "cuda")
 @register_lowering("adaptive_max_pool_with_indices", "cuda")
 def _pool_indices(em: CudaEmitter, node: Node) -> bool:
-    x = _with_depth(em.buf(node.args[0]), 4)
-    if x is None or not _float(x.dtype):
+    x = _pool_input(em, node)
+    if x is None:
         return False
     a = node.attrs
     adaptive = node.target == "adaptive_max_pool_with_indices"
     if adaptive:
-        geo = (1, 1, 1, 1, 0, 0, 1, 1)
+        geo = ((1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1))
     else:
-        geo = _lead(a["kernel_size"], 2, 1) + _lead(a["stride"], 2, 1) + _lead(a["padding"], 2, 0) + \
-            _lead(a["dilation"], 2, 1)
+        geo = (_lead(a["kernel_size"], 3, 1), _lead(a["stride"], 3, 1), _lead(a["padding"], 3, 0),
+               _lead(a["dilation"], 3, 1))
     values, indices = (em.scratch(s.shape, s.dtype) for s in node.spec)
     em.bufs[node.name] = (values, indices)
     if values.size == 0:
         return True
-    oh, ow = _lead(values.shape[2:], 2, 1)
-    em.launch(K.pool2d_indices, values.size, values.size, x.shape[1], oh, ow, x.shape[2], x.shape[3], x.strides, *geo,
-              adaptive, x, values, indices)
+    em.launch(K.pool3d_indices, values.size, values.size, x.shape[1], *_lead(values.shape[2:], 3, 1), *x.shape[2:],
+              x.strides, *geo, adaptive, x, values, indices)
     return True
 
 

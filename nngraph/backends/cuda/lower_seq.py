@@ -1,5 +1,5 @@
 """CUDA lowering rules: attention (SDPA and MultiheadAttention's helper ops), recurrent layers and cells, pad,
-transposed convolution, upsampling, two-operand einsum, loss_reduction.
+transposed convolution, upsampling, two-operand einsum. The losses are in ``lower_loss.py``.
 
 Attention is three kernels: the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
 softmax in place (``kernels_seq.attn_softmax``), then the GEMM ``weights @ v``. A recurrent layer is one launch (one
@@ -186,32 +186,52 @@ def _outputs(em: CudaEmitter, node: Node) -> tuple[Buf, ...]:
 
 
 def _recurrence(em: CudaEmitter, node: Node, mode: int, xw: str, w_hh: str, b_hh: str | None, h0: str | None,
-                c0: str | None) -> bool:
-    names = [a for a in (xw, w_hh, b_hh, h0, c0) if a is not None]
+                c0: str | None, w_hr: str | None = None) -> bool:
+    names = [a for a in (xw, w_hh, b_hh, h0, c0, w_hr) if a is not None]
     dt = em.buf(xw).dtype
     if not _float(dt) or any(em.buf(a).dtype != dt for a in names) or em.buf(xw).ndim != 3:
         return False
     T, N, _ = em.buf(xw).shape
-    H = em.buf(w_hh).shape[1]
-    if T == 0 or N == 0 or H == 0:
+    H = em.buf(w_hh).shape[0] // (4 if mode == 2 else 3 if mode == 3 else 1)
+    if T == 0 or N == 0 or H == 0 or em.buf(w_hh).shape[1] == 0:
         return False
     outs = _outputs(em, node)
     cT = outs[2] if mode == 2 else em.scratch((N, H), dt)
-    _launch_recurrence(em, mode, em.dense(xw), w_hh, b_hh, h0, c0, outs[0], outs[1], cT, bool(node.attrs["reverse"]))
+    _launch_recurrence(em, mode, em.dense(xw), w_hh, b_hh, h0, c0, outs[0], outs[1], cT, bool(node.attrs["reverse"]),
+                       w_hr)
     return True
 
 
+def _transposed(em: CudaEmitter, name: str) -> Buf:
+    """The 2-d value ``name`` transposed, dense: a derived weight (made when weights change) for a weight, else a
+    copy per call."""
+    from .codegen import _is_weight
+
+    b = em.buf(name)
+    rows, cols = b.shape
+    if _is_weight(em.graph[name]):
+        flat = em.derived_weight(name, lambda w: np.ascontiguousarray(np.asarray(w).T).reshape(-1), rows * cols, "T")
+        return flat.reshape((cols, rows))
+    dst = em.scratch((cols, rows), b.dtype)
+    emit_copy(em, b.transpose((1, 0)), dst)
+    return dst
+
+
 def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str | None, h0: str | None,
-                       c0: str | None, out: Buf, hT: Buf, cT: Buf, reverse: bool) -> None:
-    T, N, _ = x.shape
-    H = em.buf(w_hh).shape[1]
-    w = em.dense(w_hh)
+                       c0: str | None, out: Buf, hT: Buf, cT: Buf, reverse: bool, w_hr: str | None = None) -> None:
+    T, N, GH = x.shape
+    P = em.buf(w_hh).shape[1]  # the state size: H, or the projection size
+    H = cT.shape[1]
+    wt = _transposed(em, w_hh)
+    wrt = _transposed(em, w_hr) if w_hr is not None else wt
     b = em.dense(b_hh) if b_hh is not None else out
     h = em.dense(h0) if h0 is not None else out
     c = em.dense(c0) if c0 is not None else out
-    threads = int(min(256, max(32, (H + 31) // 32 * 32)))
-    em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, mode, x, w, b, b_hh is not None, h, h0 is not None, c,
-                   c0 is not None, out, hT, cT, reverse)
+    acc = em.scratch((N, GH), np.dtype(np.float64))
+    hf = em.scratch((N, H), np.dtype(np.float64)) if w_hr is not None else acc
+    threads = int(min(512, max(32, (GH + 31) // 32 * 32)))
+    em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, P, mode, x, wt, b, b_hh is not None, h, h0 is not None,
+                   c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse)
 
 
 def _cell(em: CudaEmitter, node: Node, mode: int, x_name: str, h_name: str | None, c_name: str | None, w_ih: str,
@@ -264,9 +284,7 @@ def _rnn_cell(em: CudaEmitter, node: Node) -> bool:
 @register_lowering("lstm_layer", "cuda")
 def _lstm_layer(em: CudaEmitter, node: Node) -> bool:
     xw, w_hh, b_hh, w_hr, h0, c0 = node.args
-    if w_hr is not None:
-        return False  # projection (proj_size > 0): host step
-    return _recurrence(em, node, 2, xw, w_hh, b_hh, h0, c0)
+    return _recurrence(em, node, 2, xw, w_hh, b_hh, h0, c0, w_hr)
 
 
 @register_lowering("gru_layer", "cuda")
@@ -420,59 +438,6 @@ def _upsample_antialias(em: CudaEmitter, node: Node) -> bool:
     dt = _compute_dtype(em.buf(node.args[0]).dtype)
     ac, kind = bool(node.attrs["align_corners"]), node.attrs["kind"]
     return _resample(em, node, lambda n, o, s: _copy_table(o) if n == o else _aa_taps(n, o, ac, s, kind, dt))
-
-
-# ------------------------------------------------------------------------------------------------------------ losses
-@register_lowering("loss_reduction", "cuda")
-def _loss_reduction(em: CudaEmitter, node: Node) -> bool:
-    loss_name, w_name = node.args
-    mode = {"sum": 0, "mean": 1, "batchmean": 2}.get(node.attrs["reduction"])
-    x = em.buf(loss_name)
-    if mode is None or not _float(x.dtype, node.spec.dtype) or \
-            (w_name is not None and not _float(em.buf(w_name).dtype)):
-        return False
-    out = em.out(node)
-    xd = em.dense(loss_name)
-    w = em.dense(w_name) if w_name is not None else xd
-    batch = x.shape[0] if x.ndim else 1
-    em.launch_grid(K.loss_reduce, (1,), (1,), xd.size, xd, w, w.size, w_name is not None, mode, batch, out)
-    return True
-
-
-@register_lowering("nll_loss", "cuda")
-@register_lowering("cross_entropy", "cuda")
-def _class_loss(em: CudaEmitter, node: Node) -> bool:
-    """NLL / cross entropy against class indices (an index out of range is a value check: the reference raises) or,
-    for cross entropy, class probabilities shaped like the input."""
-    x_name, t_name, w_name = node.args
-    xs, ts = em.graph[x_name].spec, em.graph[t_name].spec
-    probs = node.target == "cross_entropy" and ts.dtype.kind == "f"
-    if not _float(xs.dtype, node.spec.dtype) or (w_name is not None and not _float(em.graph[w_name].spec.dtype)) \
-            or xs.ndim < 1 or not (ts.dtype.kind in "iu" or (probs and ts.shape == xs.shape and _float(ts.dtype))):
-        return False
-    outer, n_classes, inner = (1, xs.shape[0], 1) if xs.ndim == 1 else \
-        (xs.shape[0], xs.shape[1], int(np.prod(xs.shape[2:], dtype=np.int64)))
-    n = outer * inner
-    mode = {"none": 0, "sum": 1, "mean": 2}.get(node.attrs["reduction"])
-    if n_classes == 0 or n == 0 or mode is None or (not probs and int(np.prod(ts.shape, dtype=np.int64)) != n):
-        return False  # the reference raises or returns an empty/NaN result: the host reports it
-    logits = node.target == "cross_entropy"
-    eps = max(float(node.attrs.get("label_smoothing", 0.0)), 0.0) if logits else 0.0
-    out = em.out(node)
-    x, t = em.dense(x_name), em.dense(t_name)
-    w = em.dense(w_name) if w_name is not None else x
-    acc = em.scratch((3 * n,), np.dtype(np.float64))
-    if probs:
-        em.launch(K.class_prob_rows, n, n, x, t, w, w_name is not None, n_classes, inner, eps, mode == 0, out, acc)
-        if mode:
-            em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, False, eps, n_classes, out)
-        return True
-    with em.value_check(f"{node.target}: a target class outside [0, {n_classes})") as flag:
-        em.launch(K.class_index_rows, n, n, bool(logits), x, t, w, w_name is not None, n_classes, inner,
-                  int(node.attrs["ignore_index"]), eps, flag, mode == 0, logits and eps > 0, out, acc)
-    if mode:
-        em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, logits and eps > 0, eps, n_classes, out)
-    return True
 
 
 # ------------------------------------------------------------------------------------------------------------ einsum

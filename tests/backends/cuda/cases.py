@@ -63,14 +63,17 @@ def recurrent(dtype: Any) -> tuple:
     lstm = _module(nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True), dtype)
     gru = _module(nn.GRU(3, 4), dtype)
     rnn = _module(nn.RNN(3, 4, nonlinearity="relu"), dtype)
+    proj = _module(nn.LSTM(3, 5, num_layers=2, proj_size=2, bidirectional=True), dtype)  # h_t = (o * tanh c_t) W_hr^T
     x, h0, c0 = _r(rng, dtype, 2, 4, 3), _r(rng, dtype, 4, 2, 5), _r(rng, dtype, 4, 2, 5)
 
     def f(m, x, h0, c0):  # noqa: ANN001, ANN202
         out, (h, c) = m.lstm(x, (h0, c0))
         g, gh = m.gru(x.transpose(1, 0, 2))
         r, rh = m.rnn(x.transpose(1, 0, 2), h0[:1, :, :4])
-        return out, h, c, g, gh, r, rh
-    return Fn(f, lstm=lstm, gru=gru, rnn=rnn), (x, h0, c0)
+        p, (ph, pc) = m.proj(x.transpose(1, 0, 2))
+        p2, (ph2, pc2) = m.proj(x.transpose(1, 0, 2), (h0[..., :2], c0))
+        return out, h, c, g, gh, r, rh, p, ph, pc, p2, ph2, pc2
+    return Fn(f, lstm=lstm, gru=gru, rnn=rnn, proj=proj), (x, h0, c0)
 
 
 def pad(dtype: Any) -> tuple:
@@ -118,7 +121,9 @@ def pool_indices(dtype: Any) -> tuple:
                                                                              return_indices=True),
                 F.adaptive_max_pool2d(x, (2, 4), return_indices=True), F.max_pool1d(x[:, :, 0], 3, 2, 1,
                                                                                     return_indices=True),
-                F.max_pool2d(x[:, :, :2, :3], (2, 1), stride=1, padding=(1, 0), dilation=(3, 1), return_indices=True))
+                F.max_pool2d(x[:, :, :2, :3], (2, 1), stride=1, padding=(1, 0), dilation=(3, 1), return_indices=True),
+                F.max_pool3d(x[None], (2, 3, 2), (1, 2, 2), (1, 1, 0), dilation=(1, 1, 2), return_indices=True),
+                F.adaptive_max_pool3d(x[None], (2, 2, 3), return_indices=True))
     return Fn(f), (x,)
 
 

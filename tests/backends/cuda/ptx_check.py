@@ -96,6 +96,8 @@ def main() -> int:
         print(f"SKIP: CUDA NVVM is not usable: {why}")
         return 77
     from cases import OP_CASES, TEMPLATED
+    from cases_loss import LOSS_CASES
+    from cases_vision import VISION_CASES
 
     from nngraph.backends.cuda.ptx import compile_plan_ptx, compile_scalar_formulas_ptx, plan_for
 
@@ -107,6 +109,9 @@ def main() -> int:
     n = 0
     cases = [(f"{name}-{np.dtype(dt)}", *make(dt)) for name, make in OP_CASES for dt in (np.float32, np.float64)
              if dt == np.float32 or name in TEMPLATED]
+    cases += [(f"{name}-{np.dtype(dt)}", *make(dt)) for name, make in VISION_CASES for dt in (np.float32, np.float64)]
+    cases += [(f"{name}-{np.dtype(dt)}", *make(dt)) for name, make in LOSS_CASES
+              for dt in (np.float32, np.float64)]
     cases += extra_cases() + ([] if args.quick else zoo_cases(False))
     for name, model, inputs in cases:
         try:

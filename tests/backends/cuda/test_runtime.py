@@ -153,3 +153,15 @@ def test_value_checks_report_the_reference_error() -> None:
     with pytest.raises(NodeExecutionError, match="index 5 is out of bounds for axis 1 with size 5"):
         compiled(x, np.array([0, 5, 1]))
     np.testing.assert_allclose(compiled(x, good), model(x, good), rtol=1e-6)
+
+
+def test_recurrent_transposed_weights_follow_load_state_dict() -> None:
+    """The recurrence kernels read W_hh / W_hr transposed (derived weights): recomputed when the weights change."""
+    model = nn.LSTM(3, 4, proj_size=2).eval()
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    compiled = nngraph.compile(model, target="cuda")
+    np.testing.assert_allclose(compiled(x)[0], model(x)[0], rtol=1e-5, atol=1e-5)
+    other = nn.LSTM(3, 4, proj_size=2).eval()
+    compiled.load_state_dict(other.state_dict())
+    np.testing.assert_allclose(compiled(x)[0], other(x)[0], rtol=1e-5, atol=1e-5)
+    assert compiled.specializations[0].executable.n_host_steps == 0

@@ -263,7 +263,7 @@ class CompiledModule(Module):
                 from ..backends.cuda.executor import CudaExecutable
 
                 exe = CudaExecutable(result.graph, self._original, use_cache=opts.cache,
-                                     precision=opts.precision)
+                                     precision=opts.precision, autotune=opts.autotune)
             else:
                 with autotune.enabled(opts.autotune):
                     exe = CpuExecutable(result.graph, self._original, use_cache=opts.cache,

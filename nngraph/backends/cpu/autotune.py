@@ -62,7 +62,7 @@ def load_db() -> dict[str, Any]:
         return {}
 
 
-def _record(key: str, entry: dict[str, Any]) -> None:
+def record(key: str, entry: dict[str, Any]) -> None:
     """Merge one entry into the file: re-read, update, write atomically (concurrent writers lose nothing but
     their own duplicate measurements)."""
     path = _db_path()
@@ -128,9 +128,9 @@ def conv_algo(n: int, c: int, h: int, w: int, o: int, kh: int, kw: int, stride: 
     p = kconv.conv_params(wt.shape, x.shape, stride, padding, dilation, groups)
     times = {algo: _time_conv(algo, x, wt, p, groups) for algo in candidates}
     best = min(times, key=times.__getitem__)
-    _record(key, {"algo": best, "default": default,
+    record(key, {"algo": best, "default": default,
                   "times_us": {kconv.ALGO_NAMES[a]: round(t * 1e6, 2) for a, t in times.items()}})
     return best
 
 
-__all__ = ["BUDGET_S", "conv_algo", "conv_candidates", "enabled", "is_enabled", "load_db"]
+__all__ = ["BUDGET_S", "conv_algo", "conv_candidates", "enabled", "is_enabled", "load_db", "record"]

@@ -61,12 +61,31 @@ class CudaEmitter(Emitter):
     """The CPU Emitter's buffer logic (``buf``/``out``/``scratch``/``set_view``/``dense``/``derived_weight``) with
     launches instead of generated source lines."""
 
-    def __init__(self, graph: Graph, precision: str = "fp32") -> None:
+    def __init__(self, graph: Graph, precision: str = "fp32", blas_choice: dict[str, bool] | None = None) -> None:
         super().__init__(graph)
         self.precision = precision  # "fp32", or "tf32"/"fp16" for the float32 GEMMs (tensor cores)
+        self.blas_choice = blas_choice or {}  # node -> cuBLAS (True) or the numba kernels (False): autotune.py
+        self.gemm_nodes: dict[str, str] = {}  # nodes that could go either way -> their geometry key
         self.program: list[Launch | Step] = []
         self.steps = self.program  # the inherited ``host`` appends its host Step to the program
         self.node: str = ""
+
+    # -- choices ----------------------------------------------------------------------------------------------------
+    def use_blas(self, kind: str, dtype: np.dtype, *geometry: int) -> bool:
+        """Whether the current node's GEMM goes to cuBLAS (the node could use either): the autotuned choice when
+        there is one, else the cost model (``blas.worth_it``: enough multiply-adds). ``geometry`` ends with the
+        GEMM's (batch, m, n, k)."""
+        from . import blas
+
+        if not blas.enabled():
+            return False
+        key = f"{kind}:{np.dtype(dtype).name}:{self.precision}:" + "x".join(str(int(v)) for v in geometry)
+        keys = self.gemm_nodes.get(self.node, "").split("+")
+        if key not in keys:  # a node with several GEMMs (attention, ...): one choice for all of them
+            self.gemm_nodes[self.node] = "+".join([k for k in keys if k] + [key])
+        if self.node in self.blas_choice:
+            return self.blas_choice[self.node]
+        return blas.worth_it(*geometry[-4:])
 
     # -- launches -------------------------------------------------------------------------------------------------
     def launch_grid(self, kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], *args: Any) -> None:
@@ -136,6 +155,7 @@ class Plan:
     output_arenas: list[tuple[str, TensorSpec]]
     host_nodes: list[str] = field(default_factory=list)
     input_dtypes: list[np.dtype] = field(default_factory=list)
+    gemm_nodes: dict[str, str] = field(default_factory=dict)  # node -> geometry key, where cuBLAS was optional
 
     @property
     def n_launches(self) -> int:
@@ -149,9 +169,10 @@ class Plan:
                    list(self.arenas.work_sizes.items()))
 
 
-def generate(graph: Graph, precision: str = "fp32") -> Plan:
-    """The launch plan of ``graph`` (no device needed: arenas are named, not allocated)."""
-    em = CudaEmitter(graph, precision)
+def generate(graph: Graph, precision: str = "fp32", blas_choice: dict[str, bool] | None = None) -> Plan:
+    """The launch plan of ``graph`` (no device needed: arenas are named, not allocated); ``blas_choice`` fixes
+    cuBLAS or the kernels per node (``autotune.py``)."""
+    em = CudaEmitter(graph, precision, blas_choice)
     nodes = graph.nodes()
     inputs = [n for n in nodes if n.kind == INPUT]
     for i, n in enumerate(inputs):
@@ -201,7 +222,7 @@ def generate(graph: Graph, precision: str = "fp32") -> Plan:
         emit_copy(em, em.bufs[a], dst)
         outputs.append((dst, spec))
     return Plan(em.program, em.arenas, [n.name for n in inputs], outputs, em.input_arenas, em.output_arenas,
-                host_nodes, [np.dtype(n.spec.dtype) for n in inputs])
+                host_nodes, [np.dtype(n.spec.dtype) for n in inputs], em.gemm_nodes)
 
 
 __all__ = ["Arena", "CudaEmitter", "Launch", "Plan", "generate", "weight_arena", "work_arena", "TARGET"]

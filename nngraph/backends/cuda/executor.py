@@ -95,13 +95,20 @@ class CudaOutOfMemoryError(MemoryError):
 class CudaExecutable:
     """Runs one optimized graph on the GPU (see module docstring)."""
 
-    def __init__(self, graph: Graph, root: Any, use_cache: bool = True, precision: str = "fp32") -> None:
+    def __init__(self, graph: Graph, root: Any, use_cache: bool = True, precision: str = "fp32",
+                 autotune: bool = False, blas_choice: dict[str, bool] | None = None) -> None:
         self.cuda = require_cuda()
         self.graph = graph
         self.root = root
         self.use_cache = use_cache
         self.precision = precision
-        self.plan: Plan = generate(graph, precision)
+        if autotune:  # cuBLAS or the kernels per node, timed (autotune.py)
+            from .autotune import tuned_plan
+
+            self.plan: Plan = tuned_plan(graph, precision, lambda choice: CudaExecutable(
+                graph, root, use_cache, precision, blas_choice=choice))
+        else:
+            self.plan = generate(graph, precision, blas_choice)
         self._lock = threading.Lock()
         self._weights_version: Any = object()
         arenas = self.plan.arenas

@@ -19,7 +19,7 @@ from ...ir.node import OP, Node
 from ...ops.registry import REGISTRY, register_lowering
 from ..cpu.buffers import Buf
 from ..cpu.elementwise import SCALAR
-from . import blas, lower_blas
+from . import lower_blas
 from .codegen import CudaEmitter
 from .elementwise import at, compute_dtype, formula_lines, load, lower_loop, unravel
 from .kernels_basic import strided_args
@@ -325,7 +325,7 @@ def _launch_gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf,
     out = em.out(node) if out is None else out
     if out.size == 0:
         return True
-    if blas.worth_it(batch, m, n, k):
+    if em.use_blas("gemm", out.dtype, a_bs == 0, b_bs == 0, a.strides[-1] == 1, b.strides[-1] == 1, batch, m, n, k):
         mark = len(em.program)
         if lower_blas.gemm(em, node, steps, a, b, batch, a_bs, b_bs, m, n, k, bias, bias_mode, out):
             return True
@@ -480,7 +480,8 @@ def _lower_conv(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     og = o // g
     oh, ow = (out.shape[2], out.shape[3]) if nd == 2 else (1, out.shape[2])
     bias = em.buf(b_name) if b_name is not None else None
-    on_blas = blas.worth_it(nb, og, oh * ow, cg * kh * kw)
+    on_blas = g == 1 and og >= 16 and em.use_blas("conv", out.dtype, kh, kw, sh, sw, ph, pw, dh, dw, h, wd, nb, og,
+                                                  oh * ow, cg * kh * kw)
     if g == 1 and og >= 16 and (on_blas or tensor_cores(em, out.dtype)):
         mark = len(em.program)
         if lower_blas.conv2d(em, node, steps, x, w, bias, out, (kh, kw, sh, sw, ph, pw, dh, dw), on_blas):

@@ -115,7 +115,7 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
 
 
 def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False,
-               precision: str = "fp32", launch: str | None = None) -> list[dict]:
+               precision: str = "fp32", launch: str | None = None, autotune: bool = False) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -136,7 +136,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
     start = time.time()
     for name, batch in cases:
         label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []) +
-                          ([f"{launch} launches"] if launch else []))
+                          ([f"{launch} launches"] if launch else []) + (["autotune"] if autotune else []))
         row: dict = {"model": name + (f" ({label})" if label else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
@@ -147,7 +147,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             model = spec.build().eval()
             x = spec.example_input(batch, np.random.default_rng(0))
             t = time.time()
-            compiled = nngraph.compile(model, target="cuda", precision=precision)
+            compiled = nngraph.compile(model, target="cuda", precision=precision, autotune=autotune)
             env = {**({"NNGRAPH_CUDA_BLAS": "off"} if blas_off else {}),
                    **({"NNGRAPH_CUDA_LAUNCH": launch} if launch else {})}
             saved = {k: os.environ.get(k) for k in env}
@@ -184,6 +184,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             row["nngraph_numpy_io_ms"] = round(_median_ms(lambda: compiled(x), cuda.synchronize), 3)
             row["host_ms"] = round(_host_ms(lambda: compiled(dx), cuda.synchronize), 3)
             row["launch_kinds"] = sorted(sp.executable.launch_kinds)
+            # device buffers the output pools ever allocated: a few, however many calls ran (pool.py)
+            row["pool_blocks"] = sum(p.n_allocated for p in (sp.executable._pools or []) if p is not None)
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
         rows.append(row)
@@ -364,12 +366,13 @@ def runtime_semantics() -> dict:
 
 
 def _variants(result: dict, budget_s: float) -> None:
-    """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions."""
+    """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions, autotuned cuBLAS choice."""
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], budget_s, blas_off=True)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], budget_s, launch="prepared")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="fp16")
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("resnet18", 32)], budget_s, autotune=True)
 
 
 def main() -> None:

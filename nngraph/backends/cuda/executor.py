@@ -24,6 +24,7 @@ from ..cpu.buffers import Buf
 from ..cpu.codegen import Step
 from . import blas, require_cuda
 from .codegen import Arena, Check, Launch, Plan, generate
+from .launch import io_pointer
 from .pool import c_strides
 
 
@@ -124,10 +125,14 @@ class CudaExecutable:
             self.fixed[work_arena(np.dtype(d))] = self._alloc(n, np.dtype(d))
         self._staging_in = [self._alloc(int(np.prod(graph[n].spec.shape)), graph[n].spec.dtype)
                             for n in self.plan.inputs]
-        self._staging_out = [self._alloc(int(np.prod(s.shape)), s.dtype) for _, s in self.plan.output_arenas]
+        self._out_sizes = [int(np.prod(s.shape)) for _, s in self.plan.output_arenas]
+        self._staging_out = [self._alloc(n, s.dtype) for n, (_, s) in zip(self._out_sizes, self.plan.output_arenas)]
         self._out_views = [dev[:int(np.prod(s.shape))] if int(np.prod(s.shape)) else None
                            for dev, (_, s) in zip(self._staging_out, self.plan.output_arenas)]
         self._pools: list[Any] | None = None  # per output, made on the first device-I/O call
+        self._in_info = [(arena, name, graph[name].spec.dtype, staging) for arena, name, staging in
+                         zip(self.plan.input_arenas, self.plan.inputs, self._staging_in)]
+        self._out_arena_names = [arena for arena, _ in self.plan.output_arenas]
         self._prepare()
         # device-array I/O without flat views when every step only needs pointers and sizes
         self._nd_io = all(isinstance(item, tuple) and getattr(item[0], "pointer_io", False) for item in self._launches)
@@ -166,11 +171,10 @@ class CudaExecutable:
             from . import simulator
             from .pool import OutputPool
 
-            self._pools = [None if simulator() or not int(np.prod(s.shape)) else
-                           OutputPool(s.shape, s.dtype, self._block) for _, s in self.plan.output_arenas]
-        return [p.take() if p is not None else
-                self.cuda.device_array(s.shape if int(np.prod(s.shape)) else (1,), dtype=s.dtype)
-                for p, (_, s) in zip(self._pools, self.plan.output_arenas)]
+            self._pools = [None if simulator() or not n else OutputPool(s.shape, s.dtype, self._block)
+                           for n, (_, s) in zip(self._out_sizes, self.plan.output_arenas)]
+        return [p.take() if p is not None else self.cuda.device_array(s.shape if n else (1,), dtype=s.dtype)
+                for p, n, (_, s) in zip(self._pools, self._out_sizes, self.plan.output_arenas)]
 
     def _resolve(self, inputs: list[Any], outputs: list[Any]) -> dict[str, Any]:
         arrays = dict(self.fixed)
@@ -255,33 +259,30 @@ class CudaExecutable:
                 ins = [self._device_flat(v, name) for v, name in zip(leaves, self.plan.inputs)]
                 results = self._output_arrays()
                 self._run(ins, [r.reshape(-1) for r in results])
-            return tuple(r if int(np.prod(s.shape)) else self.cuda.device_array(s.shape, dtype=s.dtype)
-                         for r, (_, s) in zip(results, self.plan.output_arenas))
+            return tuple(r if n else self.cuda.device_array(s.shape, dtype=s.dtype)
+                         for r, n, (_, s) in zip(results, self._out_sizes, self.plan.output_arenas))
 
     def _call_pointers(self, leaves: list[Any]) -> list[Any]:
         """Device I/O when every launcher only needs pointers: inputs are read through their
         ``__cuda_array_interface__`` (no numba array made for a CuPy / PyTorch input), outputs come from the pools, and
         the launchers are re-bound only when a pointer differs from the previous call's."""
-        from .launch import io_pointer
-
         ptrs: dict[str, tuple[int, int]] = {}
         keep = []  # contiguous copies of strided inputs, alive until the launches are queued
-        for arena, v, name, staging in zip(self.plan.input_arenas, leaves, self.plan.inputs, self._staging_in):
-            arr = self._device_input(v, name)
+        for v, (arena, name, dtype, staging) in zip(leaves, self._in_info):
+            arr = self._device_input(v, name, dtype)
             if arr is not v:
                 keep.append(arr)
             ptrs[arena] = io_pointer(arr) if arr.size else io_pointer(staging)
         results = self._output_arrays()
-        for (arena, _), r in zip(self.plan.output_arenas, results):
+        for arena, r in zip(self._out_arena_names, results):
             ptrs[arena] = io_pointer(r)
         self._run_bound(ptrs)
         return results
 
-    def _device_input(self, v: Any, name: str) -> Any:
+    def _device_input(self, v: Any, name: str, want: np.dtype) -> Any:
         """``v`` (a device array) if the kernels can read it in place: the compiled dtype (else TypeError),
         C-contiguous, and on a stream that the legacy default stream orders after (else numba synchronizes it); a
         contiguous device copy otherwise."""
-        want = self.graph[name].spec.dtype
         if hasattr(v, "copy_to_host"):  # numba (or the simulator's arrays)
             dtype, contiguous = v.dtype, v.is_c_contiguous()
         else:

@@ -96,7 +96,7 @@ class _PointerShim:
 def test_launchers_rebound_only_when_io_pointers_change(monkeypatch: pytest.MonkeyPatch) -> None:
     from numba import cuda
 
-    from nngraph.backends.cuda import launch
+    from nngraph.backends.cuda import executor
 
     rng = np.random.default_rng(3)
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
@@ -112,7 +112,7 @@ def test_launchers_rebound_only_when_io_pointers_change(monkeypatch: pytest.Monk
         table[id(arr)] = arr
         return id(arr), int(arr.size)
 
-    monkeypatch.setattr(launch, "io_pointer", fake_pointer)
+    monkeypatch.setattr(executor, "io_pointer", fake_pointer)
     shims = [_PointerShim(item[0], table, 1, 1) for item in exe._launches]
     exe._launches = [(s, item[1]) for s, item in zip(shims, exe._launches)]
     exe._nd_io = True

@@ -1,8 +1,8 @@
-"""CUDA kernels for row-wise normalization (softmax, log_softmax, layer/group/instance/RMS norm), reductions,
-pooling and embedding.
+"""CUDA kernels for reductions, pooling, embedding and the other ``lower_misc.py`` ops (the row kernels --
+softmax, norms -- are in ``rows.py``).
 
-One thread per output row / element with float64 accumulation: simple and exact enough; these are memory-bound
-next to the GEMMs. Every kernel takes ``(arena, offset)`` pairs and shapes as runtime integers."""
+One thread per output element with float64 accumulation: simple and exact enough; these are memory-bound next to
+the GEMMs. Every kernel takes ``(arena, offset)`` pairs and shapes as runtime integers."""
 from __future__ import annotations
 
 import math
@@ -10,30 +10,6 @@ import math
 from numba import cuda
 
 from .devmath import power
-
-
-@cuda.jit(cache=True)
-def softmax_rows(rows, A, inner, x, xo, out, oo, log):
-    r = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while r < rows:
-        base = (r // inner) * A * inner + r % inner
-        mx = x[xo + base]
-        for j in range(1, A):
-            v = x[xo + base + j * inner]
-            if v > mx or v != v:
-                mx = v
-        s = 0.0
-        for j in range(A):
-            s += math.exp(x[xo + base + j * inner] - mx)
-        if log:
-            ls = math.log(s)
-            for j in range(A):
-                out[oo + base + j * inner] = x[xo + base + j * inner] - mx - ls
-        else:
-            for j in range(A):
-                out[oo + base + j * inner] = math.exp(x[xo + base + j * inner] - mx) / s
-        r += step
 
 
 @cuda.jit(device=True, inline=True)
@@ -111,35 +87,6 @@ def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
         else:
             out[oo + i] = acc
         i += step
-
-
-@cuda.jit(cache=True)
-def norm_rows(rows, D, x, xo, w, wo, has_w, b, bo, has_b, eps, wdiv, wmod, rms, out, oo):
-    """Layer/group/instance/RMS normalization of dense rows of ``D`` elements (float64 statistics, biased variance);
-    the affine parameters are indexed ``((r * D + j) // wdiv) % wmod`` (the channel, or the position in the row)."""
-    r = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while r < rows:
-        base = r * D
-        mean = 0.0
-        if not rms:
-            for j in range(D):
-                mean += x[xo + base + j]
-            mean = mean / D
-        q = 0.0
-        for j in range(D):
-            d = x[xo + base + j] - mean
-            q += d * d
-        inv = 1.0 / math.sqrt(q / D + eps)
-        for j in range(D):
-            y = (x[xo + base + j] - mean) * inv
-            c = ((base + j) // wdiv) % wmod
-            if has_w:
-                y = y * w[wo + c]
-            if has_b:
-                y = y + b[bo + c]
-            out[oo + base + j] = y
-        r += step
 
 
 @cuda.jit(device=True, inline=True)

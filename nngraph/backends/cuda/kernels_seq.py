@@ -23,46 +23,6 @@ def _sigmoid(x):  # overflow-free: exp only sees non-positive arguments (as ops/
 
 # ------------------------------------------------------------------------------------------------------- attention
 @cuda.jit(cache=True)
-def attn_softmax(rows, L, S, B1, w, wo, mask, mo, ms, mask_kind, causal, scale, zero_rows):
-    """In place over the (rows = batch * L, S) scores ``w``: scale, causal mask (query i sees keys j <= i), explicit
-    mask (kind 1 boolean keep, 2 additive; strides ``ms`` over (b0, b1, L, S) with b = b0 * B1 + b1), then softmax.
-    Fully masked rows give zeros (``zero_rows``, SDPA) or NaN (plain softmax)."""
-    r = cuda.grid(1)
-    step = cuda.gridsize(1)
-    while r < rows:
-        b = r // L
-        i = r % L
-        base = wo + r * S
-        mbase = mo + (b // B1) * ms[0] + (b % B1) * ms[1] + i * ms[2]
-        mx = -math.inf
-        for j in range(S):
-            v = w[base + j] * scale
-            if causal and j > i:
-                v = -math.inf
-            if mask_kind == 1:
-                if not mask[mbase + j * ms[3]]:
-                    v = -math.inf
-            elif mask_kind == 2:
-                v = v + mask[mbase + j * ms[3]]
-            w[base + j] = v
-            if v > mx or v != v:
-                mx = v
-        shift = mx if (mx == mx and mx != math.inf and mx != -math.inf) else 0.0
-        total = 0.0
-        for j in range(S):
-            e = math.exp(w[base + j] - shift)
-            w[base + j] = e
-            total += e
-        if not total > 0:  # every key masked: zeros (SDPA) or 0 / 0 = NaN (plain softmax)
-            for j in range(S):
-                w[base + j] = 0.0 if zero_rows else math.nan
-        else:
-            for j in range(S):
-                w[base + j] = w[base + j] / total
-        r += step
-
-
-@cuda.jit(cache=True)
 def mask_bias(n, m, mo, out, oo):
     """``where(mask, -inf, 0)`` (MultiheadAttention's boolean mask: True = masked out)."""
     i = cuda.grid(1)

@@ -7,6 +7,7 @@ from ...ir.node import Node
 from ...ops.registry import register_lowering
 from ..cpu.buffers import Buf, collapse
 from . import kernels_misc as K
+from . import rows as R
 from .codegen import CudaEmitter
 from .kernels_basic import emit_copy
 
@@ -29,7 +30,8 @@ def _softmax(em: CudaEmitter, node: Node) -> bool:
     x = em.dense(node.args[0])
     inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
     rows = x.size // a
-    em.launch(K.softmax_rows, rows, rows, a, inner, x, out, node.target == "log_softmax")
+    em.launch_grid(R.softmax_rows, R.row_grid(rows), (R.row_threads(a),), rows, a, inner, x, out,
+                   node.target == "log_softmax")
     return True
 
 
@@ -97,8 +99,8 @@ def _norm(em: CudaEmitter, node: Node, x_name: str, w_name: str | None, b_name: 
     w = em.dense(w_name) if w_name is not None else out
     b = em.dense(b_name) if b_name is not None else out
     rows = x.size // d
-    em.launch(K.norm_rows, rows, rows, d, x, w, w_name is not None, b, b_name is not None, float(node.attrs["eps"]),
-              max(wdiv, 1), max(wmod, 1), rms, out)
+    em.launch_grid(R.norm_rows, R.row_grid(rows), (R.row_threads(d),), rows, d, x, w, w_name is not None, b,
+                   b_name is not None, float(node.attrs["eps"]), max(wdiv, 1), max(wmod, 1), rms, out)
     return True
 
 

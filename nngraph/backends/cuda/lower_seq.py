@@ -2,7 +2,7 @@
 transposed convolution, upsampling, two-operand einsum. The losses are in ``lower_loss.py``.
 
 Attention is three kernels: the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
-softmax in place (``kernels_seq.attn_softmax``), then the GEMM ``weights @ v``. A recurrent layer is one launch (one
+softmax in place (``rows.attn_softmax``: a block per row), then the GEMM ``weights @ v``. A recurrent layer is one launch (one
 block per batch row looping over time) after the input projection the graph already computes; a cell is a GEMM and
 the same kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
 reference's own helpers (constants in the weight arena)."""
@@ -16,6 +16,7 @@ from ...ir.node import Node
 from ...ops.registry import register_lowering
 from ..cpu.buffers import Buf, collapse
 from . import kernels_seq as K
+from . import rows as R
 from .codegen import CudaEmitter
 from .gemm import batched_matmul
 from .kernels_basic import emit_copy, strided_args
@@ -65,8 +66,8 @@ def _weights(em: CudaEmitter, q_name: str, k_name: str, mask_name: str | None, a
         lead, lst = (1,) * (2 - len(lead)) + lead, (0,) * (2 - len(lst)) + lst
         mask, ms, b1 = mb, (lst[0], lst[1], mb.strides[-2], mb.strides[-1]), lead[1]
     if rows and S:
-        em.launch(K.attn_softmax, rows, rows, L, S, b1, out, mask, ms, mask_kind, bool(attrs["is_causal"]),
-                  float(attrs["scale"]), zero_rows)
+        em.launch_grid(R.attn_softmax, R.row_grid(rows), (R.row_threads(S),), rows, L, S, b1, out, mask, ms,
+                       mask_kind, bool(attrs["is_causal"]), float(attrs["scale"]), zero_rows)
     return True
 
 

@@ -1,0 +1,45 @@
+"""The block-per-row kernels (``rows.py``): rows longer than a block, strided rows, NaN and -inf rows, masks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nngraph.nn.functional as F
+from nngraph import nn
+
+from .helpers import Fn, check
+
+rng = np.random.default_rng(12)
+
+
+# the simulator evaluates inf - inf in numpy scalars, which warn (a GPU gives NaN silently, as the reference does)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_softmax_and_norm_rows(dtype: type) -> None:
+    x = rng.standard_normal((3, 11, 3)).astype(dtype)
+    x[0, 3, 1] = np.nan  # NaN spreads over its row only
+    x[1, :, 2] = -np.inf  # an all -inf row: NaN, as numpy
+    x[2, 5, 0] = np.inf
+    y = rng.standard_normal((3, 11, 3)).astype(dtype)
+    ln = nn.LayerNorm(3)
+    ln.weight[...] = rng.standard_normal(3)
+    if dtype == np.float64:
+        ln = ln.double()
+
+    def f(m, x, y):  # noqa: ANN001, ANN202
+        return (F.softmax(x, dim=1), F.log_softmax(x, dim=-1), F.softmax(x.reshape(3, 33), dim=-1),
+                m.ln(y), F.layer_norm(y.reshape(3, 33), (33,)), F.rms_norm(y, (11, 3)))
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    with np.errstate(invalid="ignore", over="ignore"):  # the eager reference
+        check(Fn(f, ln=ln), x, y, rtol=tol, atol=tol)
+
+
+def test_attention_rows_longer_than_a_block() -> None:
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in ((1, 2, 9, 4), (1, 2, 23, 4), (1, 2, 23, 3)))
+    keep = rng.random((9, 23)) > 0.4
+    keep[4] = False  # fully masked: zeros
+
+    def f(m, q, k, v):  # noqa: ANN001, ANN202
+        return (F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
+                F.scaled_dot_product_attention(q, k[:, :, :9], v[:, :, :9], is_causal=True))
+    check(Fn(f), q, k, v, rtol=1e-5, atol=1e-5)

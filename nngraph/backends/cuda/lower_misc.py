@@ -42,6 +42,10 @@ def _layer_norm(em: CudaEmitter, node: Node) -> bool:
     return _norm(em, node, x_name, w_name, b_name, d, 1, d, False)  # affine parameters indexed by row position
 
 
+# a block per output (rows.reduce_block) for reductions of at least this many elements into fewer outputs than
+# this; one thread per output otherwise (kernels_misc.reduce_axes)
+LONG_REDUCTION, FEW_OUTPUTS = 64, 4096
+
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3, "prod": 4, "any": 5, "all": 6, "var": 7, "std": 8,
            "argmax": 9, "argmin": 10}
 
@@ -76,6 +80,10 @@ def emit_reduce(em: CudaEmitter, x: Buf, axes: tuple[int, ...], out: Buf, op: in
         return False
     ks, kst = (1,) * (4 - len(ks)) + ks, (0,) * (4 - len(kst)) + kst
     rs, rst = (1,) * (4 - len(rs)) + rs, (0,) * (4 - len(rst)) + rst
+    if op in (0, 1, 2, 3, 7, 8) and r_total >= LONG_REDUCTION and out.size < FEW_OUTPUTS:
+        em.launch_grid(R.reduce_block, R.row_grid(out.size), (R.row_threads(r_total),), out.size, ks, kst, r_total,
+                       rs, rst, x, out, op, ddof)
+        return True
     em.launch(K.reduce_axes, out.size, out.size, ks, kst, r_total, rs, rst, x, out, op, ddof)
     return True
 

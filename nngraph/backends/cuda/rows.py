@@ -1,5 +1,5 @@
-"""Row kernels with one thread block per row: softmax / log_softmax, layer/group/instance/RMS norm, and attention's
-masked softmax.
+"""Row kernels with one thread block per row: softmax / log_softmax, layer/group/instance/RMS norm, attention's
+masked softmax, and the long reductions (sum/mean/max/min/var/std over many elements into few outputs).
 
 The first versions ran one thread per row: a warp's 32 threads read 32 different rows (uncoalesced: a cache line
 per thread per element), and a layer norm over ViT-tiny's 197 tokens used 197 threads of a GPU that runs hundreds
@@ -14,7 +14,7 @@ import math
 from numba import cuda, float64
 
 ROW_THREADS = 128  # the largest block: the size of the shared reduction buffer
-SUM, MAX = 0, 1
+SUM, MAX, MIN = 0, 1, 2
 
 
 def row_threads(n: int) -> int:
@@ -44,9 +44,19 @@ def max_nan(a, b):
     return a
 
 
+@cuda.jit(device=True, inline=True)
+def min_nan(a, b):
+    """The minimum, NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b or b < a:
+        return b
+    return a
+
+
 @cuda.jit(device=True)
 def block_reduce(sh, v, op):
-    """``op`` (SUM or MAX) of ``v`` over the block's threads (a power of two), returned to every thread."""
+    """``op`` (SUM, MAX or MIN) of ``v`` over the block's threads (a power of two), returned to every thread."""
     tid = cuda.threadIdx.x
     sh[tid] = v
     cuda.syncthreads()
@@ -55,8 +65,10 @@ def block_reduce(sh, v, op):
         if tid < s:
             if op == SUM:
                 sh[tid] = sh[tid] + sh[tid + s]
-            else:
+            elif op == MAX:
                 sh[tid] = max_nan(sh[tid], sh[tid + s])
+            else:
+                sh[tid] = min_nan(sh[tid], sh[tid + s])
         cuda.syncthreads()
         s //= 2
     r = sh[0]
@@ -167,3 +179,56 @@ def attn_softmax(rows, L, S, B1, w, wo, mask, mo, ms, mask_kind, causal, scale, 
             for j in range(tid, S, nt):
                 w[base + j] = w[base + j] / total
         r += cuda.gridDim.x
+
+
+@cuda.jit(cache=True)
+def reduce_block(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
+    """``kernels_misc.reduce_axes`` for op 0 sum, 1 mean, 2 max, 3 min, 7 var, 8 std with a block per output:
+    for reductions over many elements into few outputs (a full ``mean``), which one thread per output serializes.
+    ``R`` >= 1."""
+    sh = cuda.shared.array(ROW_THREADS, float64)
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    i = cuda.blockIdx.x
+    while i < n_out:
+        base = xo + _offset4(i, ks, kst)
+        if op == 2 or op == 3:
+            acc = x[base] * 1.0
+            for j in range(tid, R, nt):
+                v = x[base + _offset4(j, rs, rst)] * 1.0
+                acc = max_nan(acc, v) if op == 2 else min_nan(acc, v)
+            acc = block_reduce(sh, acc, MAX if op == 2 else MIN)
+        else:
+            acc = 0.0
+            for j in range(tid, R, nt):
+                acc += x[base + _offset4(j, rs, rst)]
+            acc = block_reduce(sh, acc, SUM)
+            if op != 0:
+                acc = acc / R
+            if op >= 7:
+                mean = acc
+                acc = 0.0
+                for j in range(tid, R, nt):
+                    d = x[base + _offset4(j, rs, rst)] - mean
+                    acc += d * d
+                acc = block_reduce(sh, acc, SUM)
+                div = R - ddof
+                if div > 0:
+                    acc = acc / div
+                else:
+                    acc = math.nan if not acc > 0 else math.inf
+                if op == 8:
+                    acc = math.sqrt(acc)
+        if tid == 0:
+            out[oo + i] = acc
+        i += cuda.gridDim.x
+
+
+@cuda.jit(device=True, inline=True)
+def _offset4(j, s, st):
+    """The strided offset of flat index ``j`` in a 4-d shape ``s`` with strides ``st``."""
+    r3 = j % s[3]
+    j //= s[3]
+    r2 = j % s[2]
+    j //= s[2]
+    return (j // s[1]) * st[0] + (j % s[1]) * st[1] + r2 * st[2] + r3 * st[3]

@@ -150,7 +150,10 @@ def reductions(dtype: Any) -> tuple:
     def f(m, x):  # noqa: ANN001, ANN202
         return (np.var(x, axis=(0, 2)), np.std(x, axis=-1, ddof=1, keepdims=True), np.prod(x[:, :2], axis=1),
                 np.any(x > 1.0, axis=0), np.all(x[2] == 0, axis=-1), np.all(x != 0),
-                np.argmax(x, axis=1), np.argmin(x.transpose(2, 0, 1), axis=2), np.argmax(x[0]))
+                np.argmax(x, axis=1), np.argmin(x.transpose(2, 0, 1), axis=2), np.argmax(x[0]),
+                # >= 64 elements into few outputs: a block per output (rows.reduce_block)
+                np.mean(np.concatenate([x, x], axis=0)), np.max(np.concatenate([x, x], axis=0)),
+                np.min(np.concatenate([x[0], x[2]] * 4, axis=0).T, axis=1), np.std(np.concatenate([x[2]] * 4), ddof=1))
     return Fn(f), (x,)
 
 

@@ -43,3 +43,24 @@ def test_attention_rows_longer_than_a_block() -> None:
         return (F.scaled_dot_product_attention(q, k, v, attn_mask=keep),
                 F.scaled_dot_product_attention(q, k[:, :, :9], v[:, :, :9], is_causal=True))
     check(Fn(f), q, k, v, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_long_reductions_block_per_output(dtype: type) -> None:
+    """Reductions of >= 64 elements into few outputs (``rows.reduce_block``): strided, NaN, integer sums."""
+    x = rng.standard_normal((3, 70)).astype(dtype)
+    x[1, 33] = np.nan
+    y = rng.standard_normal((9, 4, 2)).astype(dtype)
+    k = rng.integers(-50, 50, (80,)).astype(np.int64)
+
+    def f(m, x, y, k):  # noqa: ANN001, ANN202
+        return (x.sum(axis=1), x.mean(axis=-1), x.max(axis=1), x.min(axis=1), x.var(axis=1), x.std(axis=1, ddof=1),
+                y.mean(), y.transpose(2, 1, 0).max(axis=(1, 2)), y[:, :, 0].T.var(axis=1), k.sum(), k.max())
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    compiled = check(Fn(f), x, y, k, rtol=tol, atol=tol)
+    from nngraph.backends.cuda import rows
+
+    kernels = {getattr(s.kernel, "__name__", getattr(getattr(s.kernel, "py_func", None), "__name__", ""))
+               for s in compiled.specializations[0].executable.plan.program if hasattr(s, "kernel")}
+    assert rows.reduce_block.__name__ in kernels or any("reduce_block" in k for k in kernels), kernels

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda, int64
+from numba import cuda, float64, int64
 
 from .devmath import power
 from .kernels_basic import dot6, unravel6
+from .rows import ROW_THREADS, SUM, block_reduce
 
 
 # ---------------------------------------------------------------------------------------- reduction, NLL, cross entropy
@@ -122,24 +123,28 @@ def class_loss_total(n, acc, ao, mean, mix, eps, C, out, oo):
 
 @cuda.jit(cache=True)
 def loss_reduce(n, x, xo, w, wo, nw, has_w, mode, batch, out, oo):
-    """One thread: ``out = sum(x)`` (mode 0), ``sum(x) / n`` or ``/ sum(w)`` (1), ``sum(x) / batch`` (2); a zero
-    denominator gives NaN or +-inf as numpy's division does."""
-    if cuda.grid(1) == 0:
-        s = 0.0
-        for i in range(n):
-            s += x[xo + i]
+    """One block (a power of two of threads, ``rows.block_reduce``): ``out = sum(x)`` (mode 0), ``sum(x) / n`` or
+    ``/ sum(w)`` (1), ``sum(x) / batch`` (2); a zero denominator gives NaN or +-inf as numpy's division does."""
+    sh = cuda.shared.array(ROW_THREADS, float64)
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    s = 0.0
+    for i in range(tid, n, nt):
+        s += x[xo + i]
+    s = block_reduce(sh, s, SUM)
+    den = 0.0
+    if mode == 2:
+        den = batch * 1.0
+    elif mode == 1 and has_w:
+        for i in range(tid, nw, nt):
+            den += w[wo + i]
+        den = block_reduce(sh, den, SUM)
+    else:
+        den = n * 1.0
+    if tid == 0:
         if mode == 0:
             out[oo] = s
-            return
-        den = 0.0
-        if mode == 2:
-            den = batch * 1.0
-        elif has_w:
-            for i in range(nw):
-                den += w[wo + i]
-        else:
-            den = n * 1.0
-        if den == 0:
+        elif den == 0:
             out[oo] = math.nan if (s == 0 or s != s) else math.copysign(math.inf, s)
         else:
             out[oo] = s / den

@@ -4,8 +4,8 @@ as the CPU lowering (``backends/cpu/lower_loss.py``):
 * The pointwise losses are elementwise formulas (``elementwise.lower_loop``). ``binary_cross_entropy`` and
   ``gaussian_nll_loss`` first launch a value check (probabilities in [0, 1]; variances not negative), then their
   formula under the CPU backend's private name (``cpu.lower_loss.CHECKED``).
-* ``loss_reduction`` (one thread) and NLL / cross entropy (a thread per position, then one thread for the
-  reduction) over dense operands.
+* ``loss_reduction`` (one block, ``rows.block_reduce``) and NLL / cross entropy (a thread per position, then one
+  thread for the reduction) over dense operands.
 * The per-row losses (multilabel soft margin, cosine embedding, triplet margin, multi margin, multilabel margin):
   one thread per output row; operands are read through their (broadcast) strides when each group of dims (rows,
   classes or features) merges into one stride, else copied dense first.
@@ -29,6 +29,7 @@ from . import elementwise
 from . import kernels_loss as K
 from .codegen import CudaEmitter
 from .kernels_basic import emit_copy, strided_args
+from .rows import row_threads
 
 _MODES = {"none": 0, "sum": 1, "mean": 2}
 
@@ -86,7 +87,8 @@ def _loss_reduction(em: CudaEmitter, node: Node) -> bool:
     xd = em.dense(loss_name)
     w = em.dense(w_name) if w_name is not None else xd
     batch = x.shape[0] if x.ndim else 1
-    em.launch_grid(K.loss_reduce, (1,), (1,), xd.size, xd, w, w.size, w_name is not None, mode, batch, out)
+    em.launch_grid(K.loss_reduce, (1,), (row_threads(xd.size),), xd.size, xd, w, w.size, w_name is not None, mode,
+                   batch, out)
     return True
 
 

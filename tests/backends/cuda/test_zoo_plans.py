@@ -38,3 +38,16 @@ def test_zoo_model_plans_without_host_steps(name: str) -> None:
     plan = plan_for(getattr(models, name)(**kwargs), *inputs())
     assert plan.host_nodes == []
     assert plan.n_launches > 0
+
+
+def test_every_op_has_a_cuda_lowering() -> None:
+    """Every registry op lowers to CUDA except the ones the CPU backend does not lower either: the folded-BatchNorm
+    weight ops (computed on the host with the weights, like every weight-only value) and ``embedding_renorm`` (it
+    renormalizes the user's weight in place)."""
+    from nngraph.backends.cuda import register_lowerings
+    from nngraph.ops.registry import REGISTRY
+
+    register_lowerings()
+    missing = sorted(n for n, op in REGISTRY.items() if "cuda" not in op.lowerings)
+    assert missing == sorted(n for n, op in REGISTRY.items() if "cpu" not in op.lowerings)
+    assert missing == ["bn_fold_bias", "bn_fold_weight", "bn_scale", "embedding_renorm"]

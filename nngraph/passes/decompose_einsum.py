@@ -11,7 +11,8 @@ An equation ``"...ij,jk,kl->...il"`` becomes, in order:
 
 Equations already in the lowered form are left alone, and so are the few this cannot express: a label whose sizes
 differ between operands (numpy broadcasts a size-1 label), and operands other than float32/float64 of one dtype
-(``np.sum`` widens integers where einsum keeps the dtype). Those run as the numpy reference. The result matches ``np.einsum`` up to the order of floating-point sums.
+(``np.sum`` widens integers where einsum keeps the dtype). Those run as the numpy reference. The result matches
+``np.einsum`` up to the order of floating-point sums.
 """
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ Prepared once per specialization: the device arenas (weights per dtype, workspac
 input and output staging buffers) and every launch's configured kernel and argument list. A call with numpy inputs
 copies them into the staging buffers, runs the launches as prepared, and copies the outputs back into fresh host
 arrays. A call with device arrays (``__cuda_array_interface__``: numba, CuPy, PyTorch) uses them in place and returns
-fresh device arrays, whose memory is recycled once the caller drops them (``pool.py``). Weights are uploaded by ``refresh`` (weight epoch changes), into the same device arrays.
-Calls are serialized by a lock (one workspace per specialization).
+fresh device arrays, whose memory is recycled once the caller drops them (``pool.py``). Weights are uploaded by
+``refresh`` (weight epoch changes), into the same device arrays. Calls are serialized by a lock (one workspace per
+specialization).
 """
 from __future__ import annotations
 
@@ -153,8 +154,9 @@ class CudaExecutable:
         if "OUT_OF_MEMORY" in str(e).upper() or "out of memory" in str(e).lower():
             raise CudaOutOfMemoryError(
                 f"the GPU ran out of memory allocating {what}: {self.planned_bytes} bytes planned (weights "
-                f"{sum(self.plan.arenas.weight_sizes.values())} and workspace {sum(self.plan.arenas.work_sizes.values())}"
-                " elements, plus inputs and outputs); use a smaller batch or free GPU memory") from e
+                f"{sum(self.plan.arenas.weight_sizes.values())} and workspace "
+                f"{sum(self.plan.arenas.work_sizes.values())} elements, plus inputs and outputs); use a smaller batch "
+                "or free GPU memory") from e
 
     def _block(self, nbytes: int) -> Any:
         """Device memory for an output pool (``pool.OutputPool``)."""

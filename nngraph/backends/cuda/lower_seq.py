@@ -2,9 +2,9 @@
 transposed convolution, upsampling, two-operand einsum. The losses are in ``lower_loss.py``.
 
 Attention is three kernels: the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
-softmax in place (``rows.attn_softmax``: a block per row), then the GEMM ``weights @ v``. A recurrent layer is one launch (one
-block per batch row looping over time) after the input projection the graph already computes; a cell is a GEMM and
-the same kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
+softmax in place (``rows.attn_softmax``: a block per row), then the GEMM ``weights @ v``. A recurrent layer is one
+launch (one block per batch row looping over time) after the input projection the graph already computes; a cell is
+a GEMM and the same kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
 reference's own helpers (constants in the weight arena)."""
 from __future__ import annotations
 

@@ -256,7 +256,8 @@ def einsum(dtype: Any) -> tuple:
         return (np.einsum("bij,bjk->bik", a, b), np.einsum("bij,kb->ikj", a, c[:, :2]), np.einsum("bij,bjk->kbi", a, b),
                 np.einsum("ij,jk->ik", a[0], b[1]), np.einsum("bij,bij->b", a, a),
                 # decompose_einsum: three operands, ellipsis, a diagonal, a one-sided sum, one operand, a trace
-                np.einsum("bij,bjk,kl->bil", a, b, c), np.einsum("...ij,...jk", a, b), np.einsum("bii->bi", a[:, :, :3]),
+                np.einsum("bij,bjk,kl->bil", a, b, c), np.einsum("...ij,...jk", a, b),
+                np.einsum("bii->bi", a[:, :, :3]),
                 np.einsum("bij,jk->k", a, b[0]), np.einsum("bij->jb", a), np.trace(a[0, :, :3]))
     return Fn(f), (a, b, c)
 

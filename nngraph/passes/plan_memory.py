@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from ..ir.graph import Graph
 from ..ir.node import MODULE, OP
 from ..ir.symbolic import prod

@@ -230,7 +230,9 @@ def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str 
     c = em.dense(c0) if c0 is not None else out
     acc = em.scratch((N, GH), np.dtype(np.float64))
     hf = em.scratch((N, H), np.dtype(np.float64)) if w_hr is not None else acc
-    threads = int(min(512, max(32, (GH + 31) // 32 * 32)))
+    # 256 threads: the block size the first kernel ran with on the H100 (a larger block risks exceeding the register
+    # file with this many float64 live values)
+    threads = int(min(256, max(32, (GH + 31) // 32 * 32)))
     em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, P, mode, x, wt, b, b_hh is not None, h, h0 is not None,
                    c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse)
 

@@ -9,9 +9,10 @@ An equation ``"...ij,jk,kl->...il"`` becomes, in order:
    operand and not the output has summed away (``sum``);
 3. the operands contracted left to right by two-operand einsums, each keeping the labels needed later.
 
-Equations already in the lowered form are left alone, and so are the few this cannot express: a label whose sizes
-differ between operands (numpy broadcasts a size-1 label), and operands other than float32/float64 of one dtype
-(``np.sum`` widens integers where einsum keeps the dtype). Those run as the numpy reference. The result matches
+A label of size 1 in one operand and larger in another broadcasts (numpy's rule for ellipsis dimensions): it is
+reshaped away from the operand where it has size 1. Equations already in the lowered form are left alone, and so
+are operands other than float32/float64 of one dtype (``np.sum`` widens integers where einsum keeps the dtype):
+those run as the numpy reference. The result matches
 ``np.einsum`` up to the order of floating-point sums.
 """
 from __future__ import annotations
@@ -97,14 +98,25 @@ def _rewrite(graph: Graph, node: Node, eq: _Equation, specs: list[TensorSpec]) -
     sizes: dict[str, int] = {}
     for t, s in zip(eq.terms, specs):
         for c, n in zip(t, s.shape):
-            if sizes.setdefault(c, n) != n:
-                return None  # a broadcast label
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+            elif n not in (1, sizes[c]):
+                return None  # numpy raises
     if eq.terms == (eq.out,):
         return node.args[0]  # the identity (a graph output that is an input is copied by the backends)
+    # a label of size 1 where another operand has it larger broadcasts: drop it from that operand
+    args, terms = list(node.args), list(eq.terms)
+    for k, (t, s) in enumerate(zip(eq.terms, specs)):
+        drop = {p for p, (c, n) in enumerate(zip(t, s.shape)) if n == 1 and sizes[c] != 1}
+        if drop:
+            args[k] = _add(graph, node, "reshape", [args[k]],
+                           shape=tuple(n for p, n in enumerate(s.shape) if p not in drop))
+            terms[k] = "".join(c for p, c in enumerate(t) if p not in drop)
+    eq = _Equation(tuple(terms), eq.out)
     if lowered_form(eq):
-        return _add(graph, node, "einsum", list(node.args), equation=f"{eq.terms[0]},{eq.terms[1]}->{eq.out}")
+        return _add(graph, node, "einsum", args, equation=f"{eq.terms[0]},{eq.terms[1]}->{eq.out}")
     operands: list[tuple[str, str]] = []  # (node name, labels)
-    for k, (name, term) in enumerate(zip(node.args, eq.terms)):
+    for k, (name, term) in enumerate(zip(args, eq.terms)):
         others = eq.out + "".join(t for j, t in enumerate(eq.terms) if j != k)
         operands.append(_reduce_operand(graph, node, name, term, others))
     name, term = operands[0]

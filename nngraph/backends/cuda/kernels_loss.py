@@ -106,15 +106,22 @@ def class_prob_rows(n, x, xo, t, to, w, wo, has_w, C, inner, eps, none, out, oo,
 
 @cuda.jit(cache=True)
 def class_loss_total(n, acc, ao, mean, mix, eps, C, out, oo):
-    """One thread: the 'sum'/'mean' reduction of ``class_index_rows``'s terms ('mean': by the summed weights)."""
-    if cuda.grid(1) == 0:
-        sl = 0.0
-        sw = 0.0
-        ss = 0.0
-        for p in range(n):
-            sl += acc[ao + p]
-            sw += acc[ao + n + p]
-            ss += acc[ao + 2 * n + p]
+    """One block (``rows.block_reduce``): the 'sum'/'mean' reduction of ``class_index_rows``'s terms ('mean': by the
+    summed weights)."""
+    sh = cuda.shared.array(ROW_THREADS, float64)
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    sl = 0.0
+    sw = 0.0
+    ss = 0.0
+    for p in range(tid, n, nt):
+        sl += acc[ao + p]
+        sw += acc[ao + n + p]
+        ss += acc[ao + 2 * n + p]
+    sl = block_reduce(sh, sl, SUM)
+    sw = block_reduce(sh, sw, SUM)
+    ss = block_reduce(sh, ss, SUM)
+    if tid == 0:
         if mean:
             sl = _ratio(sl, sw)
             ss = _ratio(ss, sw)

@@ -5,7 +5,7 @@ as the CPU lowering (``backends/cpu/lower_loss.py``):
   ``gaussian_nll_loss`` first launch a value check (probabilities in [0, 1]; variances not negative), then their
   formula under the CPU backend's private name (``cpu.lower_loss.CHECKED``).
 * ``loss_reduction`` (one block, ``rows.block_reduce``) and NLL / cross entropy (a thread per position, then one
-  thread for the reduction) over dense operands.
+  block for the reduction) over dense operands.
 * The per-row losses (multilabel soft margin, cosine embedding, triplet margin, multi margin, multilabel margin):
   one thread per output row; operands are read through their (broadcast) strides when each group of dims (rows,
   classes or features) merges into one stride, else copied dense first.
@@ -119,13 +119,15 @@ def _class_loss(em: CudaEmitter, node: Node) -> bool:
     if probs:
         em.launch(K.class_prob_rows, n, n, x, t, w, w_name is not None, n_classes, inner, eps, mode == 0, out, acc)
         if mode:
-            em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, False, eps, n_classes, out)
+            em.launch_grid(K.class_loss_total, (1,), (row_threads(n),), n, acc, mode == 2, False, eps, n_classes,
+                           out)
         return True
     with em.value_check(f"{node.target}: a target class outside [0, {n_classes})") as flag:
         em.launch(K.class_index_rows, n, n, bool(logits), x, t, w, w_name is not None, n_classes, inner,
                   int(node.attrs["ignore_index"]), eps, flag, mode == 0, logits and eps > 0, out, acc)
     if mode:
-        em.launch_grid(K.class_loss_total, (1,), (1,), n, acc, mode == 2, logits and eps > 0, eps, n_classes, out)
+        em.launch_grid(K.class_loss_total, (1,), (row_threads(n),), n, acc, mode == 2, logits and eps > 0, eps,
+                       n_classes, out)
     return True
 
 

@@ -12,7 +12,7 @@ import math
 
 from numba import cuda, float64, int64
 
-from .devmath import power
+from .devmath import logaddexp, power
 from .kernels_basic import dot6, unravel6
 from .rows import ROW_THREADS, SUM, block_reduce
 
@@ -351,19 +351,6 @@ def multilabel_margin(rows, C, x, xo, xs, t, to, ts, flag, fo, out, oo):
 
 
 # -------------------------------------------------------------------------------------------------------------- CTC
-@cuda.jit(device=True, inline=True)
-def _logaddexp(x, y):
-    """np.logaddexp (npy_logaddexp): equal infinities without NaN, NaN propagates."""
-    if x == y:
-        return x + math.log(2.0)
-    d = x - y
-    if d > 0:
-        return x + math.log1p(math.exp(-d))
-    if d <= 0:
-        return y + math.log1p(math.exp(d))
-    return d
-
-
 @cuda.jit(cache=True)
 def ctc_alpha(T, C, M, lp, lpo, lps, tg, tgo, row, step, padded, width, il, ilo, ils, tl, tlo, tls, blank, alpha, ao,
               loss, lo, flag, fo):
@@ -438,9 +425,9 @@ def ctc_alpha(T, C, M, lp, lpo, lps, tg, tgo, row, step, padded, width, il, ilo,
             label = blank if s % 2 == 0 else tg[start + (s // 2) * step]
             a = alpha[prev + s]
             if s >= 1:
-                a = _logaddexp(a, alpha[prev + s - 1])
+                a = logaddexp(a, alpha[prev + s - 1])
             if s >= 2 and label != blank and label != tg[start + (s // 2 - 1) * step]:
-                a = _logaddexp(a, alpha[prev + s - 2])
+                a = logaddexp(a, alpha[prev + s - 2])
             alpha[cur + s] = a + lp[lrow + label * lps[2]]
             s += nt
         cuda.syncthreads()
@@ -448,7 +435,7 @@ def ctc_alpha(T, C, M, lp, lpo, lps, tg, tgo, row, step, padded, width, il, ilo,
         last = base + ((n_in - 1) % 2) * M
         end = alpha[last + m - 1]
         if L > 0:
-            end = _logaddexp(end, alpha[last + m - 2])
+            end = logaddexp(end, alpha[last + m - 2])
         loss[lo + i] = -end
 
 

@@ -23,10 +23,21 @@ def _unravel4(j, s):
 
 
 @cuda.jit(device=True, inline=True)
-def _offset4(j, s, st):
+def offset4(j, s, st):
     """The strided offset of flat index ``j`` in a 4-d shape ``s`` with strides ``st``."""
     r0, r1, r2, r3 = _unravel4(j, s)
     return r0 * st[0] + r1 * st[1] + r2 * st[2] + r3 * st[3]
+
+
+@cuda.jit(device=True, inline=True)
+def var_result(ss, div, std):
+    """The variance (``std``: standard deviation) from the sum of squared deviations ``ss`` and the divisor
+    ``R - ddof``; numpy's NaN / inf for a divisor <= 0."""
+    if div > 0:
+        v = ss / div
+    else:
+        v = math.nan if not ss > 0 else math.inf
+    return math.sqrt(v) if std else v
 
 
 @cuda.jit(cache=True)
@@ -38,19 +49,19 @@ def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        base = xo + _offset4(i, ks, kst)
+        base = xo + offset4(i, ks, kst)
         acc = 0.0
         if op == 4 or op == 6:
             acc = 1.0
         mean = 0.0
         if op >= 7 and op <= 8:  # two passes: the mean first
             for j in range(R):
-                mean += x[base + _offset4(j, rs, rst)]
+                mean += x[base + offset4(j, rs, rst)]
             mean = mean / R if R > 0 else math.nan
         best = 0
         first = True
         for j in range(R):
-            v = x[base + _offset4(j, rs, rst)]
+            v = x[base + offset4(j, rs, rst)]
             if op <= 1:
                 acc += v
             elif op <= 3 or op >= 9:
@@ -75,13 +86,7 @@ def reduce_axes(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
         if op == 1:
             acc = acc / R if R > 0 else math.nan
         elif op == 7 or op == 8:
-            div = R - ddof
-            if div > 0:
-                acc = acc / div
-            else:
-                acc = math.nan if not acc > 0 else math.inf
-            if op == 8:
-                acc = math.sqrt(acc)
+            acc = var_result(acc, R - ddof, op == 8)
         if op >= 9:
             out[oo + i] = best
         else:
@@ -410,15 +415,15 @@ def pnorm_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, diff, add
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        base = xo + _offset4(i, ks, kst)
-        bbase = bo + _offset4(i, ks, kbst)
+        base = xo + offset4(i, ks, kst)
+        bbase = bo + offset4(i, ks, kbst)
         nrm = _pnorm(x, base, b, bbase, diff, add, R, rs, rst, rbst, p)
         if mode == 0:
             out[oo + i] = nrm
         else:
             d = nrm if (nrm > eps or nrm != nrm) else eps
             for j in range(R):
-                e = base + _offset4(j, rs, rst)
+                e = base + offset4(j, rs, rst)
                 out[oo + e - xo] = x[e] / d
         i += step
 
@@ -461,8 +466,8 @@ def cosine_reduce(n_out, ks, kst, kbst, R, rs, rst, rbst, x, xo, b, bo, eps, out
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < n_out:
-        base = xo + _offset4(i, ks, kst)
-        bbase = bo + _offset4(i, ks, kbst)
+        base = xo + offset4(i, ks, kst)
+        bbase = bo + offset4(i, ks, kbst)
         na = _pnorm(x, base, b, bbase, False, 0.0, R, rs, rst, rbst, 2.0)
         nb = _pnorm(b, bbase, x, base, False, 0.0, R, rs, rbst, rst, 2.0)
         na = na if (na > eps or na != na) else eps

@@ -13,6 +13,8 @@ import math
 
 from numba import cuda, float64
 
+from .kernels_misc import offset4, var_result
+
 ROW_THREADS = 128  # the largest block: the size of the shared reduction buffer
 SUM, MAX, MIN = 0, 1, 2
 
@@ -191,17 +193,17 @@ def reduce_block(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
     nt = cuda.blockDim.x
     i = cuda.blockIdx.x
     while i < n_out:
-        base = xo + _offset4(i, ks, kst)
+        base = xo + offset4(i, ks, kst)
         if op == 2 or op == 3:
             acc = x[base] * 1.0
             for j in range(tid, R, nt):
-                v = x[base + _offset4(j, rs, rst)] * 1.0
+                v = x[base + offset4(j, rs, rst)] * 1.0
                 acc = max_nan(acc, v) if op == 2 else min_nan(acc, v)
             acc = block_reduce(sh, acc, MAX if op == 2 else MIN)
         else:
             acc = 0.0
             for j in range(tid, R, nt):
-                acc += x[base + _offset4(j, rs, rst)]
+                acc += x[base + offset4(j, rs, rst)]
             acc = block_reduce(sh, acc, SUM)
             if op != 0:
                 acc = acc / R
@@ -209,26 +211,10 @@ def reduce_block(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
                 mean = acc
                 acc = 0.0
                 for j in range(tid, R, nt):
-                    d = x[base + _offset4(j, rs, rst)] - mean
+                    d = x[base + offset4(j, rs, rst)] - mean
                     acc += d * d
-                acc = block_reduce(sh, acc, SUM)
-                div = R - ddof
-                if div > 0:
-                    acc = acc / div
-                else:
-                    acc = math.nan if not acc > 0 else math.inf
-                if op == 8:
-                    acc = math.sqrt(acc)
+                acc = var_result(block_reduce(sh, acc, SUM), R - ddof, op == 8)
         if tid == 0:
             out[oo + i] = acc
         i += cuda.gridDim.x
 
-
-@cuda.jit(device=True, inline=True)
-def _offset4(j, s, st):
-    """The strided offset of flat index ``j`` in a 4-d shape ``s`` with strides ``st``."""
-    r3 = j % s[3]
-    j //= s[3]
-    r2 = j % s[2]
-    j //= s[2]
-    return (j // s[1]) * st[0] + (j % s[1]) * st[1] + r2 * st[2] + r3 * st[3]

@@ -4,9 +4,19 @@ The CUDA simulator runs kernels as Python, so code that types in Python but not 
 objects, reflected lists, ...) passes every simulator test. ``compile_plan_ptx`` types and compiles every distinct
 (kernel, argument types) pair of a ``Plan`` for a compute capability through NVVM, which catches that. Needs numba
 without the simulator (``NUMBA_ENABLE_CUDASIM`` unset) and CUDA's NVVM library; no GPU or driver.
+
+Where CUDA's ``ptxas`` is on the PATH, each PTX is also assembled for the target (``Resources``): that catches inline
+PTX the assembler rejects, and launches that ask for more registers or shared memory per block than an SM has --
+on a GPU the launch fails with "too many resources requested", which the simulator never reports.
 """
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -82,9 +92,67 @@ def _stub_current_device(cc: tuple[int, int]) -> None:
     dispatcher.get_current_device = lambda: _StubDevice(cc)
 
 
-def compile_plan_ptx(plan: Plan, cc: tuple[int, int] = (9, 0), seen: set | None = None) -> list[tuple[str, str]]:
+# per-SM limits of every compute capability the backend targets (sm_70 .. sm_90): a block may use at most this many
+# registers (allocated per warp in units of 256) and this much static shared memory
+REGS_PER_BLOCK = 65536
+REG_ALLOC_UNIT = 256
+STATIC_SMEM_PER_BLOCK = 48 * 1024
+MAX_THREADS_PER_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What ``ptxas`` allocates for one kernel: registers per thread, spilled bytes, static shared memory bytes."""
+
+    registers: int
+    spill_bytes: int
+    shared_bytes: int
+
+    def block_problem(self, threads: int) -> str | None:
+        """Why a block of ``threads`` threads cannot launch with these resources, or None."""
+        if threads > MAX_THREADS_PER_BLOCK:
+            return f"{threads} threads per block > {MAX_THREADS_PER_BLOCK}"
+        per_warp = -(-self.registers * 32 // REG_ALLOC_UNIT) * REG_ALLOC_UNIT
+        regs = per_warp * -(-threads // 32)
+        if regs > REGS_PER_BLOCK:
+            return (f"{self.registers} registers x {threads} threads = {regs} registers per block > "
+                    f"{REGS_PER_BLOCK}")
+        if self.shared_bytes > STATIC_SMEM_PER_BLOCK:
+            return f"{self.shared_bytes} bytes of static shared memory > {STATIC_SMEM_PER_BLOCK}"
+        return None
+
+
+def ptxas_path() -> str | None:
+    """CUDA's PTX assembler, if installed."""
+    return shutil.which("ptxas")
+
+
+def assemble(ptx: str, cc: tuple[int, int] = (9, 0)) -> Resources:
+    """Assemble ``ptx`` with ``ptxas`` for ``sm_<cc>``; raises ``RuntimeError`` with the assembler's message."""
+    exe = ptxas_path()
+    if exe is None:
+        raise RuntimeError("ptxas is not on the PATH")
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "k.ptx")
+        with open(src, "w") as f:
+            f.write(ptx)
+        proc = subprocess.run([exe, f"-arch=sm_{cc[0]}{cc[1]}", "-v", "-o", os.path.join(d, "k.cubin"), src],
+                              capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ptxas failed: {proc.stderr.strip()[:2000]}")
+    # -v reports every function; the kernel is the entry (device functions are inlined or report fewer registers)
+    regs = [int(v) for v in re.findall(r"Used (\d+) registers", proc.stderr)]
+    spills = [int(v) for v in re.findall(r"(\d+) bytes spill stores", proc.stderr)]
+    smem = [int(v) for v in re.findall(r"(\d+) bytes smem", proc.stderr)]
+    return Resources(max(regs, default=0), max(spills, default=0), max(smem, default=0))
+
+
+def compile_plan_ptx(plan: Plan, cc: tuple[int, int] = (9, 0), seen: set | None = None,
+                     resources: dict | None = None) -> list[tuple[str, str]]:
     """PTX-compile every distinct (kernel, signature) of ``plan``; returns the (node, kernel) pairs compiled.
-    Raises ``RuntimeError`` naming the node and kernel that fail."""
+    With ``resources`` (a dict, filled with ``(kernel name, signature) -> Resources``) and ``ptxas`` installed, also
+    assemble each kernel and check every launch's block against its registers and shared memory. Raises
+    ``RuntimeError`` naming the node and kernel that fail."""
     from numba import cuda
 
     _stub_current_device(cc)
@@ -97,15 +165,20 @@ def compile_plan_ptx(plan: Plan, cc: tuple[int, int] = (9, 0), seen: set | None 
         fn = getattr(step.kernel, "py_func", step.kernel)
         sig = launch_signature(step, dtypes)
         key = (fn, sig)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            cuda.compile_ptx(fn, sig, cc=cc)
-        except Exception as e:  # noqa: BLE001 -- name the kernel and node
-            raise RuntimeError(f"PTX compile of kernel {fn.__module__}.{fn.__name__} (node {step.node}) for cc "
-                               f"{cc[0]}.{cc[1]} failed: {type(e).__name__}: {e}") from e
-        done.append((step.node, fn.__name__))
+        where = f"kernel {fn.__module__}.{fn.__name__} (node {step.node}) for cc {cc[0]}.{cc[1]}"
+        if key not in seen:
+            seen.add(key)
+            try:
+                src, _ = cuda.compile_ptx(fn, sig, cc=cc)
+                if resources is not None and ptxas_path() is not None:
+                    resources[key] = assemble(src, cc)
+            except Exception as e:  # noqa: BLE001 -- name the kernel and node
+                raise RuntimeError(f"PTX compile of {where} failed: {type(e).__name__}: {e}") from e
+            done.append((step.node, fn.__name__))
+        res = None if resources is None else resources.get(key)
+        problem = None if res is None else res.block_problem(int(np.prod(step.block)))
+        if problem is not None:
+            raise RuntimeError(f"launch of {where} with block {tuple(step.block)} cannot run: {problem}")
     return done
 
 
@@ -160,4 +233,5 @@ def compile_scalar_formulas_ptx(dtype: np.dtype, cc: tuple[int, int] = (9, 0)) -
     return failed
 
 
-__all__ = ["plan_for", "compile_plan_ptx", "compile_scalar_formulas_ptx", "launch_signature"]
+__all__ = ["plan_for", "compile_plan_ptx", "compile_scalar_formulas_ptx", "launch_signature", "assemble",
+           "Resources", "ptxas_path"]

@@ -6,6 +6,9 @@ only types in Python would pass every simulator test and fail on a GPU. Compiles
 
     python tests/backends/cuda/ptx_check.py [--cc 9.0] [--quick]
 
+With CUDA's ``ptxas`` on the PATH, every kernel is also assembled for the target and every launch's block is checked
+against the kernel's registers and shared memory (``nngraph.backends.cuda.ptx.Resources``); spills are listed.
+
 Exit status 0: all compiled; 1: failures (listed); 77: no CUDA NVVM library (nothing checked).
 """
 from __future__ import annotations
@@ -99,13 +102,14 @@ def main() -> int:
     from cases_loss import LOSS_CASES
     from cases_vision import VISION_CASES
 
-    from nngraph.backends.cuda.ptx import compile_plan_ptx, compile_scalar_formulas_ptx, plan_for
+    from nngraph.backends.cuda.ptx import compile_plan_ptx, compile_scalar_formulas_ptx, plan_for, ptxas_path
 
     t0 = time.time()
     failures: list[str] = []
     for dt in (np.float32, np.float64):
         failures += [f"formula {f} ({np.dtype(dt)})" for f in compile_scalar_formulas_ptx(np.dtype(dt), cc)]
     seen: set = set()
+    res: dict = {}
     n = 0
     cases = [(f"{name}-{np.dtype(dt)}", *make(dt)) for name, make in OP_CASES for dt in (np.float32, np.float64)
              if dt == np.float32 or name in TEMPLATED]
@@ -116,7 +120,7 @@ def main() -> int:
     for name, model, inputs in cases:
         try:
             plan = plan_for(model, *inputs)
-            n += len(compile_plan_ptx(plan, cc, seen))
+            n += len(compile_plan_ptx(plan, cc, seen, res))
         except Exception as e:  # noqa: BLE001
             failures.append(f"{name}: {type(e).__name__}: {e}"[:2000])
     # the kernels around cuBLAS GEMM steps (im2col, bias fill, epilogues): planned as if CuPy were usable
@@ -126,17 +130,27 @@ def main() -> int:
     for precision in ("tf32", "fp16"):
         for name, model, inputs in blas_cases():
             try:
-                n += len(compile_plan_ptx(plan_for(model, *inputs, precision=precision), cc, seen))
+                n += len(compile_plan_ptx(plan_for(model, *inputs, precision=precision), cc, seen, res))
             except Exception as e:  # noqa: BLE001
                 failures.append(f"{name} ({precision} plan): {type(e).__name__}: {e}"[:2000])
     blas.enabled, blas.MIN_MACS = (lambda: True), 0
     for name, model, inputs in blas_cases():
         try:
-            n += len(compile_plan_ptx(plan_for(model, *inputs), cc, seen))
+            n += len(compile_plan_ptx(plan_for(model, *inputs), cc, seen, res))
         except Exception as e:  # noqa: BLE001
             failures.append(f"{name} (cuBLAS plan): {type(e).__name__}: {e}"[:2000])
     print(f"compiled {n} distinct kernels + the elementwise formulas for cc {cc[0]}.{cc[1]} in "
           f"{time.time() - t0:.0f} s")
+    if res:
+        top = max(res.items(), key=lambda kv: kv[1].registers)
+        print(f"assembled {len(res)} with ptxas (sm_{cc[0]}{cc[1]}): at most {top[1].registers} registers per thread "
+              f"({top[0][0].__name__}), at most {max(r.shared_bytes for r in res.values())} bytes of static shared "
+              f"memory; every launch's block fits")
+        for (fn, _), r in res.items():
+            if r.spill_bytes:
+                print(f"spills: {fn.__name__} {r.spill_bytes} bytes")
+    elif ptxas_path() is None:
+        print("ptxas not on the PATH: kernels not assembled, launch resources not checked")
     for f in failures:
         print("FAIL", f)
     return 1 if failures else 0

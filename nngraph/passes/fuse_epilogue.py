@@ -1,5 +1,7 @@
 """Conv/Linear + activation + residual-add fusion: a heavy op and the chain of elementwise ops that consume only
-its result become one ``fused`` node (kind "epilogue") applied while the output tile is hot."""
+its result become one ``fused`` node (kind "epilogue") applied while the output tile is hot. The chain may pass
+through reshapes (e.g. a batch-1 ``batch_first`` transpose, canonicalized to a reshape): the fused node computes in
+the heavy op's layout, its extra operands are viewed in that layout, and a reshape after it restores the chain's."""
 from __future__ import annotations
 
 from ..ir.graph import Graph
@@ -11,6 +13,10 @@ HEAVY = ("conv", "conv_transpose", "linear", "matmul")
 ACTIVATIONS = ("relu", "leaky_relu", "hardtanh", "silu", "gelu", "gelu_tanh", "sigmoid", "tanh", "hardswish",
                "hardsigmoid", "elu", "celu", "selu", "mish", "softplus")
 BINARY = ("add", "mul", "sub")
+
+
+def _concrete(spec: object) -> bool:
+    return isinstance(spec, TensorSpec) and all(type(s) is int for s in spec.shape)
 
 
 def _epilogue_step(graph: Graph, current: str, user: Node) -> tuple | None:
@@ -38,15 +44,27 @@ def fuse_epilogue(graph: Graph, ctx: PassContext) -> PassResult:
         args = list(heavy.args)
         chain: list[Node] = []
         current = heavy.name
+        frame = heavy.spec.shape  # the fused kernel computes in the heavy op's layout
         while True:
             users = graph.users(current)
             if len(users) != 1:
                 break
             user = graph[users[0]]
-            step = _epilogue_step(graph, current, user)
+            via = None
+            if user.kind == OP and user.target == "reshape" and len(graph.users(user.name)) == 1 and \
+                    _concrete(user.spec) and _concrete(heavy.spec):
+                via, user = user, graph[graph.users(user.name)[0]]
+            step = _epilogue_step(graph, (via or graph[current]).name, user)
             if step is None:
                 break
             name, attrs, extra, pos = step
+            if extra is not None and user.spec.shape != frame:
+                # past a reshape: the operand is viewed in the heavy op's layout, which needs its full shape
+                if graph[extra].spec.shape != user.spec.shape:
+                    break
+                extra = graph.add(OP, "reshape", (extra,), {"shape": frame},
+                                  graph[extra].meta.with_(spec=TensorSpec(frame, graph[extra].spec.dtype)),
+                                  name=f"{extra}_as_{heavy.name}").name
             prev = ("tmp", len(steps) - 1)
             if extra is None:
                 operands: tuple = (prev,)
@@ -55,14 +73,18 @@ def fuse_epilogue(graph: Graph, ctx: PassContext) -> PassResult:
                 other = ("in", len(args) - 1)
                 operands = (prev, other) if pos == 0 else (other, prev)
             steps.append((name, attrs, operands))
-            chain.append(user)
+            chain += [via, user] if via is not None else [user]
             current = user.name
         if not chain:
             continue
         origin = heavy.meta.fused_from or (heavy.name,)
-        meta = heavy.meta.with_(spec=chain[-1].spec, fused_from=origin + tuple(n.name for n in chain))
+        last = chain[-1].spec
+        meta = heavy.meta.with_(spec=TensorSpec(frame, last.dtype), fused_from=origin + tuple(n.name for n in chain))
         fused = graph.add(OP, "fused", args, {"steps": tuple(steps), "kind": "epilogue"}, meta,
                           name=f"{heavy.name}_fused")
+        if last.shape != frame:
+            fused = graph.add(OP, "reshape", (fused.name,), {"shape": last.shape}, chain[-1].meta,
+                              name=f"{chain[-1].name}_view")
         graph.replace_all_uses(chain[-1].name, fused.name)
         for node in reversed(chain):
             graph.erase(node.name)

@@ -15,8 +15,8 @@ from ..ir.interpreter import Interpreter
 from ..ir.pytree import flatten
 from .base import PASSES, PassContext, PassFn, pass_name
 
-DEFAULT_PIPELINE = ("remove_dropout", "fold_batchnorm", "fuse_epilogue", "decompose_einsum", "eliminate_noops",
-                    "constant_fold", "cse", "dce", "fuse_elementwise", "plan_memory")
+DEFAULT_PIPELINE = ("remove_dropout", "fold_batchnorm", "canonicalize_views", "fuse_epilogue", "decompose_einsum",
+                    "eliminate_noops", "constant_fold", "cse", "dce", "fuse_elementwise", "plan_memory")
 # Train mode: no folding, no fusion, dropout stays (its masks are part of the semantics).
 TRAIN_PIPELINE = ("decompose_einsum", "eliminate_noops", "constant_fold", "dce", "plan_memory")
 

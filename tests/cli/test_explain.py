@@ -22,7 +22,8 @@ def test_explain_fusions_memory_numerics(capsys: pytest.CaptureFixture, tmp_path
         assert section in text
     assert "input:  (2, 3, 8, 8) float32" in text
     rep = json.loads(out.read_text())
-    assert [p["pass"] for p in rep["passes"]][:3] == ["remove_dropout", "fold_batchnorm", "fuse_epilogue"]
+    assert [p["pass"] for p in rep["passes"]][:4] == ["remove_dropout", "fold_batchnorm", "canonicalize_views",
+                                                      "fuse_epilogue"]
     fold = next(p for p in rep["passes"] if p["pass"] == "fold_batchnorm")
     assert "-1 batch_norm" in fold["ops"]
     (fusion,) = [f for f in rep["fusions"] if "fused" in f["what"]]

@@ -37,8 +37,8 @@ def test_dump_passes_example(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "the optimized graph computes what the model computes" in res.stdout
     files = {p.name for p in tmp_path.iterdir()}
-    assert {"index.md", "00_traced.dot", "02_fold_batchnorm.dot", "03_fuse_epilogue.dot"} <= files
-    assert "fused" in (tmp_path / "03_fuse_epilogue.dot").read_text()
+    assert {"index.md", "00_traced.dot", "02_fold_batchnorm.dot", "04_fuse_epilogue.dot"} <= files
+    assert "fused" in (tmp_path / "04_fuse_epilogue.dot").read_text()
 
 
 def test_port_example_without_torch() -> None:

@@ -153,3 +153,44 @@ def test_weight_only_heavy_op_is_not_fused() -> None:
     b.output(b.op("add", b.op("relu", prod, meta={"weight_only": True}), b.input((3, 3))))
     result = run_pass("fuse_epilogue", b.graph)
     assert not result.changed
+
+
+class _BatchFirstResidual(nn.Module):
+    """A batch-1 ``batch_first`` block: the linear works on (L, 1, E), the residual on (1, L, E)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(6, 6)
+
+    def forward(self, x: Any) -> Any:
+        y = self.lin(x.transpose(1, 0, 2)).transpose(1, 0, 2)
+        return np.tanh(y + x)
+
+
+def test_chain_passes_through_a_reshape() -> None:
+    m = _BatchFirstResidual().eval()
+    x = rand(1, 5, 6)
+    before = nngraph.trace(m, x)
+    graph = run_pass("canonicalize_views", before, root=m).graph
+    result = run_pass("fuse_epilogue", graph, root=m)
+    assert_same_numerics(before, result.graph, m, x)
+    fused = result.graph.ops("fused")
+    assert len(fused) == 1 and [s[0] for s in fused[0].attrs["steps"]] == ["linear", "add", "tanh"]
+    assert fused[0].spec.shape == (5, 1, 6)  # computed in the linear's layout
+    # the residual is viewed in that layout, the result viewed back
+    assert result.graph[fused[0].args[-1]].target == "reshape"
+    assert [result.graph[u].target for u in result.graph.users(fused[0].name)] == ["reshape"]
+    out = nngraph.compile(m)
+    assert_same(out(x), m(x), rtol=1e-5, atol=1e-6)
+
+
+def test_chain_stops_at_a_broadcast_operand_past_a_reshape() -> None:
+    bias = rand(6)
+    m = Fn(lambda x: m.lin(x).reshape(1, 5, 6) + bias)  # bias broadcasts: no view of it in (5, 6)
+    m.lin = nn.Linear(6, 6)
+    m.eval()
+    x = rand(5, 6)
+    before = nngraph.trace(m, x)
+    result = run_pass("fuse_epilogue", before, root=m)
+    assert_same_numerics(before, result.graph, m, x)
+    assert not result.graph.ops("fused")

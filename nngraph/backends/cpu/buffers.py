@@ -1,7 +1,7 @@
 """``Buf``: where a value lives in the executor's flat arenas -- arena, element offset, shape, element strides.
 
-Views (reshape of contiguous data, transpose, basic slicing, broadcasting) are pure ``Buf`` arithmetic at codegen
-time: they emit no code. Kernels receive ``(arena, offset)`` pairs plus shape/stride tuples.
+Views (reshape where numpy would not copy, transpose, basic slicing, broadcasting) are pure ``Buf`` arithmetic at
+codegen time: they emit no code. Kernels receive ``(arena, offset)`` pairs plus shape/stride tuples.
 """
 from __future__ import annotations
 
@@ -20,6 +20,42 @@ def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
         strides.append(acc)
         acc *= s if isinstance(s, SymInt) else max(int(s), 1)
     return tuple(reversed(strides))
+
+
+def _nocopy_strides(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Strides of ``new`` viewing the same elements as (``shape``, ``strides``) in C order, or None when no view does.
+    Walks both shapes in runs of equal element count: each run of old dimensions must be evenly strided (each
+    stride = the next one x its size); the run's new dimensions then take strides from the run's innermost one."""
+    old = [(int(n), int(st)) for n, st in zip(shape, strides) if n != 1]
+    new = tuple(int(n) for n in new)
+    if prod(new) != prod(tuple(n for n, _ in old)):
+        return None
+    if not old or any(n == 0 for n, _ in old):
+        return c_strides(new)
+    out = [0] * len(new)
+    oi = ni = 0
+    while oi < len(old) and ni < len(new):
+        if new[ni] == 1:
+            ni += 1
+            continue
+        oj, nj, osize, nsize = oi + 1, ni + 1, old[oi][0], new[ni]
+        while osize != nsize:
+            if nsize < osize:
+                nsize *= new[nj]
+                nj += 1
+            else:
+                osize *= old[oj][0]
+                oj += 1
+        if any(old[k][1] != old[k + 1][1] * old[k + 1][0] for k in range(oi, oj - 1)):
+            return None
+        out[nj - 1] = old[oj - 1][1]
+        for k in range(nj - 1, ni, -1):
+            out[k - 1] = out[k] * new[k]
+        oi, ni = oj, nj
+    for k in range(len(new) - 1, -1, -1):  # size-1 dims: any stride indexes the same element; keep C-like ones
+        if new[k] == 1:
+            out[k] = out[k + 1] * new[k + 1] if k + 1 < len(new) else 1
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -49,10 +85,15 @@ class Buf:
 
     # -- views ------------------------------------------------------------------------------------------------------
     def reshape(self, shape: tuple[int, ...]) -> "Buf | None":
-        """A reshaped view, or None when the data is not contiguous (a copy is needed)."""
-        if not self.contiguous:
+        """A reshaped view, or None when numpy's reshape would copy: the dimensions merged into one new dimension
+        are not evenly strided (splitting a dimension, or merging ones that are, is always a view)."""
+        if self.contiguous:
+            return Buf.dense(self.arena, self.offset, shape, self.dtype)
+        shape = tuple(shape)
+        if any(isinstance(v, SymInt) for v in self.shape + self.strides + shape):
             return None
-        return Buf.dense(self.arena, self.offset, shape, self.dtype)
+        strides = _nocopy_strides(self.shape, self.strides, shape)
+        return None if strides is None else Buf(self.arena, self.offset, shape, strides, self.dtype)
 
     def transpose(self, axes: tuple[int, ...]) -> "Buf":
         return Buf(self.arena, self.offset, tuple(self.shape[a] for a in axes), tuple(self.strides[a] for a in axes),

@@ -1,4 +1,4 @@
-"""CPU lowering of data movement. Views (reshape of contiguous data, transpose, basic slicing, broadcasting,
+"""CPU lowering of data movement. Views (reshape where numpy would not copy, transpose, basic slicing, broadcasting,
 multi-output selection) are ``Buf`` arithmetic and emit no code; concatenation copies into slices of its output."""
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from .kernels_basic import emit_copy
 
 
 def _reshape(em: Emitter, node: Node) -> bool:
-    view = em.dense(node.args[0]).reshape(tuple(node.spec.shape))
+    shape = tuple(node.spec.shape)
+    view = em.buf(node.args[0]).reshape(shape)  # a view wherever numpy's reshape is one
+    if view is None:
+        view = em.dense(node.args[0]).reshape(shape)
     em.set_view(node, view)
     return True
 

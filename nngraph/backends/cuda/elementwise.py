@@ -1,6 +1,7 @@
 """CUDA lowering of elementwise work: every op of the CPU backend's scalar formula table (``SCALAR``), per-channel
 affine, eval-mode batch_norm and fused elementwise nodes become one generated kernel (a flat grid-stride loop when
-nothing broadcasts, a 6-d strided one otherwise). The formulas are the CPU backend's: only the loop differs."""
+nothing broadcasts but single elements, a 6-d strided one otherwise). The formulas are the CPU backend's: only the
+loop differs."""
 from __future__ import annotations
 
 from typing import Any
@@ -47,12 +48,15 @@ def formula_lines(steps: list[tuple], exprs_in: dict[int, str], compute: np.dtyp
     return lines, tmps[-1]
 
 
-def kernel_source(steps: list[tuple], n_in: int, compute: np.dtype) -> str:
+def kernel_source(steps: list[tuple], n_in: int, compute: np.dtype, scalars: frozenset[int] = frozenset()) -> str:
+    """``flat`` (dense operands of the output's shape, or the single elements ``scalars`` broadcast, read once) and
+    ``strided`` (any broadcast, 6-d) kernels computing ``steps``."""
     body, result = formula_lines(steps, {i: f"x{i}" for i in range(n_in)}, compute)
     ins = "".join(f", a{i}, a{i}o" for i in range(n_in))
     ins_st = "".join(f", a{i}, a{i}o, a{i}s" for i in range(n_in))
-    flat = [f"def flat(n, out, oo{ins}):", "    i = cuda.grid(1)", "    step = cuda.gridsize(1)", "    while i < n:"]
-    flat += [f"        x{i} = a{i}[a{i}o + i]" for i in range(n_in)]
+    flat = [f"def flat(n, out, oo{ins}):", "    i = cuda.grid(1)", "    step = cuda.gridsize(1)"]
+    flat += [f"    x{i} = a{i}[a{i}o]" for i in sorted(scalars)] + ["    while i < n:"]
+    flat += [f"        x{i} = a{i}[a{i}o + i]" for i in range(n_in) if i not in scalars]
     flat += [f"        {b}" for b in body] + [f"        out[oo + i] = {result}", "        i += step"]
     strided = [f"def strided(n, shape, out, oo, os{ins_st}):", "    i = cuda.grid(1)", "    step = cuda.gridsize(1)",
                "    while i < n:", "        " + unravel("i", "shape")]
@@ -102,10 +106,14 @@ def lower_loop(em: CudaEmitter, node: Node, operands: list[Buf | None], steps: l
     args = strided_args(out, *views)
     if args is None:
         return False
-    module = load(kernel_source(steps, len(views), compute_dtype(views, out_spec.dtype)), "cuda_ew")
-    if out.contiguous and all(v.contiguous and v.shape == out.shape for v in views):
+    compute = compute_dtype(views, out_spec.dtype)
+    # a single element broadcast (a Python scalar's constant) keeps the flat loop: no per-element index math
+    scalars = frozenset(k for k, v in enumerate(views) if not any(v.strides))
+    if out.contiguous and all(k in scalars or (v.contiguous and v.shape == out.shape) for k, v in enumerate(views)):
+        module = load(kernel_source(steps, len(views), compute, scalars), "cuda_ew")
         em.launch(module.flat, out.size, out.size, out, *views)
         return True
+    module = load(kernel_source(steps, len(views), compute), "cuda_ew")
     shape, ost, vst = args
     flat: list[Any] = [out.size, shape, out, ost]
     for v, st in zip(views, vst):

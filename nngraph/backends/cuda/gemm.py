@@ -22,7 +22,7 @@ from ..cpu.elementwise import SCALAR
 from . import lower_blas
 from .codegen import CudaEmitter
 from .elementwise import at, compute_dtype, formula_lines, load, lower_loop, unravel
-from .kernels_basic import strided_args
+from .kernels_basic import emit_copy, strided_args
 
 BM = BN = 64
 BK = 8
@@ -238,11 +238,14 @@ _CONV_SPLIT = _CONV_SPLIT[:_CONV_SPLIT.index("                v = acc[i, j]")] +
 
 _BIAS_FILL = """\
 @cuda.jit(cache=True)
-def bias_fill(total, inner, C, bias, bo_, has_bias, out, oo):
+def bias_fill(total, inner, C, bias, bo_, has_bias, res, ro, has_res, out, oo):
     i = cuda.grid(1)
     step = cuda.gridsize(1)
     while i < total:
-        out[oo + i] = bias[bo_ + (i // inner) % C] if has_bias else 0
+        v = bias[bo_ + (i // inner) % C] if has_bias else 0
+        if has_res:
+            v += res[ro + i]
+        out[oo + i] = v
         i += step
 """
 
@@ -395,6 +398,36 @@ def _lower_linear(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     return _launch_gemm(em, node, steps, x2, wt, 1, 0, 0, m, n, k, bias, 1)
 
 
+def _batch_stride(v: Buf, batch_shape: tuple[int, ...]) -> int | None:
+    """The one stride of ``v``'s batch dims (0: broadcast), or None when they do not collapse to one."""
+    nz = [(s, st) for s, st in zip(batch_shape, v.strides[:-2]) if s != 1]
+    if all(nz[i][1] == nz[i + 1][1] * nz[i + 1][0] for i in range(len(nz) - 1)):
+        return nz[-1][1] if nz else 0
+    return None
+
+
+def _copied(em: CudaEmitter, src: Buf) -> Buf:
+    dense = em.scratch(src.shape, src.dtype)
+    emit_copy(em, src, dense)
+    return dense
+
+
+def _batched_operand(em: CudaEmitter, v: Buf, batch_shape: tuple[int, ...]) -> tuple[int, Buf]:
+    """(batch stride, view) of ``v`` broadcast to ``batch_shape + v.shape[-2:]``. The kernels and cuBLAS take one
+    batch stride, so an operand whose batch dims do not collapse to one (heads split from a batch>1 projection:
+    (N, H) strided (3E, D)) is copied dense first, and if its broadcast still does not collapse, broadcast too."""
+    full = batch_shape + v.shape[-2:]
+    vb = v.broadcast_to(full)
+    bs = _batch_stride(vb, batch_shape)
+    if bs is None:
+        vb = _copied(em, v).broadcast_to(full)
+        bs = _batch_stride(vb, batch_shape)
+    if bs is None:
+        vb = _copied(em, vb)
+        bs = _batch_stride(vb, batch_shape)
+    return bs, vb
+
+
 def _lower_matmul(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     a_name, b_name = (node.args[i] for _, i in steps[0][2])
     if not _float_ok(em, node, [a_name, b_name]):
@@ -406,20 +439,7 @@ def _lower_matmul(em: CudaEmitter, node: Node, steps: list[tuple]) -> bool:
     batch_shape = out_shape[:-2]
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = int(np.prod(batch_shape, dtype=np.int64))
-    strides = []
-    for v in (a, b):
-        vb = v.broadcast_to(batch_shape + v.shape[-2:])
-        bst = vb.strides[:-2]
-        # the batch dims must collapse to one stride (dense batches or a broadcast operand)
-        nz = [(s, st) for s, st in zip(batch_shape, bst) if s != 1]
-        if not nz:
-            strides.append((0, vb))
-            continue
-        ok = all(nz[i][1] == nz[i + 1][1] * nz[i + 1][0] for i in range(len(nz) - 1))
-        if not ok:
-            return False
-        strides.append((nz[-1][1], vb))
-    (a_bs, a_v), (b_bs, b_v) = strides
+    (a_bs, a_v), (b_bs, b_v) = (_batched_operand(em, v, batch_shape) for v in (a, b))
     return _launch_gemm(em, node, steps, a_v, b_v, batch, a_bs, b_bs, m, n, k, None, 0)
 
 
@@ -433,21 +453,13 @@ def linear_into(em: CudaEmitter, x: Buf, w: Buf, bias: Buf | None, out: Buf) -> 
 
 
 def batched_matmul(em: CudaEmitter, a: Buf, b: Buf, out: Buf) -> bool:
-    """``out = a @ b`` with broadcast batch dims (``out`` dense, shape batch + (m, n)); False when the batch dims
-    of an operand do not collapse to one stride."""
+    """``out = a @ b`` with broadcast batch dims (``out`` dense, shape batch + (m, n)); False when k == 0."""
     batch_shape = out.shape[:-2]
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = int(np.prod(batch_shape, dtype=np.int64))
-    strides = []
-    for v in (a, b):
-        vb = v.broadcast_to(batch_shape + v.shape[-2:])
-        nz = [(s, st) for s, st in zip(batch_shape, vb.strides[:-2]) if s != 1]
-        if nz and not all(nz[i][1] == nz[i + 1][1] * nz[i + 1][0] for i in range(len(nz) - 1)):
-            return False
-        strides.append((nz[-1][1] if nz else 0, vb))
     if k == 0:
         return False
-    (a_bs, a_v), (b_bs, b_v) = strides
+    (a_bs, a_v), (b_bs, b_v) = (_batched_operand(em, v, batch_shape) for v in (a, b))
     return _launch_gemm(em, None, [("matmul", {}, (("in", 0), ("in", 1)))], a_v, b_v, batch, a_bs, b_bs, m, n, k,
                         None, 0, out=out)
 
@@ -516,13 +528,14 @@ def _conv_split_k(em: CudaEmitter, node: Node, steps: list[tuple], grid: tuple, 
     out = em.out(node)
     dtype = out.dtype
     mod = _split_module(dtype)
+    steps, res = lower_blas.take_residual(em, node, steps, out)
     acc = out if len(steps) == 1 else em.scratch(out.shape, dtype)
     g, og, _, p = args[:4]
-    em.launch(mod.bias_fill, acc.size, acc.size, p, g * og, bias if bias is not None else acc, bias is not None, acc)
+    lower_blas.prefill(em, acc, bias, p, g * og, res)
     kc = -(-kdim // split)
     kc = -(-kc // BK) * BK
     split = -(-kdim // kc)
-    conv_args = args[:-3] + (acc,) + args[-2:]  # the output replaced by the accumulator; the bias is pre-filled
+    conv_args = args[:-3] + (acc,) + args[-2:]  # the output replaced by the accumulator; bias/residual pre-filled
     em.launch_grid(mod.conv_split, (grid[0], grid[1], grid[2] * split), (16, 16), *conv_args, split, kc)
     return lower_blas.epilogue_after(em, node, steps, acc)
 

@@ -1,6 +1,7 @@
-"""Lower GEMMs and convolutions to cuBLAS ``Gemm`` steps (``blas.py``) -- bias pre-filled into the accumulator
-(``beta = 1``), the fused epilogue as one elementwise kernel after the GEMM, convolutions through ``im2col`` -- or,
-for ``precision`` "tf32"/"fp16" without cuBLAS, to the tensor-core GEMM kernel (``mma.py``)."""
+"""Lower GEMMs and convolutions to cuBLAS ``Gemm`` steps (``blas.py``) -- bias and a leading residual add pre-filled
+into the accumulator (``beta = 1``), the rest of the fused epilogue as one elementwise kernel after the GEMM,
+convolutions through ``im2col`` -- or, for ``precision`` "tf32"/"fp16" without cuBLAS, to the tensor-core GEMM
+kernel (``mma.py``)."""
 from __future__ import annotations
 
 from numba import cuda, int32
@@ -67,21 +68,45 @@ def epilogue_after(em: CudaEmitter, node: Node, steps: list[tuple], acc: Buf) ->
     return lower_loop(em, node, operands, shifted)
 
 
-def _bias_fill(em: CudaEmitter, acc: Buf, bias: Buf, inner: int, channels: int) -> None:
+def take_residual(em: CudaEmitter, node: Node | None, steps: list[tuple], out: Buf) -> tuple[list[tuple], Buf | None]:
+    """``(steps, None)``, or, when the epilogue starts with a residual add (a dense operand of the output's shape and
+    dtype) and no later step reads the bare GEMM result, ``(steps without that add, the residual)``: the residual is
+    then pre-filled into the accumulator with the bias and the GEMM adds onto it (``beta = 1``), one elementwise
+    kernel fewer."""
+    if node is None or len(steps) < 2:
+        return steps, None
+    name, _, ops = steps[1]
+    others = [o for o in ops if o != ("tmp", 0)]
+    if name != "add" or len(others) != 1 or others[0][0] != "in" or \
+            any(("tmp", 0) in later for _, _, later in steps[2:]):
+        return steps, None
+    res = em.buf(node.args[others[0][1]])
+    if res.shape != out.shape or res.dtype != out.dtype or not res.contiguous:
+        return steps, None
+    rest = [(n, a, tuple(("tmp", j - 1) if k == "tmp" else (k, j) for k, j in later)) for n, a, later in steps[2:]]
+    return [steps[0]] + rest, res
+
+
+def prefill(em: CudaEmitter, acc: Buf, bias: Buf | None, inner: int, channels: int, res: Buf | None) -> None:
+    """``acc = bias (channel (i // inner) % channels) + res`` (either may be None: 0) before a GEMM with beta = 1."""
     from .gemm import _split_module
 
-    em.launch(_split_module(acc.dtype).bias_fill, acc.size, acc.size, inner, channels, bias, 1, acc)
+    em.launch(_split_module(acc.dtype).bias_fill, acc.size, acc.size, inner, channels,
+              bias if bias is not None else acc, bias is not None, res if res is not None else acc, res is not None,
+              acc)
 
 
 def gemm(em: CudaEmitter, node: Node | None, steps: list[tuple], a: Buf, b: Buf, batch: int, a_bs: int, b_bs: int,
          m: int, n: int, k: int, bias: Buf | None, bias_mode: int, out: Buf) -> bool:
     """``out[z] = a[z] @ b[z] (+ bias) -> epilogue`` as one cuBLAS call; False when the operands do not suit it."""
+    steps, res = take_residual(em, node, steps, out)
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
-    g = blas.plan_gemm(em.node, a, b, acc, batch, a_bs, b_bs, m * n, m, n, k, 1.0 if bias is not None else 0.0)
+    filled = bias is not None or res is not None
+    g = blas.plan_gemm(em.node, a, b, acc, batch, a_bs, b_bs, m * n, m, n, k, 1.0 if filled else 0.0)
     if g is None:
         return False
-    if bias is not None:
-        _bias_fill(em, acc, bias, 1 if bias_mode == 1 else n, n if bias_mode == 1 else m)
+    if filled:
+        prefill(em, acc, bias, 1 if bias_mode == 1 else n, n if bias_mode == 1 else m, res)
     em.program.append(g)
     return epilogue_after(em, node, steps, acc)
 
@@ -98,6 +123,7 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
     p = out.shape[2] * out.shape[3] if out.ndim == 4 else out.shape[2]
     ow = out.shape[-1]
     kdim = c * kh * kw
+    steps, res = take_residual(em, node, steps, out) if on_blas else (steps, None)
     acc = out if len(steps) == 1 else em.scratch(out.shape, out.dtype)
     w2 = Buf(w.arena, w.offset, (o, kdim), (kdim, 1), w.dtype)
     xs = x.strides
@@ -114,12 +140,13 @@ def conv2d(em: CudaEmitter, node: Node, steps: list[tuple], x: Buf, w: Buf, bias
                    Buf(acc.arena, acc.offset + n0 * o * p, (o, p), (p, 1), acc.dtype), per_image, kdim)
                   for n0 in range(0, nb, step)]
     if on_blas:
-        gemms = [blas.plan_gemm(em.node, w2, b, dst, cnt, 0, b_bs, o * p, o, p, k, 1.0 if bias is not None else 0.0)
+        filled = bias is not None or res is not None
+        gemms = [blas.plan_gemm(em.node, w2, b, dst, cnt, 0, b_bs, o * p, o, p, k, 1.0 if filled else 0.0)
                  for _, cnt, b, dst, b_bs, k in chunks]
         if any(g is None for g in gemms):
             return False
-        if bias is not None:
-            _bias_fill(em, acc, bias, p, o)
+        if filled:
+            prefill(em, acc, bias, p, o, res)
     from .gemm import tc_gemm
 
     for i, (xn, cnt, b, dst, b_bs, k) in enumerate(chunks):

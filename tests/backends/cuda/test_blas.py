@@ -110,3 +110,37 @@ def test_device_inputs_and_outputs_replace_staging() -> None:
     x = f32(4, 8)
     got = compiled(cuda.to_device(x)).copy_to_host()
     np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-5)
+
+
+def _kernels(compiled) -> list[str]:  # noqa: ANN001
+    return [getattr(getattr(s, "kernel", None), "__name__", type(s).__name__)
+            for s in compiled.specializations[0].executable.plan.program]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("after", ["none", "relu", "reads_gemm"])
+def test_residual_prefilled_into_the_accumulator(bias: bool, after: str) -> None:
+    """A leading residual add is pre-filled with the bias (beta = 1): linear + residual is fill + GEMM, no epilogue
+    kernel; an activation after it still runs as one; a later step reading the bare GEMM result keeps the add."""
+    tails = {"none": lambda y, x: y + x, "relu": lambda y, x: nn.functional.relu(y + x),
+             "reads_gemm": lambda y, x: (y + x) * y}
+
+    def fn(m: nn.Module, x: np.ndarray) -> np.ndarray:
+        return tails[after](m.lin(x), x)
+
+    compiled = check(Fn(fn, lin=nn.Linear(8, 8, bias=bias)), f32(2, 3, 8))
+    expected = {"none": ["bias_fill", "Gemm"], "relu": ["bias_fill", "Gemm", "flat"],
+                "reads_gemm": ["bias_fill", "Gemm", "flat"] if bias else ["Gemm", "flat"]}[after]
+    assert _kernels(compiled) == expected
+
+
+@pytest.mark.parametrize("case", ["blas", "split_k"])
+def test_conv_residual_prefilled(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if case == "split_k":  # the numba split-K convolution pre-fills its accumulator the same way
+        monkeypatch.setenv("NNGRAPH_CUDA_BLAS", "off")
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    x = f32(1, 16, 4, 4)
+    compiled = check(Fn(lambda m, x: nn.functional.relu(m.conv(x) + x), conv=conv), x, rtol=1e-4, atol=1e-4)
+    # the residual is in the fill; the one kernel after the GEMM is the ReLU
+    assert _kernels(compiled) == {"blas": ["bias_fill", "im2col", "Gemm", "flat"],
+                                  "split_k": ["bias_fill", "conv_split", "flat"]}[case]

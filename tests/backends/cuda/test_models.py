@@ -62,3 +62,32 @@ def test_lstm() -> None:
             return self.fc(out[:, -1])
 
     check(Net(), rng.integers(0, 20, (2, 5)), atol=1e-4)
+
+
+def test_batch1_encoder_layer_views_and_fusion() -> None:
+    """At batch 1 the packed projection's q/k/v slices split into heads as views (no copies), and the out-projection
+    and second linear take their residual adds in the GEMM epilogue through the ``batch_first`` transposes."""
+    layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+    compiled = check(layer, rng.standard_normal((1, 5, 16)).astype(np.float32), atol=1e-4)
+    plan = compiled.specializations[0].executable.plan
+    names = [getattr(getattr(s, "kernel", None), "__name__", "") for s in plan.program]
+    assert names.count("copy_strided") == 1, names  # only the heads' merge before the out-projection
+    graph = compiled.specializations[0].result.graph
+    fused = [[s[0] for s in n.attrs["steps"]] for n in graph.ops("fused") if n.attrs["kind"] == "epilogue"]
+    assert fused.count(["linear", "add"]) == 2, fused
+
+
+def test_matmul_batch_dims_that_do_not_collapse() -> None:
+    """Batch dims an operand cannot step through with one stride are copied, not sent to the host: heads split from
+    a batch-2 projection ((N, H) strided (3E, D)), and a broadcast over heads after a real batch dim."""
+    from .helpers import Fn
+
+    def heads(m: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple:
+        proj = m.lin(x)  # (L, N, 3E), E = 4 = 2 heads x 2
+        q = proj[..., :4].reshape(3, 2, 2, 2).transpose(1, 2, 0, 3)  # (N, H, L, D)
+        k = proj[..., 4:8].reshape(3, 2, 2, 2).transpose(1, 2, 3, 0)  # (N, H, D, L)
+        return q @ k, y @ k  # y: (N, 1, L, D) broadcast over the heads
+
+    model = Fn(heads, lin=nn.Linear(4, 12))
+    check(model, rng.standard_normal((3, 2, 4)).astype(np.float32),
+          rng.standard_normal((2, 1, 3, 2)).astype(np.float32), atol=1e-4)

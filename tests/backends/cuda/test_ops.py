@@ -36,6 +36,14 @@ def test_binary_broadcast_and_fused_chain(dtype: type) -> None:
     check(Fn(f), r(2, 3, 4, dtype=dtype), r(3, 1, dtype=dtype), r(4, dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scalar_operands_keep_the_flat_kernel(dtype: type) -> None:
+    """Python scalars (constants of one element, broadcast) are read once by the flat kernel: no strided indexing."""
+    compiled = check(Fn(lambda m, a, b: np.tanh(a * 0.5 + 1) - 2.0 * b), r(3, 5, dtype=dtype), r(3, 5, dtype=dtype))
+    plan = compiled.specializations[0].executable.plan
+    assert {s.kernel.__name__ for s in plan.program} == {"flat"}
+
+
 def test_strided_views_and_concat() -> None:
     def f(m, a, b):
         return np.concatenate([a.transpose(1, 0, 2), b[:, ::2]], axis=1) * 2.0, a.reshape(6, 4)[1:5]

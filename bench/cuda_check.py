@@ -115,7 +115,8 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
 
 
 def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False,
-               precision: str = "fp32", launch: str | None = None, autotune: bool = False) -> list[dict]:
+               precision: str = "fp32", launch: str | None = None, autotune: bool = False,
+               graphs: bool = False) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -136,7 +137,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
     start = time.time()
     for name, batch in cases:
         label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []) +
-                          ([f"{launch} launches"] if launch else []) + (["autotune"] if autotune else []))
+                          ([f"{launch} launches"] if launch else []) + (["autotune"] if autotune else []) +
+                          (["CUDA graphs"] if graphs else []))
         row: dict = {"model": name + (f" ({label})" if label else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
@@ -149,7 +151,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             t = time.time()
             compiled = nngraph.compile(model, target="cuda", precision=precision, autotune=autotune)
             env = {**({"NNGRAPH_CUDA_BLAS": "off"} if blas_off else {}),
-                   **({"NNGRAPH_CUDA_LAUNCH": launch} if launch else {})}
+                   **({"NNGRAPH_CUDA_LAUNCH": launch} if launch else {}),
+                   **({"NNGRAPH_CUDA_GRAPHS": "1"} if graphs else {})}
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
@@ -186,6 +189,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             row["launch_kinds"] = sorted(sp.executable.launch_kinds)
             # device buffers the output pools ever allocated: a few, however many calls ran (pool.py)
             row["pool_blocks"] = sum(p.n_allocated for p in (sp.executable._pools or []) if p is not None)
+            if graphs:
+                row["graph_captured"] = sp.executable.graph_captured
         except Exception as e:  # noqa: BLE001 -- report and go on
             row["error"] = f"{type(e).__name__}: {str(e)[:300]}"
         rows.append(row)
@@ -366,13 +371,16 @@ def runtime_semantics() -> dict:
 
 
 def _variants(result: dict, budget_s: float) -> None:
-    """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions, autotuned cuBLAS choice."""
+    """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions, autotuned cuBLAS choice,
+    CUDA graphs."""
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], budget_s, blas_off=True)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], budget_s, launch="prepared")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="tf32")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, blas_off=True, precision="fp16")
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("resnet18", 32)], budget_s, autotune=True)
+    result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1), ("vit_tiny", 1)], budget_s,
+                                graphs=True)
 
 
 def main() -> None:

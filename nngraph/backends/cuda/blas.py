@@ -146,6 +146,7 @@ _GEMM_DEFAULT = -1
 
 class _CublasGemm:
     _handle: list[int] = []
+    _handle_stream = [0]  # the stream the shared handle is set to
     pointer_io = True  # device-array I/O: only pointers are read (see executor._nd_io)
 
     def __init__(self, g: Gemm, arrays: dict[str, Any], precision: str) -> None:
@@ -173,6 +174,12 @@ class _CublasGemm:
         self.ptrs = [self._ptr(b, None, None) for b in (g.a, g.b, g.c)]
         self.bound = self.ptrs
         self.io = any(b.arena[0] in "IO" for b in (g.a, g.b, g.c))
+        self.stream = 0
+        self._set_stream = cublas.setStream
+
+    def set_stream(self, handle: int) -> None:
+        """Run on the stream ``handle`` (0: the legacy default stream; see ``graphs.py``)."""
+        self.stream = int(handle)
 
     def _ptr(self, b: Buf, ins: list[Any] | None, outs: list[Any] | None) -> int:
         arr = _pick(self.arrays, b.arena, ins, outs)
@@ -194,6 +201,9 @@ class _CublasGemm:
 
     def _gemm(self, pa: int, pb: int, pc: int) -> None:
         g = self.g
+        if self._handle_stream[0] != self.stream:
+            self._set_stream(self.handle, self.stream)
+            self._handle_stream[0] = self.stream
         alpha = self.scalars.ctypes.data
         self.fn(self.handle, g.transa, g.transb, g.m, g.n, g.k, alpha, pa, g.lda, g.stride_a, pb, g.ldb, g.stride_b,
                 alpha + g.dtype.itemsize, pc, g.ldc, g.stride_c, g.batch)

@@ -138,6 +138,14 @@ class CudaExecutable:
         # device-array I/O without flat views when every step only needs pointers and sizes
         self._nd_io = all(isinstance(item, tuple) and getattr(item[0], "pointer_io", False) for item in self._launches)
         self._bound: tuple | None = None  # the I/O pointers the pointer-only launchers are bound to (None: staging)
+        # CUDA graphs (graphs.py): "eager" (off, or not capturable), "first" (next call eager), "graph" (capture /
+        # replay)
+        from . import simulator
+        from .graphs import graphs_mode
+
+        capturable = self._nd_io and all(hasattr(item[0], "set_stream") for item in self._launches)
+        self._graph_state = "first" if graphs_mode() and capturable and not simulator() else "eager"
+        self._graph: Any = None
 
     # -- set-up -------------------------------------------------------------------------------------------------------
     def _alloc(self, n: int, dtype: np.dtype, zero: bool = False) -> Any:
@@ -300,8 +308,55 @@ class CudaExecutable:
             return self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host()))
         return v
 
+    @property
+    def graph_captured(self) -> bool:
+        """Whether calls replay a captured CUDA graph (``NNGRAPH_CUDA_GRAPHS=1``, see ``graphs.py``)."""
+        return self._graph is not None
+
+    def _run_graph(self, ptrs: dict[str, tuple[int, int]] | None) -> bool:
+        """Replay the captured graph over the staging buffers, with the device I/O at ``ptrs`` copied in and out;
+        False when the capture failed (the executable then launches eagerly from now on)."""
+        if self._graph is None:
+            import warnings
+
+            from .graphs import CapturedProgram
+
+            for launcher, _ in self._launches:  # type: ignore[misc]
+                launcher.bind(None)
+            self._bound = None
+            try:
+                self._graph = CapturedProgram([launcher for launcher, _ in self._launches])  # type: ignore[misc]
+            except Exception as e:  # noqa: BLE001 -- fall back to launching kernel by kernel
+                warnings.warn(f"CUDA graph capture failed, launching kernel by kernel: {type(e).__name__}: {e}",
+                              RuntimeWarning, stacklevel=2)
+                self._graph_state = "eager"
+                return False
+            from .launch import device_pointer
+
+            in_info = [(arena, device_pointer(st), np.dtype(dt).itemsize) for arena, _, dt, st in self._in_info]
+            out_info = [(arena, device_pointer(st), s.dtype.itemsize) for arena, st, (_, s) in
+                        zip(self._out_arena_names, self._staging_out, self.plan.output_arenas)]
+            self._graph_io = (in_info, out_info)
+        g = self._graph
+        ins, outs = self._graph_io
+        if ptrs is not None:
+            for arena, staging, itemsize in ins:
+                ptr, n = ptrs[arena]
+                if ptr != staging:
+                    g.copy(staging, ptr, n * itemsize)
+        g.launch()
+        if ptrs is not None:
+            for arena, staging, itemsize in outs:
+                ptr, n = ptrs[arena]
+                g.copy(ptr, staging, n * itemsize)
+        return True
+
     def _run_bound(self, ptrs: dict[str, tuple[int, int]] | None) -> None:
         """Run the pointer-only launchers with graph I/O at ``ptrs`` (None: the staging buffers)."""
+        if self._graph_state == "graph" and self._run_graph(ptrs):
+            return
+        if self._graph_state == "first":
+            self._graph_state = "graph"  # the first call launches eagerly: it loads every module, sets up cuBLAS
         key = None if ptrs is None else tuple(ptrs.values())
         if key != self._bound:
             for launcher, _ in self._launches:  # type: ignore[misc]

@@ -124,6 +124,10 @@ class DriverLaunch(PreparedLaunch):
             st[lo + 4].value = ptr
             st[lo + 2].value = st[lo + 5].value = n
 
+    def set_stream(self, handle: int) -> None:
+        """Launch on the stream ``handle`` (0: the legacy default stream; see ``graphs.py``)."""
+        self._hstream = self._drv.CUstream(handle)
+
     def fire(self) -> None:
         """Launch with the bound parameters."""
         gx, gy, gz, bx, by, bz = self._dims

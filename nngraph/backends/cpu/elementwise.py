@@ -1,5 +1,6 @@
 """CPU lowering of elementwise work: every elementwise/broadcast op, ``channel_affine`` and fused elementwise nodes
-become one generated loop (flat when no input broadcasts, nested otherwise), parallel when large enough.
+become one generated loop (flat when no input broadcasts but single elements, nested otherwise), parallel when large
+enough.
 
 ``SCALAR`` maps an op name to its scalar formula: a function of the operand expressions, the node's attributes and
 a literal maker (literals are typed in the computation dtype so float32 loops stay float32).
@@ -117,8 +118,9 @@ def _literal(dtype: np.dtype) -> Callable[[float], str]:
     return lambda v: repr(float(v))
 
 
-def _kernel_source(steps: list[tuple], n_in: int, compute: np.dtype) -> str:
-    """Source of a module with flat and strided loop kernels computing ``steps``."""
+def _kernel_source(steps: list[tuple], n_in: int, compute: np.dtype, scalars: frozenset[int] = frozenset()) -> str:
+    """Source of a module with flat and strided loop kernels computing ``steps``; the flat kernel reads the operands
+    in ``scalars`` (single elements broadcast) once, before the loop."""
     L = _literal(compute if compute.kind == "f" else np.dtype(np.float64))
     body: list[str] = []
     tmps: list[str] = []
@@ -128,8 +130,8 @@ def _kernel_source(steps: list[tuple], n_in: int, compute: np.dtype) -> str:
         tmps.append(f"t{j}")
     ins = "".join(f", a{i}, a{i}o" for i in range(n_in))
     ins_st = "".join(f", a{i}, a{i}o, a{i}s" for i in range(n_in))
-    flat = [f"def flat(n, out, oo{ins}):", "    for i in prange(n):"]
-    flat += [f"        x{i} = a{i}[a{i}o + i]" for i in range(n_in)]
+    flat = [f"def flat(n, out, oo{ins}):"] + [f"    x{i} = a{i}[a{i}o]" for i in sorted(scalars)]
+    flat += ["    for i in prange(n):"] + [f"        x{i} = a{i}[a{i}o + i]" for i in range(n_in) if i not in scalars]
     flat += [f"        {b}" for b in body] + [f"        out[oo + i] = {tmps[-1]}"]
     strided = [f"def strided(shape, out, oo, os{ins_st}):", "    for i0 in prange(shape[0]):"]
     for d in range(1, 6):
@@ -154,10 +156,10 @@ def _kernel_source(steps: list[tuple], n_in: int, compute: np.dtype) -> str:
     return text
 
 
-def kernel_module(steps: list[tuple], n_in: int, compute: np.dtype) -> Any:
+def kernel_module(steps: list[tuple], n_in: int, compute: np.dtype, scalars: frozenset[int] = frozenset()) -> Any:
     from ...runtime import cache
 
-    source = _kernel_source(steps, n_in, compute)
+    source = _kernel_source(steps, n_in, compute, scalars)
     return cache.load_module(cache.make_key("ew", source), source)
 
 
@@ -190,11 +192,14 @@ def lower_loop(em: Emitter, node: Node, operands: list[Buf | None], steps: list[
         return True
     floats = [b.dtype for b in views if b.dtype.kind == "f"] + ([out_spec.dtype] if out_spec.dtype.kind == "f" else [])
     compute = np.result_type(*floats) if floats else np.dtype(np.float64)
-    module = kernel_module(steps, len(views), compute)
     serial = "" if out.size >= PARALLEL_MIN_ELEMENTS else "_serial"
-    if out.contiguous and all(v.contiguous and v.shape == out.shape for v in views):
+    # single elements broadcast (Python scalars' constants) keep the flat loop: no per-element index arithmetic
+    scalars = frozenset(k for k, v in enumerate(views) if not any(v.strides))
+    if out.contiguous and all(k in scalars or (v.contiguous and v.shape == out.shape) for k, v in enumerate(views)):
+        module = kernel_module(steps, len(views), compute, scalars)
         em.call(getattr(module, "flat" + serial), out.size, out, *views)
         return True
+    module = kernel_module(steps, len(views), compute)
     shape, strides = collapse(out.shape, out.strides, *(v.strides for v in views))
     if len(shape) > 6:
         return False

@@ -6,6 +6,7 @@ Many ops share one compiled graph (a function returning a tuple) so that each ke
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ def _tol(dtype: type) -> dict:
     return dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
 
 
-def check(fn, *inputs, dtype: type = np.float64, host_steps: int = 0, tol: dict | None = None) -> None:
+def check(fn, *inputs, dtype: type = np.float64, host_steps: int = 0, tol: dict | None = None) -> Any:
     """Compile ``fn``, compare with eager execution, check that everything compiled."""
     model = Fn(fn).eval()
     with warnings.catch_warnings():
@@ -30,6 +31,7 @@ def check(fn, *inputs, dtype: type = np.float64, host_steps: int = 0, tol: dict 
         got = compiled(*inputs)
     assert compiled.specializations[0].executable.n_host_steps == host_steps
     assert_same(got, want, **(tol or _tol(dtype)))
+    return compiled
 
 
 def _rand(shape: tuple, dtype: type, seed: int = 0) -> np.ndarray:
@@ -56,6 +58,16 @@ def test_float_math(dtype: type) -> None:
     y = EDGE.astype(dtype)[None, :]
     u = np.linspace(-1.2, 1.2, 26).astype(dtype).reshape(2, 13).T  # out of domain at the ends: NaN
     check(_float_math, x, y, u, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("size", [30, 1 << 17])  # the serial and the parallel loop
+def test_scalar_operands_keep_the_flat_loop(dtype: type, size: int) -> None:
+    """Python scalars (one-element constants, broadcast) are read once by the flat loop, not through the strided one."""
+    x = np.linspace(-3, 3, size).astype(dtype)
+    compiled = check(lambda x: np.maximum(x * 0.5 + 1.0, 0) - 2.0 * np.tanh(x), x, dtype=dtype)
+    source = compiled.specializations[0].executable.source
+    assert "_flat" in source and "_strided" not in source, source
 
 
 def _int_math(x, y):  # noqa: ANN001, ANN202

@@ -36,8 +36,10 @@ NC = 256
 MC = 8 * MR
 #: Rows swept per K slice: bounds the A + C traffic through L2 so the packed B block stays resident (large M).
 MB = 256
-#: Below this many flops a call runs on one thread.
-PAR_MIN_FLOPS = 2_000_000
+#: Below this many flops a call runs on one thread. Measured on the 2-core machine (linear_packed, 2 threads vs 1):
+#: M=1 GEMVs of 0.5-0.8 MFLOP run 1.75x faster on two threads (memory-bound), 0.5-1 MFLOP GEMMs with M >= 4
+#: 1.05-1.17x, 0.2 MFLOP 1.13x, 0.13 MFLOP 0.96x.
+PAR_MIN_FLOPS = 200_000
 
 
 # --------------------------------------------------------------------------------------------- packing

@@ -72,6 +72,7 @@ __LOAD_B__
 """
 
 # the accumulator tile's write-back: ``v`` is output element (m, n); the caller adds the bias, index and epilogue
+# (``_unroll_store`` then unrolls it)
 _TILE_STORE = """\
     for i in range(4):
         m = row0 + ty + 16 * i
@@ -258,6 +259,26 @@ def use_split_k(blocks: int, k: int) -> int:
     return int(max(1, min(-(-2 * SMS // blocks), k // 64)))
 
 
+def _unroll_store(src: str) -> str:
+    """``src`` with its ``_TILE_STORE`` loop (and the per-element code after it, the kernel's end) unrolled into 16
+    copies with constant accumulator indices. A loop whose body holds the bias, indexing and epilogue is not unrolled
+    by NVVM, and an ``acc[i, j]`` with variable indices puts the whole accumulator tile in local memory (``ptxas``:
+    a 64-byte stack frame per thread) instead of registers -- every multiply-add of the main loop then goes through
+    it."""
+    head, found, body = src.partition(_TILE_STORE)
+    if not found:
+        raise ValueError("no tile store to unroll")
+    element = [line[8:] for line in body.splitlines() if line.strip()]
+    if any(not line.startswith(" " * 8) for line in element):
+        raise ValueError("the tile store must end the kernel")
+    lines = []
+    for i in range(4):
+        for j in range(4):
+            lines += [f"    m = row0 + ty + {16 * i}", f"    n = col0 + tx + {16 * j}", "    if m < M and n < N:",
+                      f"        v = acc[{i}, {j}]"] + element
+    return head + "\n".join(lines) + "\n"
+
+
 def _epilogue_module(kind: str, dtype: np.dtype, steps: list[tuple], extras: dict[int, int], indent: str) -> Any:
     """Generate the ``kind`` kernel for ``dtype`` with ``steps[1:]`` applied to the accumulator ``v``; ``extras``
     maps fused-node argument indices to extra operand positions (read at the output element's index)."""
@@ -280,6 +301,8 @@ def _epilogue_module(kind: str, dtype: np.dtype, steps: list[tuple], extras: dic
     src = template.replace("__DT__", dtype.name).replace("__EARGS__", eargs) \
         .replace("__EPI__", "\n".join(indent + ln for ln in lines) if lines else indent + "pass") \
         .replace("__RES__", result)
+    if kind in ("gemm", "conv"):
+        src = _unroll_store(src)
     return load(header + src, "cuda_gemm")
 
 

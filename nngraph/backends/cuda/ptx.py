@@ -102,11 +102,13 @@ MAX_THREADS_PER_BLOCK = 1024
 
 @dataclass(frozen=True)
 class Resources:
-    """What ``ptxas`` allocates for one kernel: registers per thread, spilled bytes, static shared memory bytes."""
+    """What ``ptxas`` allocates for one kernel: registers per thread, spilled bytes, static shared memory bytes, and
+    the per-thread stack frame (local memory: arrays the compiler could not keep in registers)."""
 
     registers: int
     spill_bytes: int
     shared_bytes: int
+    stack_bytes: int = 0
 
     def block_problem(self, threads: int) -> str | None:
         """Why a block of ``threads`` threads cannot launch with these resources, or None."""
@@ -144,7 +146,8 @@ def assemble(ptx: str, cc: tuple[int, int] = (9, 0)) -> Resources:
     regs = [int(v) for v in re.findall(r"Used (\d+) registers", proc.stderr)]
     spills = [int(v) for v in re.findall(r"(\d+) bytes spill stores", proc.stderr)]
     smem = [int(v) for v in re.findall(r"(\d+) bytes smem", proc.stderr)]
-    return Resources(max(regs, default=0), max(spills, default=0), max(smem, default=0))
+    stack = [int(v) for v in re.findall(r"(\d+) bytes stack frame", proc.stderr)]
+    return Resources(max(regs, default=0), max(spills, default=0), max(smem, default=0), max(stack, default=0))
 
 
 def compile_plan_ptx(plan: Plan, cc: tuple[int, int] = (9, 0), seen: set | None = None,

@@ -7,7 +7,8 @@ only types in Python would pass every simulator test and fail on a GPU. Compiles
     python tests/backends/cuda/ptx_check.py [--cc 9.0] [--quick]
 
 With CUDA's ``ptxas`` on the PATH, every kernel is also assembled for the target and every launch's block is checked
-against the kernel's registers and shared memory (``nngraph.backends.cuda.ptx.Resources``); spills are listed.
+against the kernel's registers and shared memory (``nngraph.backends.cuda.ptx.Resources``); a kernel that uses local
+memory (spills or a stack frame) fails the check.
 
 Exit status 0: all compiled; 1: failures (listed); 77: no CUDA NVVM library (nothing checked).
 """
@@ -146,9 +147,11 @@ def main() -> int:
         print(f"assembled {len(res)} with ptxas (sm_{cc[0]}{cc[1]}): at most {top[1].registers} registers per thread "
               f"({top[0][0].__name__}), at most {max(r.shared_bytes for r in res.values())} bytes of static shared "
               f"memory; every launch's block fits")
-        for (fn, _), r in res.items():
-            if r.spill_bytes:
-                print(f"spills: {fn.__name__} {r.spill_bytes} bytes")
+        # local memory (spills, or arrays indexed with variables) in a kernel is a performance bug: the GEMM's
+        # accumulator tile sat there until its store loop was unrolled (gemm._unroll_store)
+        failures += [f"{fn.__module__}.{fn.__name__} uses local memory: {r.spill_bytes} bytes spilled, "
+                     f"{r.stack_bytes} bytes of stack frame per thread" for (fn, _), r in res.items()
+                     if r.spill_bytes or r.stack_bytes]
     elif ptxas_path() is None:
         print("ptxas not on the PATH: kernels not assembled, launch resources not checked")
     for f in failures:

@@ -57,3 +57,37 @@ def test_ptxas_assembles_and_rejects() -> None:
     assert 0 < res.registers < 32 and res.spill_bytes == 0 and res.shared_bytes == 0
     with pytest.raises(RuntimeError, match="ptxas failed"):
         assemble(_PTX.replace("BODY", "frobnicate.f32 %f1, %f1;"), (9, 0))
+
+
+_LOCAL_PTX = """.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry k(.param .u64 p, .param .u32 i)
+{
+    .local .align 4 .b8 buf[64];
+    .reg .b64 %rd<6>;
+    .reg .b32 %r<3>;
+    .reg .f32 %f<2>;
+    ld.param.u64 %rd1, [p];
+    ld.param.u32 %r1, [i];
+    cvta.to.global.u64 %rd2, %rd1;
+    ld.global.f32 %f1, [%rd2];
+    mul.wide.u32 %rd3, %r1, 4;
+    mov.u64 %rd4, buf;
+    add.u64 %rd5, %rd4, %rd3;
+    st.local.f32 [%rd5], %f1;
+    ld.local.f32 %f1, [buf+8];
+    st.global.f32 [%rd2], %f1;
+    ret;
+}
+"""
+
+
+def test_ptxas_reports_local_memory() -> None:
+    """An array indexed with a variable lives in local memory: the stack frame the PTX check fails kernels on."""
+    from nngraph.backends.cuda.ptx import assemble, ptxas_path
+
+    if ptxas_path() is None:
+        pytest.skip("ptxas is not on the PATH")
+    assert assemble(_LOCAL_PTX, (9, 0)).stack_bytes == 64
+    assert assemble(_PTX.replace("BODY", "add.f32 %f1, %f1, %f1;"), (9, 0)).stack_bytes == 0

@@ -637,8 +637,9 @@ def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2f: np.ndarray, o
 @njit(inline="always")
 def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
                    epi_args) -> None:
-    """Thread ``t`` of ``nt``: a range of (image, input channel) planes; each output channel's epilogue runs
-    right after that channel is computed (its plane is in L1)."""
+    """Thread ``t`` of ``nt``: a range of (image, input channel) planes. The epilogue runs once per chunk of
+    channels (about 16 KiB of outputs, still in L1) right after they are computed: one call per channel cost more
+    than the channel itself on small planes (7x7: 270 ns per channel, 2.8x PyTorch's time)."""
     nb, ch, h = x.shape[0], x.shape[1], x.shape[2]
     o = out3.shape[1]
     mult = o // ch
@@ -654,16 +655,19 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     xf = x.reshape(-1)
     of = out3.reshape(-1)
     w2f = w2.reshape(-1)
+    chunk = max(1, 4096 // max(out3.shape[2] * mult, 1))
     u0, u1 = _split(nb * ch, nt, t, 1)
-    for u in range(u0, u1):
+    u = u0
+    while u < u1:
         bi = u // ch
-        ci = u - bi * ch
-        _dw_plane(x, xf, bi, ci, p, plane, pw)
-        ob = out3[bi]
-        for m in range(mult):
-            oc = ci * mult + m
-            _dw_channel(plane, pw, toff, w2f, oc, of, o, bi, p, h)
-            epi(ob, bi, oc, oc + 1, 0, out3.shape[2], epi_args)
+        c0 = u - bi * ch
+        c1 = min(ch, c0 + chunk, c0 + u1 - u)
+        for ci in range(c0, c1):
+            _dw_plane(x, xf, bi, ci, p, plane, pw)
+            for m in range(mult):
+                _dw_channel(plane, pw, toff, w2f, ci * mult + m, of, o, bi, p, h)
+        epi(out3[bi], bi, c0 * mult, c1 * mult, 0, out3.shape[2], epi_args)
+        u += c1 - c0
 
 
 def _dw_body(epi):  # noqa: ANN001, ANN202

@@ -51,3 +51,17 @@ def test_every_op_has_a_cuda_lowering() -> None:
     missing = sorted(n for n, op in REGISTRY.items() if "cuda" not in op.lowerings)
     assert missing == sorted(n for n, op in REGISTRY.items() if "cpu" not in op.lowerings)
     assert missing == ["bn_fold_bias", "bn_fold_weight", "bn_scale", "embedding_renorm"]
+
+
+def test_plan_counts_script() -> None:
+    """``bench/cuda_plan.py``'s counts: the MLP at batch 1 is three GEMV launches on both plans."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "bench", "cuda_plan.py")
+    spec = importlib.util.spec_from_file_location("cuda_plan", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for use_blas in (True, False):
+        r = mod.plan_counts("mlp", use_blas)
+        assert r["steps"] == 3 and r["cublas"] == 0 and r["host"] == 0 and r["top"] == [("gemv", 3)]

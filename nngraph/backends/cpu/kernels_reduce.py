@@ -101,9 +101,9 @@ def _i32_as_f32(typingctx, v):  # noqa: ANN001, ANN201
 
 @njit(nogil=True, inline="always")
 def exp_f32(x):  # noqa: ANN001, ANN201
-    """float32 exp with < 1 ulp error over the whole range (denormal results included; exp(-inf) = 0,
-    exp(NaN) = NaN); straight-line float code (exponent arithmetic in float too, so no 64-bit integer lanes) that
-    the loop vectorizer turns into SIMD code. Callers compile with fastmath={"contract"} to get FMAs."""
+    """float32 exp with < 1 ulp error over the whole range (denormal results included; exp(-inf) = 0, inf past
+    log(FLT_MAX), exp(NaN) = NaN); straight-line float code (exponent arithmetic in float too, so no 64-bit integer
+    lanes) that the loop vectorizer turns into SIMD code. Callers compile with fastmath={"contract"} to get FMAs."""
     xc = np.float32(88.72283) if x > np.float32(88.72283) else x
     xc = np.float32(-104.0) if xc < np.float32(-104.0) else xc
     n = np.floor(xc * np.float32(1.44269504088896341) + np.float32(0.5))
@@ -121,6 +121,7 @@ def exp_f32(x):  # noqa: ANN001, ANN201
     s1 = _i32_as_f32(np.int32((h + np.float32(127.0)) * np.float32(8388608.0)))
     s2 = _i32_as_f32(np.int32((n - h + np.float32(127.0)) * np.float32(8388608.0)))
     y = p * s1 * s2
+    y = np.float32(np.inf) if x > np.float32(88.72283) else y  # past log(FLT_MAX): overflow, as numpy
     return np.float32(0.0) if x < np.float32(-104.0) else y
 
 

@@ -5,6 +5,7 @@ batch_norm_stats: compiled results against eager numpy execution, every op compi
 Many ops share one compiled graph (a function returning a tuple) so that each kernel compiles once per dtype."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -68,6 +69,24 @@ def test_scalar_operands_keep_the_flat_loop(dtype: type, size: int) -> None:
     compiled = check(lambda x: np.maximum(x * 0.5 + 1.0, 0) - 2.0 * np.tanh(x), x, dtype=dtype)
     source = compiled.specializations[0].executable.source
     assert "_flat" in source and "_strided" not in source, source
+
+
+def test_float32_exp_family_is_vectorizable_and_exact() -> None:
+    """Generated float32 loops take ``exp`` from ``fmath`` (the vectorizable float32 exp, < 1 ulp): exp, sigmoid and
+    SiLU over the whole range -- overflow, denormal results, infinities, NaN -- against float64 numpy."""
+    import nngraph.nn.functional as F
+    from nngraph.backends.cpu import fmath
+    from nngraph.backends.cpu.kernels_reduce import fexp
+
+    assert fmath.exp is fexp and fmath.tanh is math.tanh
+    x = np.concatenate([np.linspace(-110, 90, 20001), [-np.inf, np.inf, np.nan, 0.0, -0.0, 1e-30]]).astype(np.float32)
+    compiled = check(lambda x: (np.exp(x), F.sigmoid(x), F.silu(x)), x, dtype=np.float32)
+    got = compiled(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x64 = x.astype(np.float64)
+        want = [w.astype(np.float32) for w in (np.exp(x64), 1 / (1 + np.exp(-x64)), x64 / (1 + np.exp(-x64)))]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=3e-7, atol=1.2e-38)  # denormal tails: float32 products round
 
 
 def _int_math(x, y):  # noqa: ANN001, ANN202

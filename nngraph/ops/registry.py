@@ -45,6 +45,11 @@ class TensorSpec:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def static(self) -> bool:
+        """No symbolic sizes in the shape."""
+        return not any(getattr(s, "symbolic", False) for s in self.shape)
+
     @classmethod
     def of(cls, array: Any) -> "TensorSpec":
         return cls(tuple(array.shape), array.dtype)

@@ -10,7 +10,7 @@ from .base import PassContext, PassResult, graph_pass
 
 
 def _concrete(spec: object) -> bool:
-    return isinstance(spec, TensorSpec) and all(type(s) is int for s in spec.shape)
+    return isinstance(spec, TensorSpec) and spec.static
 
 
 def _moves_only_unit_dims(graph: Graph, node: Node) -> bool:

@@ -15,10 +15,6 @@ ACTIVATIONS = ("relu", "leaky_relu", "hardtanh", "silu", "gelu", "gelu_tanh", "s
 BINARY = ("add", "mul", "sub")
 
 
-def _concrete(spec: object) -> bool:
-    return isinstance(spec, TensorSpec) and all(type(s) is int for s in spec.shape)
-
-
 def _epilogue_step(graph: Graph, current: str, user: Node) -> tuple | None:
     """(op name, attrs, extra operand name or None, operand position) if ``user`` can join the epilogue."""
     if user.kind != OP or not isinstance(user.spec, TensorSpec) or user.spec != graph[current].spec:
@@ -52,7 +48,7 @@ def fuse_epilogue(graph: Graph, ctx: PassContext) -> PassResult:
             user = graph[users[0]]
             via = None
             if user.kind == OP and user.target == "reshape" and len(graph.users(user.name)) == 1 and \
-                    _concrete(user.spec) and _concrete(heavy.spec):
+                    user.spec.static and heavy.spec.static:
                 via, user = user, graph[graph.users(user.name)[0]]
             step = _epilogue_step(graph, (via or graph[current]).name, user)
             if step is None:

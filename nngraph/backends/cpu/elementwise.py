@@ -168,6 +168,15 @@ def kernel_module(steps: list[tuple], n_in: int, compute: np.dtype, scalars: fro
     return cache.load_module(cache.make_key("ew", source), source)
 
 
+def flat_scalars(out: Buf, views: list[Buf]) -> frozenset[int] | None:
+    """The operands to read once (single elements broadcast: Python scalars' constants) when the flat loop can
+    compute ``out`` from ``views`` (every other operand dense in the output's shape), else None (the strided one)."""
+    scalars = frozenset(k for k, v in enumerate(views) if not any(v.strides))
+    if out.contiguous and all(k in scalars or (v.contiguous and v.shape == out.shape) for k, v in enumerate(views)):
+        return scalars
+    return None
+
+
 def lower_loop(em: Emitter, node: Node, operands: list[Buf | None], steps: list[tuple]) -> bool:
     """Emit one loop kernel computing ``steps`` (name, attrs dict, operands) over ``node``'s output."""
     out_spec = node.spec
@@ -198,9 +207,8 @@ def lower_loop(em: Emitter, node: Node, operands: list[Buf | None], steps: list[
     floats = [b.dtype for b in views if b.dtype.kind == "f"] + ([out_spec.dtype] if out_spec.dtype.kind == "f" else [])
     compute = np.result_type(*floats) if floats else np.dtype(np.float64)
     serial = "" if out.size >= PARALLEL_MIN_ELEMENTS else "_serial"
-    # single elements broadcast (Python scalars' constants) keep the flat loop: no per-element index arithmetic
-    scalars = frozenset(k for k, v in enumerate(views) if not any(v.strides))
-    if out.contiguous and all(k in scalars or (v.contiguous and v.shape == out.shape) for k, v in enumerate(views)):
+    scalars = flat_scalars(out, views)
+    if scalars is not None:
         module = kernel_module(steps, len(views), compute, scalars)
         em.call(getattr(module, "flat" + serial), out.size, out, *views)
         return True

@@ -136,8 +136,10 @@ class CudaEmitter(Emitter):
 
     def dense(self, name: str) -> Buf:
         b = self.bufs[name]
-        if b.contiguous:
-            return b
+        return b if b.contiguous else self.copy_dense(b)
+
+    def copy_dense(self, b: Buf) -> Buf:
+        """A dense scratch copy of the view ``b``."""
         from .kernels_basic import emit_copy
 
         dst = self.scratch(b.shape, b.dtype)

@@ -11,7 +11,7 @@ import numpy as np
 from ...ir.node import Node
 from ...ops.registry import TensorSpec
 from ..cpu.buffers import Buf
-from ..cpu.elementwise import CHANNEL_OPERANDS, SCALAR, _literal, register_for
+from ..cpu.elementwise import CHANNEL_OPERANDS, SCALAR, _literal, flat_scalars, register_for
 from .codegen import CudaEmitter
 from .kernels_basic import strided_args
 
@@ -107,9 +107,8 @@ def lower_loop(em: CudaEmitter, node: Node, operands: list[Buf | None], steps: l
     if args is None:
         return False
     compute = compute_dtype(views, out_spec.dtype)
-    # a single element broadcast (a Python scalar's constant) keeps the flat loop: no per-element index math
-    scalars = frozenset(k for k, v in enumerate(views) if not any(v.strides))
-    if out.contiguous and all(k in scalars or (v.contiguous and v.shape == out.shape) for k, v in enumerate(views)):
+    scalars = flat_scalars(out, views)
+    if scalars is not None:
         module = load(kernel_source(steps, len(views), compute, scalars), "cuda_ew")
         em.launch(module.flat, out.size, out.size, out, *views)
         return True

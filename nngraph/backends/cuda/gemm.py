@@ -22,7 +22,7 @@ from ..cpu.elementwise import SCALAR
 from . import lower_blas
 from .codegen import CudaEmitter
 from .elementwise import at, compute_dtype, formula_lines, load, lower_loop, unravel
-from .kernels_basic import emit_copy, strided_args
+from .kernels_basic import strided_args
 
 BM = BN = 64
 BK = 8
@@ -429,12 +429,6 @@ def _batch_stride(v: Buf, batch_shape: tuple[int, ...]) -> int | None:
     return None
 
 
-def _copied(em: CudaEmitter, src: Buf) -> Buf:
-    dense = em.scratch(src.shape, src.dtype)
-    emit_copy(em, src, dense)
-    return dense
-
-
 def _batched_operand(em: CudaEmitter, v: Buf, batch_shape: tuple[int, ...]) -> tuple[int, Buf]:
     """(batch stride, view) of ``v`` broadcast to ``batch_shape + v.shape[-2:]``. The kernels and cuBLAS take one
     batch stride, so an operand whose batch dims do not collapse to one (heads split from a batch>1 projection:
@@ -443,10 +437,10 @@ def _batched_operand(em: CudaEmitter, v: Buf, batch_shape: tuple[int, ...]) -> t
     vb = v.broadcast_to(full)
     bs = _batch_stride(vb, batch_shape)
     if bs is None:
-        vb = _copied(em, v).broadcast_to(full)
+        vb = em.copy_dense(v).broadcast_to(full)
         bs = _batch_stride(vb, batch_shape)
     if bs is None:
-        vb = _copied(em, vb)
+        vb = em.copy_dense(vb)
         bs = _batch_stride(vb, batch_shape)
     return bs, vb
 

@@ -448,9 +448,7 @@ def _as3(em: CudaEmitter, b: Buf, perm: tuple[int, ...], shape3: tuple[int, int,
     v = b.transpose(perm)
     r = v.reshape(shape3)
     if r is None:
-        dense = em.scratch(v.shape, v.dtype)
-        emit_copy(em, v, dense)
-        r = dense.reshape(shape3)
+        r = em.copy_dense(v).reshape(shape3)
     return r
 
 

@@ -116,7 +116,7 @@ def op_parity(jobs: int, log: str | None, timeout_s: float = 300) -> dict:
 
 def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = False,
                precision: str = "fp32", launch: str | None = None, autotune: bool = False,
-               graphs: bool = False) -> list[dict]:
+               graphs: bool = False, recurrence: str | None = None) -> list[dict]:
     import nngraph
     from nngraph.ir.interpreter import Interpreter
     from nngraph.models import ZOO
@@ -138,7 +138,7 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
     for name, batch in cases:
         label = ", ".join(([] if precision == "fp32" else [precision]) + (["cuBLAS off"] if blas_off else []) +
                           ([f"{launch} launches"] if launch else []) + (["autotune"] if autotune else []) +
-                          (["CUDA graphs"] if graphs else []))
+                          (["CUDA graphs"] if graphs else []) + ([f"{recurrence} recurrence"] if recurrence else []))
         row: dict = {"model": name + (f" ({label})" if label else ""), "batch": batch}
         if time.time() - start > budget_s:
             row["error"] = "skipped: time budget spent"
@@ -152,7 +152,8 @@ def zoo_parity(cases: list[tuple[str, int]], budget_s: float, blas_off: bool = F
             compiled = nngraph.compile(model, target="cuda", precision=precision, autotune=autotune)
             env = {**({"NNGRAPH_CUDA_BLAS": "off"} if blas_off else {}),
                    **({"NNGRAPH_CUDA_LAUNCH": launch} if launch else {}),
-                   **({"NNGRAPH_CUDA_GRAPHS": "1"} if graphs else {})}
+                   **({"NNGRAPH_CUDA_GRAPHS": "1"} if graphs else {}),
+                   **({"NNGRAPH_CUDA_RECURRENCE": recurrence} if recurrence else {})}
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
@@ -372,7 +373,7 @@ def runtime_semantics() -> dict:
 
 def _variants(result: dict, budget_s: float) -> None:
     """Rows for the alternatives: cuBLAS off, prepared launches, tensor-core precisions, autotuned cuBLAS choice,
-    CUDA graphs."""
+    CUDA graphs, the grid-wide recurrence kernel."""
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 32)], budget_s, blas_off=True)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1)], budget_s, launch="prepared")
     result["zoo"] += zoo_parity([("resnet18", 32)], budget_s, precision="tf32")
@@ -381,6 +382,8 @@ def _variants(result: dict, budget_s: float) -> None:
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("resnet18", 32)], budget_s, autotune=True)
     result["zoo"] += zoo_parity([("mlp", 1), ("resnet18", 1), ("bert_tiny", 1), ("vit_tiny", 1)], budget_s,
                                 graphs=True)
+    result["zoo"] += zoo_parity([("lstm_classifier", 1), ("gru_speech", 1), ("lstm_classifier", 32)], budget_s,
+                                recurrence="grid")
 
 
 def main() -> None:

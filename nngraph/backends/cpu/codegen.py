@@ -156,6 +156,23 @@ class Emitter:
         self.bufs[node.name] = buf
         return buf
 
+    def out_for_transpose(self, node: Node) -> Buf:
+        """``out(node)`` for a lowering that writes any strides: when the node's only user transposes it, the same
+        region laid out in the transposed order, so that the transpose is dense (and a reshape after it a view, not a
+        copy -- attention's head merge)."""
+        if node.name in self.bufs:
+            return self.bufs[node.name]  # type: ignore[return-value]
+        buf = self.out(node)
+        users = self.graph.users(node.name)
+        user = self.graph[users[0]] if len(users) == 1 else None
+        if user is None or user.target != "transpose":
+            return buf
+        axes = tuple(int(a) for a in user.attrs["axes"])
+        phys = Buf.dense(buf.arena, buf.offset, tuple(buf.shape[a] for a in axes), buf.dtype)
+        view = phys.transpose(tuple(int(a) for a in np.argsort(axes)))
+        self.bufs[node.name] = view
+        return view
+
     def is_weight(self, name: str | None) -> bool:
         return name is not None and _is_weight(self.graph[name])
 

@@ -32,13 +32,16 @@ MAX_BLOCKS = 65535 * 4  # 1-D launches use grid-stride loops past this
 
 @dataclass
 class Launch:
-    """One kernel launch; ``args`` holds ``Arena(name)`` markers resolved to device arrays once per executable."""
+    """One kernel launch; ``args`` holds ``Arena(name)`` markers resolved to device arrays once per executable.
+    ``cooperative``: the kernel synchronizes its whole grid, which must be co-resident -- the launcher may shrink
+    ``grid`` to what fits (see ``launch.prepare``)."""
 
     kernel: Any
     grid: tuple[int, ...]
     block: tuple[int, ...]
     args: list[Any]
     node: str
+    cooperative: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,10 @@ class CudaEmitter(Emitter):
         return blas.worth_it(*geometry[-4:])
 
     # -- launches -------------------------------------------------------------------------------------------------
-    def launch_grid(self, kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], *args: Any) -> None:
-        """Launch ``kernel[grid, block](*args)``; a ``Buf`` argument expands to ``arena, offset``."""
+    def launch_grid(self, kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], *args: Any,
+                    cooperative: bool = False) -> None:
+        """Launch ``kernel[grid, block](*args)``; a ``Buf`` argument expands to ``arena, offset``. ``cooperative``:
+        see ``Launch``."""
         flat: list[Any] = []
         for a in args:
             if isinstance(a, Buf):
@@ -105,7 +110,7 @@ class CudaEmitter(Emitter):
             else:
                 raise TypeError(f"cannot pass {a!r} to a CUDA kernel")
         self.program.append(Launch(kernel, tuple(int(g) for g in grid), tuple(int(b) for b in block), flat,
-                                   self.node))
+                                   self.node, cooperative))
 
     @contextmanager
     def value_check(self, what: str) -> Iterator[Buf]:

@@ -205,8 +205,8 @@ class CudaExecutable:
                 args = [arrays[a.name] if isinstance(a, Arena) else a for a in step.args]
                 io = [(i, a.name) for i, a in enumerate(step.args)
                       if isinstance(a, Arena) and a.name[0] in "IO"]
-                self._launches.append((prepare(step.kernel, step.grid, step.block, args, io, simulator()),
-                                       step.node))
+                self._launches.append((prepare(step.kernel, step.grid, step.block, args, io, simulator(),
+                                               step.cooperative), step.node))
             elif isinstance(step, blas.Gemm):
                 self._launches.append((blas.prepare(step, arrays, self.precision), step.node))
             elif isinstance(step, Check):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda
+from numba import cuda, float64, int64
 
 from .kernels_basic import dot6, unravel6
 from .kernels_misc import pool_pos
@@ -120,6 +120,134 @@ def recurrence(T, N, H, P, mode, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0,
     last = 0 if reverse else T - 1
     for q in range(tid, P, nt):
         hT[hTo + n * P + q] = out[oo + (last * N + n) * P + q]
+
+
+GRID_THREADS = 256  # the most threads per block ``recurrence_grid`` runs with (the size of its shared partial sums)
+
+
+@cuda.jit(device=True, inline=True)
+def _grid_sync(bar, bo):
+    """Barrier over the whole grid, which must be co-resident (a cooperative launch). ``bar[bo]`` counts the
+    blocks arrived (zero between barriers), ``bar[bo + 1]`` is the generation the waiting blocks spin on. Thread 0's
+    fences give the block acquire/release order around the barrier, as the cooperative-groups grid sync does."""
+    cuda.syncthreads()
+    nb = int64(cuda.gridDim.x)  # signed: -nb below
+    if nb > 1:
+        if cuda.threadIdx.x == 0:
+            gen = cuda.atomic.add(bar, bo + 1, 0)  # read before arriving: it only moves once every block arrived
+            cuda.threadfence()
+            if cuda.atomic.add(bar, bo, 1) == nb - 1:
+                cuda.atomic.add(bar, bo, -nb)
+                cuda.threadfence()
+                cuda.atomic.add(bar, bo + 1, 1)
+            else:
+                while cuda.atomic.add(bar, bo + 1, 0) == gen:
+                    pass
+            cuda.threadfence()
+        cuda.syncthreads()
+
+
+@cuda.jit(cache=True)
+def recurrence_grid(T, N, H, mode, U, nvb, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0, c0, c0o, has_c0,
+                    acc, acco, out, oo, hT, hTo, cT, cTo, reverse, bar, baro):
+    """``recurrence`` (no projection: the state size is H) spread over a co-resident grid, one grid barrier per step.
+
+    The H units are split into ``nvb`` virtual blocks of U units; a block owns the virtual blocks ``blockIdx.x,
+    blockIdx.x + gridDim.x, ...`` (all of them in a grid of one block: the simulator, or a launcher that cannot launch
+    cooperatively). Per step a virtual block computes its G*U gate rows for every batch row -- R = N*G*U dot products
+    of length H, each split over KS = blockDim.x // R threads (consecutive threads: consecutive units of one gate,
+    coalesced reads of ``wt`` = W_hh^T) and summed through shared memory -- then the nonlinearities of its units,
+    and writes h_t to ``out``; the barrier publishes h_t to every block for step t + 1. The cell state stays in
+    ``cT``, read and written only by the unit's owner. ``bar`` (2 int64, zero) is the barrier's state."""
+    part = cuda.shared.array(GRID_THREADS, float64)
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    bid = cuda.blockIdx.x
+    nb = cuda.gridDim.x
+    G = 4 if mode == 2 else (3 if mode == 3 else 1)
+    GH = G * H
+    R = N * G * U
+    KS = nt // R if R < nt else 1
+    RP = nt // KS  # rows per pass: all R at once when a row has several threads
+    if mode == 2:
+        for vb in range(bid, nvb, nb):
+            for i in range(tid, N * U, nt):
+                n = i // U
+                j = vb * U + i % U
+                if j < H:
+                    cT[cTo + n * H + j] = c0[c0o + n * H + j] if has_c0 else 0.0
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        tp = t + 1 if reverse else t - 1
+        for vb in range(bid, nvb, nb):
+            j0 = vb * U
+            for r0 in range(0, R, RP):
+                rho = r0 + tid % RP
+                kap = tid // RP
+                a = 0.0
+                if rho < R:
+                    j = j0 + rho % U
+                    n = rho // (U * G)
+                    r = (rho // U) % G * H + j
+                    if j < H:
+                        if s > 0:
+                            hb = oo + (tp * N + n) * H
+                            for k in range(kap, H, KS):
+                                a += wt[wto + k * GH + r] * (out[hb + k] * 1.0)
+                        elif has_h0:
+                            for k in range(kap, H, KS):
+                                a += wt[wto + k * GH + r] * (h0[h0o + n * H + k] * 1.0)
+                part[tid] = a
+                cuda.syncthreads()
+                rho = r0 + tid
+                if tid < RP and rho < R:
+                    j = j0 + rho % U
+                    if j < H:
+                        n = rho // (U * G)
+                        r = (rho // U) % G * H + j
+                        a = b[bo + r] * 1.0 if has_b else 0.0
+                        for q in range(KS):
+                            a += part[q * RP + tid]
+                        acc[acco + n * GH + r] = a
+                cuda.syncthreads()
+            for i in range(tid, N * U, nt):
+                n = i // U
+                j = j0 + i % U
+                if j < H:
+                    xb = xo + (t * N + n) * GH
+                    ab = acco + n * GH
+                    if mode == 2:
+                        ig = _sigmoid(xw[xb + j] + acc[ab + j])
+                        fg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+                        gg = math.tanh(xw[xb + 2 * H + j] + acc[ab + 2 * H + j])
+                        og = _sigmoid(xw[xb + 3 * H + j] + acc[ab + 3 * H + j])
+                        c = fg * cT[cTo + n * H + j] + ig * gg
+                        cT[cTo + n * H + j] = c
+                        h = og * math.tanh(c)
+                    elif mode == 3:
+                        rg = _sigmoid(xw[xb + j] + acc[ab + j])
+                        zg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+                        ng = math.tanh(xw[xb + 2 * H + j] + rg * acc[ab + 2 * H + j])
+                        if s == 0:
+                            hprev = h0[h0o + n * H + j] * 1.0 if has_h0 else 0.0
+                        else:
+                            hprev = out[oo + (tp * N + n) * H + j] * 1.0
+                        h = ng + zg * (hprev - ng)
+                    else:
+                        v = xw[xb + j] + acc[ab + j]
+                        if mode == 0:
+                            h = math.tanh(v)
+                        else:
+                            h = v if (v > 0 or v != v) else 0.0
+                    out[oo + (t * N + n) * H + j] = h
+        _grid_sync(bar, baro)
+    last = 0 if reverse else T - 1
+    for vb in range(bid, nvb, nb):
+        for i in range(tid, N * U, nt):
+            n = i // U
+            j = vb * U + i % U
+            if j < H:
+                hT[hTo + n * H + j] = out[oo + (last * N + n) * H + j]
 
 
 # ------------------------------------------------------------------------------------------------ pad / conv_transpose

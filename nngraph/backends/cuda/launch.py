@@ -89,12 +89,22 @@ class DriverLaunch(PreparedLaunch):
     pointer_io = True  # device-array I/O patches pointers and sizes: N-d arrays need no flat views
 
     def __init__(self, dispatcher: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
-                 io: list[tuple[int, str]]) -> None:
+                 io: list[tuple[int, str]], cooperative: bool = False) -> None:
         import ctypes
 
         from cuda.bindings import driver as drv
 
         super().__init__(dispatcher, grid, block, args, io)
+        self._launch_fn = drv.cuLaunchKernel
+        if cooperative:
+            # a grid that synchronizes must be co-resident: as many blocks as fit (the kernel loops over the rest)
+            try:
+                fits = int(self.kernel.max_cooperative_grid_blocks(_dim3(block)))
+            except AttributeError:  # a numba-cuda without the occupancy query: one block is always co-resident
+                fits = 1
+            grid = (max(1, min(_dim3(grid)[0], fits)),) + _dim3(grid)[1:]
+            self._launch_fn = _cooperative(drv)
+        self.cooperative = cooperative
         if any(isinstance(p, bool) or not isinstance(p, (int, ctypes._SimpleCData)) for p in self.params) or \
                 any(hi - lo != 7 for (lo, hi), _, _ in self.io):
             raise TypeError("parameters this launcher does not pack")
@@ -131,7 +141,7 @@ class DriverLaunch(PreparedLaunch):
     def fire(self) -> None:
         """Launch with the bound parameters."""
         gx, gy, gz, bx, by, bz = self._dims
-        (err,) = self._drv.cuLaunchKernel(self._func, gx, gy, gz, bx, by, bz, 0, self._hstream, self._argp, 0)
+        (err,) = self._launch_fn(self._func, gx, gy, gz, bx, by, bz, 0, self._hstream, self._argp, 0)
         if err != self._ok:
             raise RuntimeError(f"cuLaunchKernel({self.name}) failed: {err}")
 
@@ -144,6 +154,14 @@ class DriverLaunch(PreparedLaunch):
             self.bind(None)
             self._patched = False
         self.fire()
+
+
+def _cooperative(drv: Any) -> Callable[..., tuple]:
+    """``cuLaunchCooperativeKernel`` with ``cuLaunchKernel``'s arguments (it has no ``extra``)."""
+    def launch(f: Any, gx: int, gy: int, gz: int, bx: int, by: int, bz: int, smem: int, stream: Any, params: int,
+               extra: int) -> tuple:
+        return drv.cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, smem, stream, params)
+    return launch
 
 
 def device_pointer(arr: Any) -> int:
@@ -168,17 +186,25 @@ def _name(kernel: Any) -> str:
 
 
 def prepare(kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], args: list[Any],
-            io: list[tuple[int, str]], simulated: bool) -> Callable[[list[Any] | None, list[Any] | None], None]:
-    """The fastest launcher that works here for ``kernel[grid, block](*args)``."""
+            io: list[tuple[int, str]], simulated: bool,
+            cooperative: bool = False) -> Callable[[list[Any] | None, list[Any] | None], None]:
+    """The fastest launcher that works here for ``kernel[grid, block](*args)``.
+
+    A ``cooperative`` kernel (one that synchronizes its grid and loops over the blocks it was not given) is launched
+    cooperatively with as many blocks as can be co-resident by ``DriverLaunch``; every other launcher -- and the
+    simulator, which runs blocks one after another -- gives it a grid of one block."""
+    mode = launch_mode()
+    if cooperative and (simulated or mode != "driver"):
+        grid = (1,) + tuple(grid[1:])
     if simulated:
         # the simulator's ``kernel[grid, block]`` mutates and returns the kernel itself: configure per call
         return DispatcherLaunch(lambda *a: kernel[grid, block](*a), args, io, _name(kernel))
-    mode = launch_mode()
     if mode == "driver":
         try:
-            return DriverLaunch(kernel, grid, block, args, io)
+            return DriverLaunch(kernel, grid, block, args, io, cooperative)
         except (ImportError, TypeError):
             mode = "prepared"
+            grid = (1,) + tuple(grid[1:]) if cooperative else grid
     if mode == "prepared":
         try:
             return PreparedLaunch(kernel, grid, block, args, io)

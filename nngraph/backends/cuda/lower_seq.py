@@ -1,13 +1,17 @@
 """CUDA lowering rules: attention (SDPA and MultiheadAttention's helper ops), recurrent layers and cells, pad,
 transposed convolution, upsampling, two-operand einsum. The losses are in ``lower_loss.py``.
 
-Attention is three kernels: the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
+SDPA is one kernel (``rows.attention_rows``: a block per query row, online softmax, the output written in the layout
+a transposing user wants) up to ``FUSED_MAX_SCORES`` scores per head; longer sequences, ``attention_weights`` and
+``attention_context`` use the batched GEMM ``q @ k^T`` (``gemm.batched_matmul``) into the weights buffer, a masked
 softmax in place (``rows.attn_softmax``: a block per row), then the GEMM ``weights @ v``. A recurrent layer is one
-launch (one block per batch row looping over time) after the input projection the graph already computes; a cell is
-a GEMM and the same kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
+launch (one block per batch row looping over time; or, with ``NNGRAPH_CUDA_RECURRENCE=grid``, the units spread over a
+co-resident grid with a grid barrier per step) after the input projection the graph already computes; a cell is a
+GEMM and the block kernel with T = 1. Upsampling gathers through index/weight tables computed on the host by the numpy
 reference's own helpers (constants in the weight arena)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -19,7 +23,7 @@ from . import kernels_seq as K
 from . import rows as R
 from .codegen import CudaEmitter
 from .gemm import batched_matmul
-from .kernels_basic import emit_copy, strided_args
+from .kernels_basic import emit_copy, fill, strided_args
 
 
 def _float(*dtypes: np.dtype) -> bool:
@@ -96,8 +100,46 @@ def _attention_weights(em: CudaEmitter, node: Node) -> bool:
     return _weights(em, q, k, mask, node.attrs, em.out(node), node.attrs.get("masked_rows", "zero") == "zero")
 
 
+# ``attention_rows`` reads every key and value once per query row: above this many scores per (batch, head) the
+# tiled GEMMs' reuse should win (a guess, not yet timed on a GPU; vit_tiny has 197 x 197, bert_tiny 128 x 128)
+FUSED_MAX_SCORES = 256 * 256
+
+
+def _sdpa_fused(em: CudaEmitter, node: Node) -> bool:
+    """SDPA as one ``rows.attention_rows`` launch (see there), written straight into the layout its transposing
+    user wants (``out_for_transpose``: MultiheadAttention's head merge becomes a view)."""
+    q, k, v = (em.buf(a) for a in node.args[:3])
+    dt = node.spec.dtype
+    if not _float(dt) or any(b.dtype != dt for b in (q, k, v)) or min(q.ndim, k.ndim, v.ndim) < 2:
+        return False
+    lead, (L, S, D, Dv) = node.spec.shape[:-2], (q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1])
+    if len(lead) > 2 or not (0 < D <= R.ATT_DMAX and 0 < Dv <= R.ATT_DMAX and S > 0 and 0 < L * S <= FUSED_MAX_SCORES):
+        return False
+    groups = _gqa_groups(node.attrs, q, k)
+    if groups is None or _gqa_groups(node.attrs, q, v) != groups:
+        return False
+    kv_lead = lead[:-1] + (lead[-1] // groups,) if lead else lead
+    q, k, v = q.broadcast_to(lead + (L, D)), k.broadcast_to(kv_lead + (S, D)), v.broadcast_to(kv_lead + (S, Dv))
+    mask_kind, mask, pad = 0, None, (0,) * (2 - len(lead))
+    if node.args[3] is not None:
+        mask = em.buf(node.args[3])
+        mask_kind = 1 if mask.dtype == np.bool_ else 2 if _float(mask.dtype) else 0
+        if not mask_kind:
+            return False
+        mask = mask.broadcast_to(lead + (L, S))
+    out = em.out_for_transpose(node)
+    rows = int(np.prod(lead, dtype=np.int64)) * L
+    em.launch_grid(R.attention_rows, R.row_grid(rows), (R.row_threads(max(S, Dv)),), rows, L, S, D, Dv,
+                   lead[-1] if lead else 1, groups, q, pad + q.strides, k, pad + k.strides, v, pad + v.strides,
+                   mask if mask is not None else out, pad + mask.strides if mask is not None else (0, 0, 0, 0),
+                   mask_kind, bool(node.attrs["is_causal"]), float(node.attrs["scale"]), out, pad + out.strides)
+    return True
+
+
 @register_lowering("scaled_dot_product_attention", "cuda")
 def _sdpa(em: CudaEmitter, node: Node) -> bool:
+    if _sdpa_fused(em, node):
+        return True
     q, k, v, mask = node.args
     vb = em.buf(v)
     if vb.dtype != node.spec.dtype or vb.ndim < 2:
@@ -218,12 +260,34 @@ def _transposed(em: CudaEmitter, name: str) -> Buf:
     return dst
 
 
+def recurrence_mode() -> str:
+    """``NNGRAPH_CUDA_RECURRENCE``: ``block`` (default: ``recurrence``, one block per batch row) or ``grid``
+    (``recurrence_grid``: the units spread over a co-resident grid with a grid barrier per step; not yet timed on a
+    GPU, hence opt-in). Read when a specialization is planned."""
+    mode = os.environ.get("NNGRAPH_CUDA_RECURRENCE", "block")
+    if mode not in ("block", "grid"):
+        raise ValueError(f"NNGRAPH_CUDA_RECURRENCE must be 'block' or 'grid', got {mode!r}")
+    return mode
+
+
+def _grid_layout(N: int, G: int, H: int) -> tuple[int, int, int]:
+    """(U, virtual blocks, threads) for ``recurrence_grid``: at least 4 units per virtual block and at most 64
+    virtual blocks (the barrier's cost grows with the grid), about 8 terms of each dot product per thread."""
+    U = max(4, -(-H // 64))
+    R = N * G * U
+    threads = min(K.GRID_THREADS, max(32, -(-R * -(-H // 8) // 32) * 32))
+    return U, -(-H // U), threads
+
+
 def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str | None, h0: str | None,
                        c0: str | None, out: Buf, hT: Buf, cT: Buf, reverse: bool, w_hr: str | None = None) -> None:
     T, N, GH = x.shape
     P = em.buf(w_hh).shape[1]  # the state size: H, or the projection size
     H = cT.shape[1]
     wt = _transposed(em, w_hh)
+    if w_hr is None and recurrence_mode() == "grid":
+        _launch_recurrence_grid(em, mode, x, wt, b_hh, h0, c0, out, hT, cT, reverse)
+        return
     wrt = _transposed(em, w_hr) if w_hr is not None else wt
     b = em.dense(b_hh) if b_hh is not None else out
     h = em.dense(h0) if h0 is not None else out
@@ -235,6 +299,21 @@ def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str 
     threads = int(min(256, max(32, (GH + 31) // 32 * 32)))
     em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, P, mode, x, wt, b, b_hh is not None, h, h0 is not None,
                    c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse)
+
+
+def _launch_recurrence_grid(em: CudaEmitter, mode: int, x: Buf, wt: Buf, b_hh: str | None, h0: str | None,
+                            c0: str | None, out: Buf, hT: Buf, cT: Buf, reverse: bool) -> None:
+    T, N, GH = x.shape
+    H = cT.shape[1]
+    U, nvb, threads = _grid_layout(N, GH // H, H)
+    b = em.dense(b_hh) if b_hh is not None else out
+    h = em.dense(h0) if h0 is not None else out
+    c = em.dense(c0) if c0 is not None else out
+    acc = em.scratch((N, GH), np.dtype(np.float64))
+    bar = em.scratch((2,), np.dtype(np.int64))
+    em.launch(fill, 2, 2, bar, 0)
+    em.launch_grid(K.recurrence_grid, (nvb,), (threads,), T, N, H, mode, U, nvb, x, wt, b, b_hh is not None,
+                   h, h0 is not None, c, c0 is not None, acc, out, hT, cT, reverse, bar, cooperative=True)
 
 
 def _cell(em: CudaEmitter, node: Node, mode: int, x_name: str, h_name: str | None, c_name: str | None, w_ih: str,

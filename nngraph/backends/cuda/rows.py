@@ -183,6 +183,83 @@ def attn_softmax(rows, L, S, B1, w, wo, mask, mo, ms, mask_kind, causal, scale, 
         r += cuda.gridDim.x
 
 
+ATT_DMAX = 256  # the longest query / value rows ``attention_rows`` takes (the size of its shared row buffers)
+
+
+@cuda.jit(cache=True)
+def attention_rows(rows, L, S, D, Dv, B1, groups, q, qo, qs, k, ko, ks, v, vo, vs, mask, mo, ms, mask_kind, causal,
+                   scale, out, oo, os):
+    """Scaled dot-product attention in one kernel, a block per query row: ``out[b, i] = softmax(q[b, i] . k[b]^T *
+    scale + mask) @ v[b]`` with the masks of ``attn_softmax`` (causal, kind 1 boolean keep, 2 additive). Operands and
+    ``out`` are strided views: strides (b0, b1, row, column) with b = b0 * B1 + b1; k and v are read at head b1 //
+    ``groups`` (grouped-query attention). The keys go by in chunks of one per thread: each thread scores its key, the
+    chunk's probabilities (an online softmax: the running maximum rescales what was summed before, as in flash
+    attention) meet the values in shared memory, and the output row accumulates there -- no scores buffer and no
+    launches between the three steps. Fully masked rows give zeros (SDPA); statistics in float64."""
+    sh = cuda.shared.array(ROW_THREADS, float64)
+    p = cuda.shared.array(ROW_THREADS, float64)
+    qv = cuda.shared.array(ATT_DMAX, float64)
+    acc = cuda.shared.array(ATT_DMAX, float64)
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    r = cuda.blockIdx.x
+    while r < rows:
+        b = r // L
+        i = r % L
+        b0 = b // B1
+        b1 = b % B1
+        kb = ko + b0 * ks[0] + (b1 // groups) * ks[1]
+        vb = vo + b0 * vs[0] + (b1 // groups) * vs[1]
+        mb = mo + b0 * ms[0] + b1 * ms[1] + i * ms[2]
+        for d in range(tid, D, nt):
+            qv[d] = q[qo + b0 * qs[0] + b1 * qs[1] + i * qs[2] + d * qs[3]] * 1.0
+        for d in range(tid, Dv, nt):
+            acc[d] = 0.0
+        cuda.syncthreads()
+        m = -math.inf
+        total = 0.0
+        for j0 in range(0, S, nt):
+            j = j0 + tid
+            s = -math.inf
+            if j < S and not (causal and j > i):
+                keep = True
+                if mask_kind == 1:
+                    if not mask[mb + j * ms[3]]:
+                        keep = False
+                if keep:
+                    kr = kb + j * ks[2]
+                    dot = 0.0
+                    for d in range(D):
+                        dot += qv[d] * k[kr + d * ks[3]]
+                    s = dot * scale
+                    if mask_kind == 2:
+                        s = s + mask[mb + j * ms[3]]
+            mn = max_nan(m, block_reduce(sh, s, MAX))
+            if mn != -math.inf:  # the same in every thread: skip chunks while every key so far is masked
+                f = math.exp(m - mn)  # 0 for the first unmasked chunk; NaN from a NaN score on
+                p[tid] = math.exp(s - mn)
+                cuda.syncthreads()
+                cnt = S - j0 if S - j0 < nt else nt
+                ps = 0.0
+                for jj in range(cnt):
+                    ps += p[jj]
+                total = total * f + ps
+                for d in range(tid, Dv, nt):
+                    x = 0.0
+                    vr = vb + j0 * vs[2] + d * vs[3]
+                    for jj in range(cnt):
+                        x += p[jj] * v[vr + jj * vs[2]]
+                    acc[d] = acc[d] * f + x
+                m = mn
+                cuda.syncthreads()  # p is rewritten by the next chunk
+        ob = oo + b0 * os[0] + b1 * os[1] + i * os[2]
+        for d in range(tid, Dv, nt):
+            # every key masked: total == 0 and acc == 0 give zeros; a NaN total keeps the NaN row
+            out[ob + d * os[3]] = acc[d] / total if total > 0 else acc[d]
+        cuda.syncthreads()  # qv and acc are rewritten for the next row
+        r += cuda.gridDim.x
+
+
 @cuda.jit(cache=True)
 def reduce_block(n_out, ks, kst, R, rs, rst, x, xo, out, oo, op, ddof):
     """``kernels_misc.reduce_axes`` for op 0 sum, 1 mean, 2 max, 3 min, 7 var, 8 std with a block per output:

@@ -134,6 +134,20 @@ def main() -> int:
                 n += len(compile_plan_ptx(plan_for(model, *inputs, precision=precision), cc, seen, res))
             except Exception as e:  # noqa: BLE001
                 failures.append(f"{name} ({precision} plan): {type(e).__name__}: {e}"[:2000])
+    # NNGRAPH_CUDA_RECURRENCE=grid: recurrence_grid, with the block size of the zoo's H = 128 (256 threads)
+    os.environ["NNGRAPH_CUDA_RECURRENCE"] = "grid"
+    from cases import recurrent
+
+    from nngraph import models
+
+    grid_cases = [(f"recurrent-{np.dtype(dt)}", *recurrent(dt)) for dt in (np.float32, np.float64)]
+    grid_cases.append(("lstm_classifier", models.lstm_classifier(), (np.ones((1, 6), np.int64),)))
+    for name, model, inputs in grid_cases:
+        try:
+            n += len(compile_plan_ptx(plan_for(model, *inputs), cc, seen, res))
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{name} (recurrence grid plan): {type(e).__name__}: {e}"[:2000])
+    del os.environ["NNGRAPH_CUDA_RECURRENCE"]
     blas.enabled, blas.MIN_MACS = (lambda: True), 0
     for name, model, inputs in blas_cases():
         try:

@@ -5,6 +5,12 @@ is released after the last use of every value living in it; an elementwise node 
 argument that dies at that node, owns its buffer (is not a view) and has the node's shape and dtype. Graph inputs,
 parameters, constants, weight-only values and graph outputs are not planned (outputs get fresh arrays so callers
 never see a buffer the next call overwrites).
+
+Concatenation in place (``MemoryPlan.into``): an argument of a ``concat``/``stack`` whose slice of the result is
+contiguous (every dimension before the axis has size 1: channel concatenation at batch 1, stacking along axis 0),
+which owns its buffer, has the result's dtype and whose last use is the concatenation, is computed straight into its
+slice; the result's buffer is taken when the first such argument is computed, and the concatenation's copy of that
+argument becomes a copy onto itself, which the backends skip (a U-Net's skip connections and upsampled maps).
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ class MemoryPlan:
     buffer_of: dict[str, int] = field(default_factory=dict)  # node -> buffer id (views map to their source's)
     buffer_bytes: list[int] = field(default_factory=list)
     inplace: dict[str, str] = field(default_factory=dict)  # node -> argument whose buffer it overwrites
+    # node -> (the concat/stack it is computed into, element offset of its slice in the concat's storage)
+    into: dict[str, tuple[str, int]] = field(default_factory=dict)
     unplanned_bytes: int = 0  # sum of every planned intermediate, each in its own buffer
 
     @property
@@ -65,13 +73,32 @@ def plan_memory(graph: Graph, ctx: PassContext) -> PassResult:
     plannable = {n.name for n in planned if root[n.name] == n.name}
     if any(root[o] in plannable for o in escaping if o):  # an output is a view of a planned buffer: keep it fresh
         plannable -= {root[o] for o in escaping if o}
+    plan.into = _concat_slices(graph, nodes, plannable, position, last_use)
     free: list[int] = []
+
+    def take(size: int) -> int:
+        fits = [b for b in free if plan.buffer_bytes[b] >= size]
+        if fits:
+            buf = min(fits, key=lambda b: plan.buffer_bytes[b])
+            free.remove(buf)
+            return buf
+        plan.buffer_bytes.append(size)
+        return len(plan.buffer_bytes) - 1
+
+    def place(name: str) -> int:
+        """The buffer of ``name``, taken now unless its concatenation (which it lives in) already has one."""
+        if name not in plan.buffer_of:
+            plan.buffer_of[name] = place(plan.into[name][0]) if name in plan.into else take(_nbytes(graph[name].spec))
+        return plan.buffer_of[name]
+
     for n in nodes:
         if n.name in plannable:
             size = _nbytes(n.spec)
             plan.unplanned_bytes += size
             buf = None
-            if n.kind == OP and _elementwise(n):
+            if n.name in plan.buffer_of or n.name in plan.into:
+                buf = place(n.name)  # a concatenation or one of its in-place arguments: never in place itself
+            elif n.kind == OP and _elementwise(n):
                 # In place only over an argument that owns its buffer (not a view: a transposed or broadcast view
                 # is read in another order than the output is written) and has the output's shape and dtype.
                 for a in n.inputs():
@@ -81,15 +108,7 @@ def plan_memory(graph: Graph, ctx: PassContext) -> PassResult:
                         buf = plan.buffer_of[ra]
                         plan.inplace[n.name] = a
                         break
-            if buf is None:
-                fits = [b for b in free if plan.buffer_bytes[b] >= size]
-                if fits:
-                    buf = min(fits, key=lambda b: plan.buffer_bytes[b])
-                    free.remove(buf)
-                else:
-                    buf = len(plan.buffer_bytes)
-                    plan.buffer_bytes.append(size)
-            plan.buffer_of[n.name] = buf
+            plan.buffer_of[n.name] = take(size) if buf is None else buf
         owned = plan.buffer_of.get(n.name)
         for a in dict.fromkeys(root[x] for x in n.inputs()):  # ordered: plans must not depend on hashing
             buf_a = plan.buffer_of.get(a)
@@ -100,3 +119,25 @@ def plan_memory(graph: Graph, ctx: PassContext) -> PassResult:
             plan.buffer_of[n.name] = plan.buffer_of[root[n.name]]
     graph.memory_plan = plan
     return PassResult(graph, False)
+
+
+def _concat_slices(graph: Graph, nodes: list, plannable: set[str], position: dict[str, int],
+                   last_use: dict[str, int]) -> dict[str, tuple[str, int]]:
+    """``MemoryPlan.into``: the concat/stack arguments computed straight into their slice of the result."""
+    into: dict[str, tuple[str, int]] = {}
+    for c in nodes:
+        if c.name not in plannable or c.kind != OP or c.target not in ("concat", "stack") or not c.spec.static:
+            continue
+        shape = tuple(int(v) for v in c.spec.shape)
+        axis = int(c.attrs["axis"]) % len(shape)
+        if prod(shape[:axis]) != 1:
+            continue  # the slices are strided: producers write dense results
+        inner, start = prod(shape[axis + 1:]), 0
+        for a in c.args:
+            spec = graph[a].spec
+            extent = int(spec.shape[axis]) if c.target == "concat" else 1
+            if a in plannable and a not in into and c.args.count(a) == 1 and spec.dtype == c.spec.dtype and \
+                    last_use.get(a) == position[c.name] and spec.static and prod(spec.shape):
+                into[a] = (c.name, start * inner)
+            start += extent
+    return into

@@ -29,7 +29,7 @@ def graph_fingerprint(graph: Graph) -> str:
                      f"{n.meta.spec}|{n.meta.weight_only}")
     plan = graph.memory_plan
     if plan is not None:
-        lines.append(repr(sorted(plan.buffer_of.items())) + repr(plan.buffer_bytes))
+        lines.append(repr(sorted(plan.buffer_of.items())) + repr(plan.buffer_bytes) + repr(sorted(plan.into.items())))
     return "\n".join(lines)
 
 

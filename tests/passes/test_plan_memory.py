@@ -30,7 +30,12 @@ def check_plan(graph: Graph) -> Any:
         for a in n.inputs():
             last[root[a]] = max(last[root[a]], pos[n.name])
     outputs = {root[a] for a in graph.output.args if a}
-    owners = [n for n in plan.buffer_of if root[n] == n]
+    top = _check_into(graph, plan, pos, last)
+    # a concatenation's storage is in use from its first in-place argument on
+    for a in plan.into:
+        last[a] = last[top[a]]
+        pos[top[a]] = min(pos[top[a]], pos[a])
+    owners = list(dict.fromkeys(top.get(n, n) for n in plan.buffer_of if root[n] == n))  # concat families as one
     for name in plan.buffer_of:
         node = graph[name]
         assert node.kind in ("op", "module") and not node.meta.weight_only, f"{name} must not be planned"
@@ -50,6 +55,28 @@ def check_plan(graph: Graph) -> Any:
             else:
                 assert last[first] < pos[second], f"{first} and {second} share a buffer while both live"
     return plan
+
+
+def _check_into(graph: Graph, plan: Any, pos: dict[str, int], last: dict[str, int]) -> dict[str, str]:
+    """Concatenation in place: each argument in ``plan.into`` owns its buffer, dies at the concat/stack, has its dtype,
+    and sits at its slice -- offsets recomputed from the shapes; the slice is contiguous. Returns argument -> the
+    outermost concatenation whose storage it lives in."""
+    top: dict[str, str] = {}
+    for a, (c, offset) in plan.into.items():
+        node, cat = graph[a], graph[c]
+        assert cat.target in ("concat", "stack") and list(cat.args).count(a) == 1, (a, c)
+        assert last[a] == pos[c], f"{a} is used after {c}, which owns its storage"
+        assert node.spec.dtype == cat.spec.dtype and plan.buffer_of[a] == plan.buffer_of[c]
+        axis = cat.attrs["axis"] % len(cat.spec.shape)
+        assert int(np.prod(cat.spec.shape[:axis])) == 1, f"the slice of {a} in {c} is not contiguous"
+        k = list(cat.args).index(a)
+        before = sum(graph[x].spec.shape[axis] for x in cat.args[:k]) if cat.target == "concat" else k
+        assert offset == before * int(np.prod(cat.spec.shape[axis + 1:])), (a, c, offset)
+        outer = c
+        while outer in plan.into:
+            outer = plan.into[outer][0]
+        top[a] = outer
+    return top
 
 
 def _planned(m: nn.Module, *inputs: Any) -> Graph:
@@ -117,3 +144,42 @@ def test_train_mode_graph_plan_is_valid() -> None:
     m = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.GELU(), nn.Linear(8, 4), nn.LayerNorm(4)).train()
     graph = _planned(m, rand(5, 4))
     assert graph.ops("dropout")
+
+
+class _Skip(nn.Module):
+    """A U-Net-like block: the skip ``s`` is pooled (a use before the concatenation), the upsampled map is only
+    concatenated; then a stack of two reductions along axis 0 and a nested concatenation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 2, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        s = np.maximum(self.a(x), 0)
+        u = self.b(s[:, :, ::2, ::2])
+        u = np.repeat(np.repeat(u, 2, axis=2), 2, axis=3)
+        y = np.concatenate([s, u], axis=1)
+        z = np.stack([y.sum(axis=1), y.max(axis=1)], axis=0)
+        w = np.concatenate([np.concatenate([np.tanh(y), np.exp(y)], axis=1), y * 2], axis=1)
+        return z * 1.5, w + 1.0
+
+
+def test_concat_arguments_computed_in_place() -> None:
+    """At batch 1 every argument whose slice is contiguous and whose last use is the concatenation lives in its
+    slice (nested concatenations too); plans stay valid."""
+    plan = _planned(_Skip().eval(), rand(1, 3, 6, 6)).memory_plan
+    into = {a: c for a, (c, _) in plan.into.items()}
+    assert sorted(into.items()) == [("concat_1", "concat_2"), ("exp", "concat_1"), ("max", "stack"),
+                                    ("maximum", "concat"), ("mul", "concat_2"), ("repeat_1", "concat"),
+                                    ("sum", "stack"), ("tanh", "concat_1")], plan.into
+
+
+def test_no_concat_in_place_for_strided_slices_or_later_uses() -> None:
+    graph = _planned(_Skip().eval(), rand(2, 3, 6, 6))  # batch 2: channel slices are strided, the stack's are not
+    assert {graph[c].target for c, _ in graph.memory_plan.into.values()} == {"stack"}, graph.memory_plan.into
+    def f(x: Any) -> Any:
+        t = np.tanh(x)
+        return np.concatenate([t, np.exp(x)]) * 2, t.sum()
+
+    g = _planned(Fn(f), rand(3, 4))
+    assert list(g.memory_plan.into) == ["exp"], g.memory_plan.into  # t is used after the concat

@@ -83,6 +83,12 @@ class Buf:
     def contiguous(self) -> bool:
         return all(st == cs for st, cs, s in zip(self.strides, c_strides(self.shape), self.shape) if s != 1)
 
+    def same_elements(self, other: "Buf") -> bool:
+        """Whether ``other`` views the same elements in the same order (a copy between them does nothing)."""
+        return (self.arena, self.offset, self.shape, self.dtype) == (other.arena, other.offset, other.shape,
+                                                                     other.dtype) and \
+            all(a == b for a, b, n in zip(self.strides, other.strides, self.shape) if n != 1)
+
     # -- views ------------------------------------------------------------------------------------------------------
     def reshape(self, shape: tuple[int, ...]) -> "Buf | None":
         """A reshaped view, or None when numpy's reshape would copy: the dimensions merged into one new dimension

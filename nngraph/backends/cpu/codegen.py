@@ -145,7 +145,11 @@ class Emitter:
             return self.bufs[node.name]  # type: ignore[return-value]
         spec: TensorSpec = node.spec
         plan = self.graph.memory_plan
-        if plan is not None and node.name in plan.buffer_of:
+        if plan is not None and node.name in plan.into:  # computed into its slice of a concatenation
+            concat, offset = plan.into[node.name]
+            whole = self.out(self.graph[concat])
+            buf = Buf.dense(whole.arena, whole.offset + offset, spec.shape, spec.dtype)
+        elif plan is not None and node.name in plan.buffer_of:
             key = (spec.dtype.str, plan.buffer_of[node.name])
             if key not in self._plan_offsets:
                 n = plan.buffer_bytes[plan.buffer_of[node.name]] // spec.dtype.itemsize

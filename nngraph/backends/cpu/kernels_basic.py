@@ -31,7 +31,7 @@ def copy_strided(shape, src, soff, sst, dst, doff, dst_st):  # noqa: ANN001, ANN
 
 def emit_copy(em, src: Buf, dst: Buf) -> None:  # noqa: ANN001
     """Emit ``dst[...] = src`` (same shape; any strides; dtype converted by assignment)."""
-    if src.size == 0:
+    if src.size == 0 or src.same_elements(dst):  # a concatenation's argument computed in place
         return
     if src.contiguous and dst.contiguous:
         em.call(copy_flat, src.size, src, dst)

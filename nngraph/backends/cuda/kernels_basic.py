@@ -68,6 +68,8 @@ def emit_copy(em, src: Buf, dst: Buf) -> None:
     if dst.size == 0:
         return
     src = src.broadcast_to(dst.shape)
+    if src.same_elements(dst):  # a concatenation's argument computed in place
+        return
     if src.contiguous and dst.contiguous and src.shape == dst.shape:
         em.launch(copy_flat, dst.size, dst.size, dst, src)
         return

@@ -92,3 +92,15 @@ def test_matmul_batch_dims_that_do_not_collapse() -> None:
     model = Fn(heads, lin=nn.Linear(4, 12))
     check(model, rng.standard_normal((3, 2, 4)).astype(np.float32),
           rng.standard_normal((2, 1, 3, 2)).astype(np.float32), atol=1e-4)
+
+
+def test_concat_arguments_computed_in_place() -> None:
+    """At batch 1 the concatenations' arguments are computed into their slices (``MemoryPlan.into``): no copy
+    kernels for them, results as the interpreter's and eager."""
+    from tests.passes.test_plan_memory import _Skip
+
+    compiled = check(_Skip(), rng.standard_normal((1, 3, 6, 6)).astype(np.float32), atol=1e-4)
+    plan = compiled.specializations[0].executable.plan
+    graph = compiled.specializations[0].result.graph
+    assert len(graph.memory_plan.into) == 8
+    assert not [s.node for s in plan.program if graph[s.node].target in ("concat", "stack")], plan.program

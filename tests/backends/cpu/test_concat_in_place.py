@@ -2,7 +2,6 @@
 results as eager execution, and the concatenation's copies of them are gone."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -21,6 +21,34 @@ def _sigmoid(x):  # overflow-free: exp only sees non-positive arguments (as ops/
     return r if x >= 0 else e * r
 
 
+@cuda.jit(device=True, inline=True)
+def _unit(mode, H, j, xw, xb, acc, ab, cT, ci, s, h0, hi, has_h0, out, pi):
+    """h_t of unit j from its gate pre-activations ``xw[xb + g * H + j] + acc[ab + g * H + j]`` (mode as
+    ``recurrence``): the LSTM updates its cell state ``cT[ci]``; the GRU reads h_{t-1}[j] from ``h0[hi]`` (zero
+    without ``has_h0``) at step s = 0, else from ``out[pi]``."""
+    if mode == 2:
+        ig = _sigmoid(xw[xb + j] + acc[ab + j])
+        fg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+        gg = math.tanh(xw[xb + 2 * H + j] + acc[ab + 2 * H + j])
+        og = _sigmoid(xw[xb + 3 * H + j] + acc[ab + 3 * H + j])
+        c = fg * cT[ci] + ig * gg
+        cT[ci] = c
+        return og * math.tanh(c)
+    if mode == 3:
+        rg = _sigmoid(xw[xb + j] + acc[ab + j])
+        zg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
+        ng = math.tanh(xw[xb + 2 * H + j] + rg * acc[ab + 2 * H + j])
+        if s == 0:
+            hprev = h0[hi] * 1.0 if has_h0 else 0.0
+        else:
+            hprev = out[pi] * 1.0
+        return ng + zg * (hprev - ng)
+    v = xw[xb + j] + acc[ab + j]
+    if mode == 0:
+        return math.tanh(v)
+    return v if (v > 0 or v != v) else 0.0
+
+
 # ------------------------------------------------------------------------------------------------------- attention
 @cuda.jit(cache=True)
 def mask_bias(n, m, mo, out, oo):
@@ -82,29 +110,7 @@ def recurrence(T, N, H, P, mode, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0,
         xb = xo + (t * N + n) * GH
         ab = acco + n * GH
         for j in range(tid, H, nt):
-            if mode == 2:
-                ig = _sigmoid(xw[xb + j] + acc[ab + j])
-                fg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
-                gg = math.tanh(xw[xb + 2 * H + j] + acc[ab + 2 * H + j])
-                og = _sigmoid(xw[xb + 3 * H + j] + acc[ab + 3 * H + j])
-                c = fg * cT[cTo + n * H + j] + ig * gg
-                cT[cTo + n * H + j] = c
-                h = og * math.tanh(c)
-            elif mode == 3:
-                rg = _sigmoid(xw[xb + j] + acc[ab + j])
-                zg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
-                ng = math.tanh(xw[xb + 2 * H + j] + rg * acc[ab + 2 * H + j])
-                if s == 0:
-                    hprev = h0[h0o + n * H + j] * 1.0 if has_h0 else 0.0
-                else:
-                    hprev = out[hb + j] * 1.0
-                h = ng + zg * (hprev - ng)
-            else:
-                v = xw[xb + j] + acc[ab + j]
-                if mode == 0:
-                    h = math.tanh(v)
-                else:
-                    h = v if (v > 0 or v != v) else 0.0
+            h = _unit(mode, H, j, xw, xb, acc, ab, cT, cTo + n * H + j, s, h0, h0o + n * H + j, has_h0, out, hb + j)
             if has_wr:
                 hf[hfo + n * H + j] = h
             else:
@@ -216,29 +222,8 @@ def recurrence_grid(T, N, H, mode, U, nvb, xw, xo, wt, wto, b, bo, has_b, h0, h0
                 if j < H:
                     xb = xo + (t * N + n) * GH
                     ab = acco + n * GH
-                    if mode == 2:
-                        ig = _sigmoid(xw[xb + j] + acc[ab + j])
-                        fg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
-                        gg = math.tanh(xw[xb + 2 * H + j] + acc[ab + 2 * H + j])
-                        og = _sigmoid(xw[xb + 3 * H + j] + acc[ab + 3 * H + j])
-                        c = fg * cT[cTo + n * H + j] + ig * gg
-                        cT[cTo + n * H + j] = c
-                        h = og * math.tanh(c)
-                    elif mode == 3:
-                        rg = _sigmoid(xw[xb + j] + acc[ab + j])
-                        zg = _sigmoid(xw[xb + H + j] + acc[ab + H + j])
-                        ng = math.tanh(xw[xb + 2 * H + j] + rg * acc[ab + 2 * H + j])
-                        if s == 0:
-                            hprev = h0[h0o + n * H + j] * 1.0 if has_h0 else 0.0
-                        else:
-                            hprev = out[oo + (tp * N + n) * H + j] * 1.0
-                        h = ng + zg * (hprev - ng)
-                    else:
-                        v = xw[xb + j] + acc[ab + j]
-                        if mode == 0:
-                            h = math.tanh(v)
-                        else:
-                            h = v if (v > 0 or v != v) else 0.0
+                    h = _unit(mode, H, j, xw, xb, acc, ab, cT, cTo + n * H + j, s, h0, h0o + n * H + j, has_h0, out,
+                              oo + (tp * N + n) * H + j)
                     out[oo + (t * N + n) * H + j] = h
         _grid_sync(bar, baro)
     last = 0 if reverse else T - 1

@@ -273,10 +273,13 @@ def recurrence_mode() -> str:
 def _grid_layout(N: int, G: int, H: int) -> tuple[int, int, int]:
     """(U, virtual blocks, threads) for ``recurrence_grid``: at least 4 units per virtual block and at most 64
     virtual blocks (the barrier's cost grows with the grid), about 8 terms of each dot product per thread."""
-    U = max(4, -(-H // 64))
-    R = N * G * U
-    threads = min(K.GRID_THREADS, max(32, -(-R * -(-H // 8) // 32) * 32))
-    return U, -(-H // U), threads
+    U = max(4, _ceil(H, 64))
+    threads = _ceil(N * G * U * _ceil(H, 8), 32) * 32  # a thread per gate row and 8 terms, in whole warps
+    return U, _ceil(H, U), min(K.GRID_THREADS, threads)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str | None, h0: str | None,

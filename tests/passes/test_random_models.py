@@ -1,5 +1,6 @@
 """Property: random module trees of supported layers (Sequential and custom containers of Linear, Conv2d,
-BatchNorm, activations, residual adds, pooling, Dropout) trace, optimize with debug=True, lint, and match eager."""
+BatchNorm, activations, residual adds, concatenation, pooling, Dropout) at batch 1 and 2 trace, optimize with
+debug=True, lint, plan memory validly (``check_plan``), and match eager."""
 from __future__ import annotations
 
 import warnings
@@ -15,6 +16,7 @@ from nngraph.ir import Interpreter
 from nngraph.trace import GraphBreakWarning
 
 from ..trace.util import assert_same
+from .test_plan_memory import check_plan
 from .util import random_bn
 
 ACTIVATIONS = [nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.ReLU6, nn.Hardswish, nn.ELU,
@@ -74,16 +76,22 @@ def image_block(draw: Any, c: int, hw: int, depth: int = 0) -> tuple[nn.Module, 
                 else nn.Sequential(body, nn.Conv2d(cout, c, 1))
         return Residual(body), c, hw
     if kind == "parallel":
-        a, ca, ha = draw(image_block(c, hw, depth + 1))
-        b = nn.Sequential(nn.Conv2d(c, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
-        if ha != hw:
-            b = nn.Sequential(b, nn.MaxPool2d(hw // ha))
-        return Parallel(a, b), ca + 4, ha
+        return draw(parallel_block(c, hw, depth))
     layers = []
     for _ in range(draw(st.integers(1, 3))):
         layer, c, hw = draw(image_block(c, hw, depth + 1))
         layers.append(layer)
     return nn.Sequential(*layers), c, hw
+
+
+@st.composite
+def parallel_block(draw: Any, c: int, hw: int, depth: int = 0) -> tuple[nn.Module, int, int]:
+    """``Parallel(a, b)``: a random block and a 1x1 conv branch (pooled to the random block's size)."""
+    a, ca, ha = draw(image_block(c, hw, depth + 1))
+    b = nn.Sequential(nn.Conv2d(c, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
+    if ha != hw:
+        b = nn.Sequential(b, nn.MaxPool2d(hw // ha))
+    return Parallel(a, b), ca + 4, ha
 
 
 @st.composite
@@ -120,7 +128,7 @@ def models(draw: Any) -> tuple[nn.Module, np.ndarray]:
     if draw(st.booleans()):
         body, c, hw = draw(image_block(3, 8))
         model = nn.Sequential(body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 3))
-        x = rng.standard_normal((2, 3, 8, 8))
+        x = rng.standard_normal((draw(st.sampled_from([1, 2])), 3, 8, 8))  # batch 1: concatenation in place
     else:
         body, f = draw(mlp_block(6))
         model = nn.Sequential(body, nn.Linear(f, 2))
@@ -129,8 +137,22 @@ def models(draw: Any) -> tuple[nn.Module, np.ndarray]:
     return model.train(draw(st.booleans()) and draw(st.booleans())), x.astype(np.float32)
 
 
+@st.composite
+def concat_models(draw: Any) -> tuple[nn.Module, np.ndarray]:
+    """Image models around one or two concatenations at batch 1 (their arguments computed in place), eval mode."""
+    seed = draw(st.integers(0, 2**16))
+    body, c, hw = draw(parallel_block(3, 8))
+    layers = [body]
+    if draw(st.booleans()):
+        tail, c, hw = draw(parallel_block(c, hw))
+        layers.append(tail)
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 3))
+    random_bn(model, seed=seed)
+    return model.eval(), np.random.default_rng(seed).standard_normal((1, 3, 8, 8)).astype(np.float32)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(models())
+@given(st.one_of(models(), concat_models()))
 def test_random_model_traces_optimizes_and_matches_eager(case: tuple[nn.Module, np.ndarray]) -> None:
     model, x = case
     state = {k: v.copy() for k, v in model.state_dict().items()}
@@ -143,6 +165,7 @@ def test_random_model_traces_optimizes_and_matches_eager(case: tuple[nn.Module, 
         result = nngraph.optimize(model, x, debug=True)
     result.traced.lint()
     result.graph.lint()
+    check_plan(result.graph)
     if not model.training:
         assert not result.traced.breaks
         ops = {n.target for n in result.graph.ops()}

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nngraph import nn
 
-from ...passes.test_random_models import models
+from ...passes.test_random_models import concat_models, models
 from .helpers import check
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(models())
+@given(st.one_of(models(), concat_models()))
 def test_random_model_on_cuda(case: tuple[nn.Module, np.ndarray]) -> None:
     model, x = case
     check(model.eval(), x, rtol=1e-4, atol=1e-4)

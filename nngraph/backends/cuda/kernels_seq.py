@@ -72,7 +72,7 @@ def fill_strided(n, shape, out, oo, os, value):
 # ------------------------------------------------------------------------------------------------------- recurrence
 @cuda.jit(cache=True)
 def recurrence(T, N, H, P, mode, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0, c0, c0o, has_c0, wrt, wrto, has_wr,
-               acc, acco, hf, hfo, out, oo, hT, hTo, cT, cTo, reverse):
+               acc, acco, hf, hfo, out, oo, hT, hTo, cT, cTo, reverse, second):
     """One recurrent layer over T steps; one block per batch row ``n``, three phases per step separated by
     ``syncthreads``:
 
@@ -84,8 +84,25 @@ def recurrence(T, N, H, P, mode, xw, xo, wt, wto, b, bo, has_b, h0, h0o, has_h0,
 
     mode 0 tanh RNN, 1 relu RNN, 2 LSTM (i, f, g, o), 3 GRU (r, z, n: the n row of ``acc`` is multiplied by r).
     P is the state size (H, or the projection size); ``out`` (T, N, P), ``hT`` (N, P), ``cT`` (N, H) dense. Step t
-    reads h_{t-1} from ``out`` (or ``h0``). Sums run in float64."""
+    reads h_{t-1} from ``out`` (or ``h0``). Sums run in float64.
+
+    ``blockIdx.y == 1`` runs a second, independent layer of the same shapes over the same arenas (the other direction
+    of a bidirectional layer, merged into this launch by ``lower_seq._merge_directions``): ``second`` holds its 11
+    offsets minus these, then its ``reverse``."""
     n = cuda.blockIdx.x
+    if cuda.blockIdx.y == 1:
+        xo += second[0]
+        wto += second[1]
+        bo += second[2]
+        h0o += second[3]
+        c0o += second[4]
+        wrto += second[5]
+        acco += second[6]
+        hfo += second[7]
+        oo += second[8]
+        hTo += second[9]
+        cTo += second[10]
+        reverse = second[11]
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     G = 4 if mode == 2 else (3 if mode == 3 else 1)

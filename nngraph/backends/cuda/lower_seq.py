@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import networkx as nx
 import numpy as np
 
 from ...ir.node import Node
@@ -21,7 +22,7 @@ from ...ops.registry import register_lowering
 from ..cpu.buffers import Buf, collapse
 from . import kernels_seq as K
 from . import rows as R
-from .codegen import CudaEmitter
+from .codegen import Arena, CudaEmitter, Launch
 from .gemm import batched_matmul
 from .kernels_basic import emit_copy, fill, strided_args
 
@@ -242,7 +243,39 @@ def _recurrence(em: CudaEmitter, node: Node, mode: int, xw: str, w_hh: str, b_hh
     cT = outs[2] if mode == 2 else em.scratch((N, H), dt)
     _launch_recurrence(em, mode, em.dense(xw), w_hh, b_hh, h0, c0, outs[0], outs[1], cT, bool(node.attrs["reverse"]),
                        w_hr)
+    _merge_directions(em)
     return True
+
+
+_LAYERS = ("lstm_layer", "gru_layer", "rnn_layer")
+
+
+def _merge_directions(em: CudaEmitter) -> None:
+    """Run the ``recurrence`` launch just emitted and the previous layer's in one launch (``blockIdx.y`` picks the
+    layer, see ``kernels_seq.recurrence``) when the two layers are independent and alike: the two directions of a
+    bidirectional layer then run side by side instead of one after the other.
+
+    Safe to reorder: only launches of the current node (copies into fresh scratch) may lie between the two, and a
+    layer writes only fresh scratch (``_outputs``), so neither launch touches what the other reads or writes."""
+    prog = em.program
+    cur, i = prog[-1], len(prog) - 2
+    while i >= 0 and isinstance(prog[i], Launch) and prog[i].node == cur.node:
+        i -= 1
+    prev = prog[i] if i >= 0 else None
+    if not isinstance(prev, Launch) or prev.kernel is not K.recurrence or prev.grid != cur.grid or \
+            prev.block != cur.block or em.graph[prev.node].target not in _LAYERS or any(prev.args[-1]) or \
+            prev.node in nx.ancestors(em.graph.nx, cur.node):
+        return
+    deltas: list[int] = []
+    for k, (a, b) in enumerate(zip(prev.args[:-2], cur.args[:-2])):
+        if k and isinstance(prev.args[k - 1], Arena):
+            deltas.append(int(b) - int(a))  # the offset after an arena
+        elif a != b:
+            return  # another arena, shape or flag
+    merged = Launch(K.recurrence, prev.grid + (2,), prev.block, prev.args[:-1] + [tuple(deltas) + (int(cur.args[-2]),)],
+                    prev.node)
+    del prog[i]
+    prog[-1] = merged
 
 
 def _transposed(em: CudaEmitter, name: str) -> Buf:
@@ -301,7 +334,7 @@ def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str 
     # file with this many float64 live values)
     threads = int(min(256, max(32, (GH + 31) // 32 * 32)))
     em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, P, mode, x, wt, b, b_hh is not None, h, h0 is not None,
-                   c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse)
+                   c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse, (0,) * 12)
 
 
 def _launch_recurrence_grid(em: CudaEmitter, mode: int, x: Buf, wt: Buf, b_hh: str | None, h0: str | None,

@@ -113,10 +113,12 @@ def _recurrent(mode: str, input: Any, hx: Any, params: Sequence[Any], has_biases
     c_n: list[Any] = []
     for layer in range(num_layers):
         outs = []
-        for d in range(dirs):
+        # every time step's input projection in one matrix product per direction, both directions' before either
+        # recurrence: a compiled graph then has the two (independent) recurrences next to each other
+        xws = [_linear(layer_in, weights[layer * dirs + d][0], weights[layer * dirs + d][2]) for d in range(dirs)]
+        for d, xw in enumerate(xws):
             k = layer * dirs + d
-            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k]
-            xw = _linear(layer_in, w_ih, b_ih)  # every time step in one matrix product
+            _, w_hh, _, b_hh, w_hr = weights[k]
             h0_k = None if h0 is None else h0[k]
             if mode == "lstm":
                 c0_k = None if c0 is None else c0[k]

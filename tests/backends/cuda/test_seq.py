@@ -65,6 +65,15 @@ def _kernels(compiled: object) -> list[str]:
     return [getattr(getattr(s, "kernel", None), "__name__", "") for s in plan.program]
 
 
+def test_bidirectional_directions_share_a_launch() -> None:
+    """The two directions of each bidirectional layer run as one ``recurrence`` launch (grid (N, 2)); the GRU and the
+    ReLU RNN that follow are independent too, but not alike (another mode), so they keep their own launches."""
+    model, inputs = dict(OP_CASES)["recurrent"](np.float32)
+    plan = check(model, *inputs, rtol=1e-4, atol=1e-4).specializations[0].executable.plan
+    grids = [s.grid for s in plan.program if getattr(getattr(s, "kernel", None), "__name__", "") == "recurrence"]
+    assert grids == [(2, 2), (2, 2), (2,), (2,), (2, 2), (2, 2), (2, 2), (2, 2)], grids
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_recurrence_grid(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
     """``NNGRAPH_CUDA_RECURRENCE=grid``: the layers without a projection run ``recurrence_grid`` (on the simulator in
@@ -73,7 +82,7 @@ def test_recurrence_grid(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
     monkeypatch.setenv("NNGRAPH_CUDA_RECURRENCE", "grid")
     model, inputs = dict(OP_CASES)["recurrent"](dtype)
     names = _kernels(check(model, *inputs, rtol=TOL[dtype], atol=TOL[dtype]))
-    assert names.count("recurrence_grid") == 6 and names.count("recurrence") == 8, names
+    assert names.count("recurrence_grid") == 6 and names.count("recurrence") == 4, names  # directions merged
 
 
 def test_recurrence_grid_row_passes(monkeypatch: pytest.MonkeyPatch) -> None:

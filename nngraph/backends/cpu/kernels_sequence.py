@@ -422,7 +422,7 @@ def _ov_exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
 
 @njit(**_HELPER)
 def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst,  # noqa: ANN001, ANN201
-                mrs, mcs, mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot):
+                mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, kp, vp, qp, st, et, ot, mfa, tot):
     """One block of ``nq`` <= NR queries of lead item ``l`` (K, V already packed in kp, vp)."""
     nr = _nr(st)
     w = _vw(st)
@@ -490,22 +490,25 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
         # O^T (Ev x queries) = V^T E^T; E^T (unnormalized) is already a B panel
         for p in range((Ev + MR - 1) // MR):
             ukernel(S, vp, p * S * MR, et, 0, ot, p * MR * nr, nr, False, min(MR, Ev - p * MR), nr)
+        o_lead = oo + _item_offset(l, lshape, ost, 1)
         for q in range(nq):  # normalized here: (sum_k e_k v_k) / total
-            o = oo + (l * L + q0 + q) * Ev
+            o = o_lead + (q0 + q) * ors
             d = tot[q]
             for e in range(Ev):
-                oa[o + e] = ot[e * nr + q] / d
+                oa[o + e * ocs] = ot[e * nr + q] / d
     else:
+        o_lead = oo + _item_offset(l, lshape, ost, 1)
         for q in range(nq):
-            o = oo + (l * L + q0 + q) * S
+            o = o_lead + (q0 + q) * ors
             d = tot[q]
             for k in range(S):
-                oa[o + k] = et[k * nr + q] / d
+                oa[o + k * ocs] = et[k * nr + q] / d
 
 
 @njit(**_HELPER)
 def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs,  # noqa: ANN001, ANN201
-                kgroup, va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo):
+                kgroup, va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, ost,
+                ors, ocs):
     if t1 <= t0:
         return
     nr = _nr(oa)
@@ -533,18 +536,20 @@ def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko
             cur = l
         q0 = qb * nr
         _attn_block(mode, l, q0, min(nr, L - q0), lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst, mrs,
-                    mcs, mkind, causal, scale, oa, oo, kp, vp, qp, st, et, ot, mfa, tot)
+                    mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, kp, vp, qp, st, et, ot, mfa, tot)
 
 
 @njit(**_PFLAGS)
 def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
-              va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, par):
+              va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs,
+              par):
     """softmax(Q K^T * scale + mask) [@ V] for every lead item (4 broadcast lead dims: strides per operand, the
     last one divided by ``kgroup``/``vgroup`` for grouped-query attention). ``mode``: ATT_CONTEXT writes the
     context (nl, L, Ev), ATT_WEIGHTS_* the probabilities (nl, L, S) with fully masked rows 0 or NaN. ``mkind``:
     no mask, a bool mask in ``bma`` (True = take part) or a float mask in ``fma`` (added; the output dtype),
     element (l, i, j) at ``mo + off_l + i*mrs + j*mcs`` (the other array is any placeholder of its type).
-    ``causal``: query i sees keys j <= i."""
+    ``causal``: query i sees keys j <= i. The output is strided like the operands: lead strides ``ost``, row stride
+    ``ors``, column stride ``ocs`` (a transposed layout its user wants, ``Emitter.out_for_transpose``)."""
     nl = lshape[0] * lshape[1] * lshape[2] * lshape[3]
     if nl == 0 or L == 0 or (mode == ATT_CONTEXT and Ev == 0) or (mode != ATT_CONTEXT and S == 0):
         return
@@ -556,10 +561,10 @@ def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs
         for t in prange(nt):
             _attn_tasks((ntask * t) // nt, (ntask * (t + 1)) // nt, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs,
                         ka, ko, kst, krs, kcs, kgroup, va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs,
-                        mkind, causal, scale, oa, oo)
+                        mkind, causal, scale, oa, oo, ost, ors, ocs)
     else:
         _attn_tasks(0, ntask, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup, va, vo,
-                    vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo)
+                    vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs)
 
 
 # --------------------------------------------------------------------------------------------- recurrences

@@ -3,9 +3,11 @@
 attention_average_heads and attention_mask_bias from ops/attention.py) and the recurrences (rnn/lstm/gru layers and
 cells from ops/rnn.py). Kernels are in ``kernels_sequence.py``.
 
-Operands are read in place through their strides (transposed, sliced and broadcast views cost no copy); float16,
-mixed dtypes and non-float operands stay on the host (numpy reference). Recurrent weights that are graph weights
-are packed for the register tile once per weight change (``Emitter.derived_weight``), other ones per call.
+Operands are read in place through their strides (transposed, sliced and broadcast views cost no copy), and SDPA
+writes its output in the layout a transposing user wants (``Emitter.out_for_transpose``: MultiheadAttention's head
+merge is a view, as on CUDA); float16, mixed dtypes and non-float operands stay on the host (numpy reference).
+Recurrent weights that are graph weights are packed for the register tile once per weight change
+(``Emitter.derived_weight``), other ones per call.
 """
 from __future__ import annotations
 
@@ -278,7 +280,7 @@ def _attention(em: Emitter, node: Node, mode: int, q_name: str, k_name: str, v_n
     vgroup = _gqa_group(sq, sv, gqa) if sv is not None else 1
     if kgroup is None or vgroup is None:
         return False
-    out = em.out(node)
+    out = em.out_for_transpose(node) if mode == K.ATT_CONTEXT else em.out(node)
     lead = node.spec.shape[:-2]
     if out.size == 0:
         return True
@@ -306,16 +308,17 @@ def _attention(em: Emitter, node: Node, mode: int, q_name: str, k_name: str, v_n
         mkind, mrs, mcs = K.MASK_NONE, 0, 0
         stride_sets.append((0,) * len(lead))
         fmask, bmask, mb = q, bool_holder, q
-    stride_sets.append(c_strides(tuple(lead)))
+    stride_sets.append(out.strides[:-2])
     dims = _lead_dims(tuple(lead), stride_sets, merge=kgroup == 1 and vgroup == 1)
     if dims is None:
         return False
-    lshape, (qst, kst, vst, mst, _) = dims
+    lshape, (qst, kst, vst, mst, ost) = dims
     nl = _prod(lshape)
     par = 2.0 * nl * L * S * (E + ev) >= PAR_MIN_FLOPS and nl * L > K.MR
     em.call(K.attention, mode, lshape, L, S, E, ev, q, qst, q.strides[-2], q.strides[-1], k, kst, k.strides[-2],
             k.strides[-1], kgroup, v, vst, v.strides[-2], v.strides[-1], vgroup, "@" + fmask.arena, "@" + bmask.arena,
-            mb.offset, mst, mrs, mcs, mkind, bool(attrs["is_causal"]), scale, out, par)
+            mb.offset, mst, mrs, mcs, mkind, bool(attrs["is_causal"]), scale, out, ost, out.strides[-2],
+            out.strides[-1], par)
     return True
 
 

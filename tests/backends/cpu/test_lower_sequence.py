@@ -310,3 +310,16 @@ def _bench(reps: int = 30) -> None:
 
 if __name__ == "__main__":
     _bench()
+
+
+@pytest.mark.parametrize("batch_first,shape", [(True, (1, 5, 16)), (False, (5, 2, 16))])
+def test_attention_writes_the_merged_heads_layout(batch_first, shape):
+    """SDPA's output is laid out as its transposing user wants (``Emitter.out_for_transpose``): MultiheadAttention's
+    head merge ``out.transpose(2, 0, 1, 3).reshape(L, N, E)`` is a view, and the batch-1 / sequence-first encoder
+    layer copies nothing."""
+    layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=batch_first).eval()
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    compiled = nngraph.compile(layer)
+    np.testing.assert_allclose(compiled(x), layer(x), rtol=1e-5, atol=1e-5)
+    source = compiled.specializations[0].executable.source
+    assert "copy_flat(" not in source and "copy_strided(" not in source, source

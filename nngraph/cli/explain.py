@@ -85,7 +85,8 @@ def collect(result: Any) -> dict[str, Any]:
     plan = graph.memory_plan
     memory = None if plan is None else {
         "planned_bytes": plan.planned_bytes, "unplanned_bytes": plan.unplanned_bytes,
-        "buffers": len(plan.buffer_bytes), "in_place": len(plan.inplace), "summary": plan.summary()}
+        "buffers": len(plan.buffer_bytes), "in_place": len(plan.inplace), "concat_in_place": len(plan.into),
+        "summary": plan.summary()}
     numerics = []
     for name, dev in sorted(result.numerics.items(), key=lambda kv: -kv[1]):
         spec = graph[name].spec if name in graph else None
@@ -144,8 +145,8 @@ def render(rep: dict[str, Any], top: int) -> str:
     out += ["", "activation memory"]
     if mem:
         saved = 1 - mem["planned_bytes"] / mem["unplanned_bytes"] if mem["unplanned_bytes"] else 0.0
-        out.append(f"  planned {_mib(mem['planned_bytes'])} in {mem['buffers']} buffers ({mem['in_place']} in place) "
-                   f"vs unplanned {_mib(mem['unplanned_bytes'])} (one buffer per intermediate): {saved:.0%} saved")
+        out.append(f"  planned {_mib(mem['planned_bytes'])} in {mem['buffers']} buffers ({mem['in_place']} in place, "
+                   f"{mem['concat_in_place']} computed into a concatenation) vs unplanned {_mib(mem['unplanned_bytes'])} (one buffer per intermediate): {saved:.0%} saved")
     else:
         out.append("  no memory plan (plan_memory did not run)")
     num = rep["numerics"]

@@ -32,7 +32,7 @@ def test_explain_fusions_memory_numerics(capsys: pytest.CaptureFixture, tmp_path
     assert fusion["modules"] == ["0", "1", "2"]  # Conv2d, BatchNorm2d, ReLU of the Sequential
     assert rep["graph_breaks"] == []
     mem = rep["memory"]
-    assert mem["planned_bytes"] <= mem["unplanned_bytes"] and mem["buffers"] >= 1
+    assert mem["planned_bytes"] <= mem["unplanned_bytes"] and mem["buffers"] >= 1 and mem["concat_in_place"] == 0
     assert rep["numerics"] and all(n["ok"] for n in rep["numerics"])
     assert "profile" not in rep
 

@@ -146,7 +146,8 @@ def render(rep: dict[str, Any], top: int) -> str:
     if mem:
         saved = 1 - mem["planned_bytes"] / mem["unplanned_bytes"] if mem["unplanned_bytes"] else 0.0
         out.append(f"  planned {_mib(mem['planned_bytes'])} in {mem['buffers']} buffers ({mem['in_place']} in place, "
-                   f"{mem['concat_in_place']} computed into a concatenation) vs unplanned {_mib(mem['unplanned_bytes'])} (one buffer per intermediate): {saved:.0%} saved")
+                   f"{mem['concat_in_place']} computed into a concatenation) vs unplanned "
+                   f"{_mib(mem['unplanned_bytes'])} (one buffer per intermediate): {saved:.0%} saved")
     else:
         out.append("  no memory plan (plan_memory did not run)")
     num = rep["numerics"]

@@ -100,6 +100,22 @@ def test_recurrence_grid_row_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "recurrence_grid" in names, names
 
 
+def test_recurrence_grid_split_dot_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fewer gate rows per virtual block than threads: each dot product is split over KS threads and summed in shared
+    memory (LSTM H = 24: 16 rows x 4 threads; GRU H = 20: 12 rows x 5 threads, with 4 threads left over)."""
+    from nngraph import nn
+
+    from .helpers import Fn
+
+    monkeypatch.setenv("NNGRAPH_CUDA_RECURRENCE", "grid")
+    rng = np.random.default_rng(9)
+    model = Fn(lambda m, x: (m.lstm(x), m.gru(x)), lstm=nn.LSTM(3, 24), gru=nn.GRU(3, 20))
+    x = rng.standard_normal((3, 1, 3)).astype(np.float32)
+    plan = check(model, x, rtol=1e-4, atol=1e-4).specializations[0].executable.plan
+    blocks = [s.block for s in plan.program if getattr(getattr(s, "kernel", None), "__name__", "") == "recurrence_grid"]
+    assert blocks == [(64,), (64,)], blocks
+
+
 def test_recurrence_mode_rejects_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     from nngraph.backends.cuda.lower_seq import recurrence_mode
 

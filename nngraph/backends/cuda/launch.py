@@ -194,17 +194,16 @@ def prepare(kernel: Any, grid: tuple[int, ...], block: tuple[int, ...], args: li
     cooperatively with as many blocks as can be co-resident by ``DriverLaunch``; every other launcher -- and the
     simulator, which runs blocks one after another -- gives it a grid of one block."""
     mode = launch_mode()
-    if cooperative and (simulated or mode != "driver"):
-        grid = (1,) + tuple(grid[1:])
-    if simulated:
-        # the simulator's ``kernel[grid, block]`` mutates and returns the kernel itself: configure per call
-        return DispatcherLaunch(lambda *a: kernel[grid, block](*a), args, io, _name(kernel))
-    if mode == "driver":
+    if mode == "driver" and not simulated:
         try:
             return DriverLaunch(kernel, grid, block, args, io, cooperative)
         except (ImportError, TypeError):
             mode = "prepared"
-            grid = (1,) + tuple(grid[1:]) if cooperative else grid
+    if cooperative:
+        grid = (1,) + tuple(grid[1:])  # only DriverLaunch launches cooperatively
+    if simulated:
+        # the simulator's ``kernel[grid, block]`` mutates and returns the kernel itself: configure per call
+        return DispatcherLaunch(lambda *a: kernel[grid, block](*a), args, io, _name(kernel))
     if mode == "prepared":
         try:
             return PreparedLaunch(kernel, grid, block, args, io)

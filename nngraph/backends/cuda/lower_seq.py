@@ -321,35 +321,24 @@ def _launch_recurrence(em: CudaEmitter, mode: int, x: Buf, w_hh: str, b_hh: str 
     P = em.buf(w_hh).shape[1]  # the state size: H, or the projection size
     H = cT.shape[1]
     wt = _transposed(em, w_hh)
-    if w_hr is None and recurrence_mode() == "grid":
-        _launch_recurrence_grid(em, mode, x, wt, b_hh, h0, c0, out, hT, cT, reverse)
-        return
     wrt = _transposed(em, w_hr) if w_hr is not None else wt
     b = em.dense(b_hh) if b_hh is not None else out
     h = em.dense(h0) if h0 is not None else out
     c = em.dense(c0) if c0 is not None else out
     acc = em.scratch((N, GH), np.dtype(np.float64))
+    if w_hr is None and recurrence_mode() == "grid":
+        U, nvb, threads = _grid_layout(N, GH // H, H)
+        bar = em.scratch((2,), np.dtype(np.int64))
+        em.launch(fill, 2, 2, bar, 0)
+        em.launch_grid(K.recurrence_grid, (nvb,), (threads,), T, N, H, mode, U, nvb, x, wt, b, b_hh is not None,
+                       h, h0 is not None, c, c0 is not None, acc, out, hT, cT, reverse, bar, cooperative=True)
+        return
     hf = em.scratch((N, H), np.dtype(np.float64)) if w_hr is not None else acc
     # 256 threads: the block size the first kernel ran with on the H100 (a larger block risks exceeding the register
     # file with this many float64 live values)
     threads = int(min(256, max(32, (GH + 31) // 32 * 32)))
     em.launch_grid(K.recurrence, (N,), (threads,), T, N, H, P, mode, x, wt, b, b_hh is not None, h, h0 is not None,
                    c, c0 is not None, wrt, w_hr is not None, acc, hf, out, hT, cT, reverse, (0,) * 12)
-
-
-def _launch_recurrence_grid(em: CudaEmitter, mode: int, x: Buf, wt: Buf, b_hh: str | None, h0: str | None,
-                            c0: str | None, out: Buf, hT: Buf, cT: Buf, reverse: bool) -> None:
-    T, N, GH = x.shape
-    H = cT.shape[1]
-    U, nvb, threads = _grid_layout(N, GH // H, H)
-    b = em.dense(b_hh) if b_hh is not None else out
-    h = em.dense(h0) if h0 is not None else out
-    c = em.dense(c0) if c0 is not None else out
-    acc = em.scratch((N, GH), np.dtype(np.float64))
-    bar = em.scratch((2,), np.dtype(np.int64))
-    em.launch(fill, 2, 2, bar, 0)
-    em.launch_grid(K.recurrence_grid, (nvb,), (threads,), T, N, H, mode, U, nvb, x, wt, b, b_hh is not None,
-                   h, h0 is not None, c, c0 is not None, acc, out, hT, cT, reverse, bar, cooperative=True)
 
 
 def _cell(em: CudaEmitter, node: Node, mode: int, x_name: str, h_name: str | None, c_name: str | None, w_ih: str,

@@ -40,7 +40,9 @@ def test_hooks_fire_with_real_intermediates() -> None:
     x = rng.standard_normal((2, 6)).astype(np.float32)
     compiled = nngraph.compile(model, target="cuda")
     np.testing.assert_allclose(compiled(x), model(x), rtol=1e-5, atol=1e-5)
-    assert len(seen) >= 2 and np.allclose(seen[0], seen[-1])
+    assert len(seen) >= 2  # compiled, then eager
+    # The compiled kernel and numpy's matmul round differently: same tolerance as the outputs.
+    np.testing.assert_allclose(seen[0], seen[-1], rtol=1e-5, atol=1e-5)
 
 
 def test_device_array_inputs_stay_on_device() -> None:

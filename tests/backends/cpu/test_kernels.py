@@ -10,6 +10,8 @@ import math
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 from numba import njit
 
 from nngraph.backends.cpu.kernels import conv as K
@@ -225,6 +227,44 @@ def test_conv_threads_and_batch(threads):
             threads(nt)
             out = K.conv2d(x, w, args, stride=st, padding=pad, groups=g)
             np.testing.assert_allclose(out, ref, **_tol(np.float32, ws[1] * 9), err_msg=f"{xs} {ws} nt={nt}")
+
+
+@hst.composite
+def _depthwise_cases(draw) -> tuple:
+    """Depthwise geometry: channel multiplier, kernel, stride, dilation, asymmetric padding (up to one more than
+    the kernel reach), planes narrower than the kernel, planes split into row bands, channels split into chunks."""
+    c, mult = draw(hst.integers(1, 70)), draw(hst.integers(1, 3))
+    kh, kw = draw(hst.integers(1, 5)), draw(hst.integers(1, 5))
+    sh, sw = draw(hst.integers(1, 3)), draw(hst.integers(1, 3))
+    dh, dw = draw(hst.integers(1, 2)), draw(hst.integers(1, 2))
+    pad = tuple(draw(hst.integers(0, (k - 1) * d + 1)) for k, d in ((kh, dh), (kh, dh), (kw, dw), (kw, dw)))
+    h_min = max(1, (kh - 1) * dh + 1 - pad[0] - pad[1])
+    w_min = max(1, (kw - 1) * dw + 1 - pad[2] - pad[3])
+    wide = draw(hst.booleans())  # rows long enough for several bands per plane
+    h = draw(hst.integers(h_min, h_min + 12))
+    wd = draw(hst.integers(w_min + 60, w_min + 200) if wide else hst.integers(w_min, w_min + 12))
+    return draw(hst.integers(1, 3)), c, mult, h, wd, kh, kw, (sh, sw), pad, (dh, dw)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=_depthwise_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99))
+def test_depthwise_geometry(case, dtype, nt, seed):
+    """The depthwise kernel (phase-split planes, tap offsets on the output grid, chunks and bands) against the
+    reference convolution, with bias, residual and activation, on one and two threads."""
+    bsz, c, mult, h, wd, kh, kw, stride, pad, dil = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((c * mult, 1, kh, kw)).astype(dtype)
+    p = K.conv_params(w.shape, x.shape, stride, pad, dil, c)
+    res = rng.standard_normal((bsz, c * mult, p[9], p[10])).astype(dtype)
+    args, ref = _conv_ref(x, w, rng.standard_normal(c * mult), res, "relu", stride, pad, dil, c)
+    old = numba.get_num_threads()
+    numba.set_num_threads(nt)
+    try:
+        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=c, algo=K.ALGO_DEPTHWISE)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_allclose(out, ref, **_tol(dtype, kh * kw), err_msg=str(case))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -11,8 +11,9 @@ Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
   one pixel grid (output rows laid out with the buffer's row pitch), so the micro-kernel reads its B operand in
   place through a table of K offsets (``simd.ukernel_off``). The few junk columns of the grid (pitch - OW per
   row) are computed and dropped when the tile is copied out through the epilogue.
-* ``ALGO_DEPTHWISE``: groups == C (any channel multiplier): direct kernel, vectorised along output width with
-  four vector accumulators per step, input rows pre-split into stride phases so every tap is a contiguous load.
+* ``ALGO_DEPTHWISE``: groups == C (any channel multiplier): direct kernel on a zero-padded, stride-phase-split copy
+  of each plane, where every tap is a constant shift of the output grid (as ALGO_SHIFT): vectors run across output
+  rows, a 7x7 plane is four vectors per tap.
 
 Every kernel comes as ``<name>_std(x, wp, out, p, epi_args)`` (standard epilogue, disk-cached) and
 ``<name>(x, wp, out, p, epi, epi_args)`` (any epilogue). ``wp`` is the weight prepared once by
@@ -29,6 +30,7 @@ from numba import njit
 from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
 from .launch import make_generic_runner, make_runner
+from .leaf import leaf
 from .simd import (tile_nr, ukernel_off, vec_width, vfma, vgather_n, vload, vload_n, vload_s2_n, vsplat, vstore,
                    vstore_n, vzero)
 
@@ -111,6 +113,8 @@ def prepare_conv_transpose_weight(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- B providers
+# The run helpers below are inlined into @leaf functions only: inlined where reference counting is on, they
+# count their array arguments on every call (see leaf.py).
 
 
 @njit(inline="always")
@@ -154,14 +158,21 @@ def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
     """Pack im2col(x)[pc:pc+kc, jc:jc+nc] of image ``bi`` into NR-column panels without building im2col.
 
     ``src = (x, p, c0)``: rows k = (c, ky, kx) over the group's channels from ``c0``; columns are output pixels.
-    Each (k, output row) segment is cut at panel boundaries into runs that are contiguous in the panel; with
-    stride 1 a run is a contiguous input span too, copied with masked vectors after zero-filling the padding.
     """
     x, p, c0 = src
+    _pack_im2col(x, x.reshape(-1), p, c0, bi, pc, kc, jc, nc, buf)
+    return buf, 0, kc * tile_nr(buf)
+
+
+@leaf
+def _pack_im2col(x: np.ndarray, xf: np.ndarray, p: tuple, c0: int, bi: int, pc: int, kc: int, jc: int, nc: int,
+                 buf: np.ndarray) -> None:
+    """:func:`b_im2col`'s packing. Each (k, output row) segment is cut at panel boundaries into runs that are
+    contiguous in the panel; with stride 1 a run is a contiguous input span too, copied with masked vectors after
+    zero-filling the padding."""
     kh, kw, sh, sw, pt, pl, dh, dw = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
     ow = p[10]
     ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
-    xf = x.reshape(-1)
     nr = tile_nr(buf)
     khw = kh * kw
     xbase = (bi * ch + c0) * h * wd
@@ -206,7 +217,6 @@ def b_im2col(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
             if ox == ow:
                 ox = 0
                 oy += 1
-    return buf, 0, kc * nr
 
 
 @njit
@@ -359,7 +369,7 @@ def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
     return koff
 
 
-@njit(inline="always")
+@leaf
 def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int, dst: np.ndarray, d0: int,
                zero: bool) -> None:
     """Phase planes of input plane ``u`` (= image * C + channel) at ``dst[d0:]``: plane (ry, rx) holds
@@ -400,7 +410,7 @@ def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq
         _pad_plane(x, xf, u, p, hq, wq, xph, u * plane, True)
 
 
-@njit(inline="always")
+@leaf
 def _shift_store(cbuf: np.ndarray, ldc: int, dst: np.ndarray, r0: int, mc: int, qb: int, nq: int, wq: int,
                  ow: int) -> tuple:
     """Copy the valid columns of grid block [qb, qb+nq) (rows r0..r0+mc of ``cbuf``) into ``dst`` (O, OH*OW);
@@ -568,105 +578,145 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
 
 
 # --------------------------------------------------------------------------------------------- depthwise
+# Each input plane is copied into a zero-padded buffer split into stride phases, pitch ``pwq``: there every tap
+# (ky, kx) is one constant offset from an output position on a grid of pitch pwq (the output row plus
+# ((kw-1)*dw)//sw junk columns), so a tap is one multiply-add of a contiguous vector run that crosses output rows
+# (a 7x7 plane is 4 vectors per tap, not 7 row-masked ones). The junk columns are dropped when the grid is copied to
+# the output. Planes are filled for a chunk of channels before any is read, and grids computed before any is
+# copied out: a vector load overlapping a store still in flight stalls until the store retires.
+
+#: Elements of one chunk's planes or grids (about 16 KiB of float32: the chunk stays in L1).
+DW_CHUNK = 4096
 
 
 @njit(inline="always")
-def _dw_plane(x: np.ndarray, xf: np.ndarray, bi: int, ci: int, p: tuple, plane: np.ndarray, pw: int) -> None:
-    """Input plane (bi, ci) split into stride phases: plane[(iy*sw + r)*pw + j] = xpad[iy, j*sw + r], where xpad
-    is the row zero-padded on the left by pad_left (and on the right as far as the taps reach). Only the data
-    positions are written: ``plane`` starts zeroed and every plane of the call has its padding in the same places."""
-    sw, pl = p[3], p[5]
-    h, wd = x.shape[2], x.shape[3]
-    base = (bi * x.shape[1] + ci) * h * wd
-    if sw == 1:  # one shifted copy per row, vectorised
-        n = max(min(wd, pw - pl), 0)
-        for iy in range(h):
-            _copy_run(plane, iy * pw + pl, x, base + iy * wd, n)
-        return
-    # strided: per phase r the valid j are [lo, hi) (0 <= j*sw + r - pl < wd)
-    for r in range(sw):
-        lo = min(max((pl - r + sw - 1) // sw, 0), pw)
-        hi = min(max((wd - 1 + pl - r) // sw + 1, lo), pw)
-        for iy in range(h):
-            _gather_run(plane, (iy * sw + r) * pw + lo, xf, base + iy * wd + r - pl + lo * sw, sw, hi - lo)
+def _dw_dims(p: tuple) -> tuple:
+    """(hq, pwq): rows and pitch of one stride phase of the padded plane (as far as the taps read)."""
+    kh, kw, sh, sw, dh, dw, oh, ow = p[0], p[1], p[2], p[3], p[6], p[7], p[9], p[10]
+    return oh + ((kh - 1) * dh) // sh, ow + ((kw - 1) * dw) // sw
 
 
-@njit(inline="always")
-def _dw_channel(plane: np.ndarray, pw: int, toff: np.ndarray, w2f: np.ndarray, o: int, of: np.ndarray, nch: int,
-                bi: int, p: tuple, h: int) -> None:
-    """out3[bi, o] from a prepared plane: 4 vector accumulators (4*W output columns) per step.
-    ``toff[kx]`` is tap kx's offset within a phase-split row group (precomputed: no divisions in the loop)."""
-    kh, kw, sh, sw, pt, dh = p[0], p[1], p[2], p[3], p[4], p[6]
-    oh, ow = p[9], p[10]
-    w = vec_width(of)
-    obase = (bi * nch + o) * oh * ow
-    wbase = o * kh * kw
-    for oy in range(oh):
-        for ox in range(0, ow, 4 * w):
-            n0 = min(max(ow - ox, 0), w)
-            n1 = min(max(ow - ox - w, 0), w)
-            n2 = min(max(ow - ox - 2 * w, 0), w)
-            n3 = min(max(ow - ox - 3 * w, 0), w)
-            a0 = vzero(of)
-            a1 = vzero(of)
-            a2 = vzero(of)
-            a3 = vzero(of)
-            for ky in range(kh):
-                iy = oy * sh + ky * dh - pt
-                if iy < 0 or iy >= h:
-                    continue
-                rbase = iy * sw * pw + ox
-                for kx in range(kw):
-                    s = rbase + toff[kx]
-                    wv = vsplat(w2f[wbase + ky * kw + kx])
-                    a0 = vfma(wv, vload(plane, s), a0)
-                    if n1 > 0:  # narrow rows (ow <= 3W) skip the empty accumulators
-                        a1 = vfma(wv, vload(plane, s + w), a1)
-                        if n2 > 0:
-                            a2 = vfma(wv, vload(plane, s + 2 * w), a2)
-                            if n3 > 0:
-                                a3 = vfma(wv, vload(plane, s + 3 * w), a3)
-            d = obase + oy * ow + ox
-            vstore_n(of, d, a0, n0)
-            if n1 > 0:
-                vstore_n(of, d + w, a1, n1)
-                vstore_n(of, d + 2 * w, a2, n2)
-                vstore_n(of, d + 3 * w, a3, n3)
+@njit
+def _dw_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
+    """(destination, source, length) of each input row segment in the phase-split plane: one per input row and
+    column phase (the geometry is the same for every plane, so it is worked out once)."""
+    sh, sw, pt, pl = p[2], p[3], p[4], p[5]
+    runs = np.empty((h * sw, 3), np.int64)
+    k = 0
+    for iy in range(h):
+        py = iy + pt
+        if py // sh >= hq:
+            break
+        for rx in range(sw):
+            ix0 = (rx - pl) % sw  # first input column landing in column phase rx
+            jq0 = (ix0 + pl) // sw
+            n = min((wd - ix0 + sw - 1) // sw, pwq - jq0)
+            if n > 0:
+                runs[k, 0] = (((py % sh) * sw + rx) * hq + py // sh) * pwq + jq0
+                runs[k, 1] = iy * wd + ix0
+                runs[k, 2] = n
+                k += 1
+    return runs[:k]
+
+
+@njit
+def _dw_taps(p: tuple, hq: int, pwq: int) -> np.ndarray:
+    """Offset of tap ky*kw + kx from a grid position, in the phase-split plane."""
+    kh, kw, sh, sw, dh, dw = p[0], p[1], p[2], p[3], p[6], p[7]
+    toff = np.empty(kh * kw, np.int64)
+    for ky in range(kh):
+        ty = ky * dh
+        for kx in range(kw):
+            tx = kx * dw
+            toff[ky * kw + kx] = (((ty % sh) * sw + tx % sw) * hq + ty // sh) * pwq + tx // sw
+    return toff
+
+
+@leaf
+def _dw_fill(xf: np.ndarray, s0: int, runs: np.ndarray, sw: int, plane: np.ndarray, d0: int) -> None:
+    """The data positions of one plane (its padding stays as zeroed: the same positions for every plane)."""
+    for r in range(runs.shape[0]):
+        if sw == 1:
+            _copy_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 1], runs[r, 2])
+        else:
+            _gather_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 1], sw, runs[r, 2])
+
+
+@leaf
+def _dw_grid(plane: np.ndarray, p0: int, toff: np.ndarray, wf: np.ndarray, w0: int, nq: int, grid: np.ndarray,
+             g0: int) -> None:
+    """grid[g0 + q] = sum over taps t of wf[w0 + t] * plane[p0 + q + toff[t]], q < nq rounded up to 4 vectors."""
+    w = vec_width(grid)
+    for q in range(0, nq, 4 * w):
+        a0 = vzero(grid)
+        a1 = vzero(grid)
+        a2 = vzero(grid)
+        a3 = vzero(grid)
+        for t in range(toff.shape[0]):
+            wv = vsplat(wf[w0 + t])
+            s = p0 + q + toff[t]
+            a0 = vfma(wv, vload(plane, s), a0)
+            a1 = vfma(wv, vload(plane, s + w), a1)
+            a2 = vfma(wv, vload(plane, s + 2 * w), a2)
+            a3 = vfma(wv, vload(plane, s + 3 * w), a3)
+        vstore(grid, g0 + q, a0)
+        vstore(grid, g0 + q + w, a1)
+        vstore(grid, g0 + q + 2 * w, a2)
+        vstore(grid, g0 + q + 3 * w, a3)
+
+
+@leaf
+def _dw_emit(grid: np.ndarray, g0: int, pwq: int, of: np.ndarray, o0: int, rows: int, ow: int) -> None:
+    """Output rows from grid rows (dropping the junk columns)."""
+    for oy in range(rows):
+        _copy_run(of, o0 + oy * ow, grid, g0 + oy * pwq, ow)
 
 
 @njit(inline="always")
 def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
                    epi_args) -> None:
-    """Thread ``t`` of ``nt``: a range of (image, input channel) planes. The epilogue runs once per chunk of
-    channels (about 16 KiB of outputs, still in L1) right after they are computed: one call per channel cost more
-    than the channel itself on small planes (7x7: 270 ns per channel, 2.8x PyTorch's time)."""
-    nb, ch, h = x.shape[0], x.shape[1], x.shape[2]
+    """Thread ``t`` of ``nt``: a range of (image, input channel) planes, a chunk at a time (fill the chunk's planes,
+    compute their grids, copy them out, run the epilogue on the chunk's output channels while they are in L1).
+    Planes too large for a chunk are computed (and their epilogue run) in bands of output rows."""
+    nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     o = out3.shape[1]
     mult = o // ch
-    sw, ow = p[3], p[10]
-    # phase-row length: the last tap's last output column (masked loads never touch lanes past ow)
-    pw = ow + ((p[1] - 1) * p[7]) // sw + 1
-    # slack: the taps load whole vectors (lanes past the row end are dropped at the store)
-    plane = np.zeros(h * sw * pw + 4 * vec_width(out3), out3.dtype)
-    toff = np.empty(p[1], np.int64)
-    for kx in range(p[1]):
-        tap = kx * p[7]
-        toff[kx] = (tap % sw) * pw + tap // sw
+    sw, oh, ow = p[3], p[9], p[10]
+    taps = p[0] * p[1]
+    w = vec_width(out3)
+    hq, pwq = _dw_dims(p)
+    psz = p[2] * sw * hq * pwq
+    rows = min(oh, max(1, DW_CHUNK // pwq))  # grid rows computed at a time
+    gsz = (rows * pwq + 4 * w - 1) // (4 * w) * (4 * w)
+    kc = max(1, min(DW_CHUNK // psz, DW_CHUNK // (gsz * mult)))
+    runs = _dw_runs(h, wd, p, hq, pwq)
+    toff = _dw_taps(p, hq, pwq)
+    # slack: the last grid vectors read up to 4 vectors past the last plane's taps
+    planes = np.zeros(kc * psz + 4 * w + pwq, out3.dtype)
+    grids = np.empty(kc * mult * gsz, out3.dtype)
     xf = x.reshape(-1)
     of = out3.reshape(-1)
-    w2f = w2.reshape(-1)
-    chunk = max(1, 4096 // max(out3.shape[2] * mult, 1))
+    wf = w2.reshape(-1)
     u0, u1 = _split(nb * ch, nt, t, 1)
     u = u0
     while u < u1:
         bi = u // ch
         c0 = u - bi * ch
-        c1 = min(ch, c0 + chunk, c0 + u1 - u)
+        c1 = min(ch, c0 + kc, c0 + u1 - u)
         for ci in range(c0, c1):
-            _dw_plane(x, xf, bi, ci, p, plane, pw)
-            for m in range(mult):
-                _dw_channel(plane, pw, toff, w2f, ci * mult + m, of, o, bi, p, h)
-        epi(out3[bi], bi, c0 * mult, c1 * mult, 0, out3.shape[2], epi_args)
+            _dw_fill(xf, (bi * ch + ci) * h * wd, runs, sw, planes, (ci - c0) * psz)
+        for oy0 in range(0, oh, rows):
+            nr = min(rows, oh - oy0)
+            for ci in range(c0, c1):
+                for m in range(mult):
+                    oc = ci * mult + m
+                    _dw_grid(planes, (ci - c0) * psz + oy0 * pwq, toff, wf, oc * taps, nr * pwq, grids,
+                             ((ci - c0) * mult + m) * gsz)
+            for ci in range(c0, c1):
+                for m in range(mult):
+                    oc = ci * mult + m
+                    _dw_emit(grids, ((ci - c0) * mult + m) * gsz, pwq, of, ((bi * o + oc) * oh + oy0) * ow, nr, ow)
+            epi(out3[bi], bi, c0 * mult, c1 * mult, oy0 * ow, (oy0 + nr) * ow, epi_args)
         u += c1 - c0
 
 

@@ -87,13 +87,14 @@ def test_activation_extremes():
     x = np.array([-200, -100, -88, -20, -5, -1e-3, -1e-6, 0, 1e-6, 1e-3, 0.3, 0.7, 5, 20, 88, 100, 200, np.nan],
                  np.float32)
     a = x.reshape(-1, 1)
-    b = np.ones((1, 1), np.float32)
-    for act in ACTIVATIONS:
-        args = std_args(np.float32, act=act)
-        c = np.empty((x.size, 1), np.float32)
+    b = np.ones((1, 2 * NR32 + 3), np.float32)  # whole vectors and a masked tail in each row
+    cases = [(act, None, None) for act in ACTIVATIONS] + [("clamp", np.nan, 1.0), ("clamp", -1.0, np.nan)]
+    for act, alpha, beta in cases:
+        args = std_args(np.float32, act=act, alpha=alpha, beta=beta)
+        c = np.empty((x.size, b.shape[1]), np.float32)
         G.gemm_std(a, b, c, args)
-        ref = _ref(x.astype(np.float64).reshape(-1, 1), args, np.float32)
-        np.testing.assert_allclose(c, ref, rtol=2e-6, atol=1e-7, equal_nan=True, err_msg=act)
+        ref = _ref(x.astype(np.float64).reshape(-1, 1) @ b, args, np.float32)
+        np.testing.assert_allclose(c, ref, rtol=2e-6, atol=1e-7, equal_nan=True, err_msg=f"{act} {alpha} {beta}")
 
 
 def test_gemm_threads(threads):

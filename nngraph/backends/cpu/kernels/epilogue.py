@@ -31,7 +31,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from .simd import Vec, VecIR, _suffix, vadd, vec_width, vload_n, vsplat, vstore_n
+from .leaf import leaf
+from .simd import Vec, VecIR, _suffix, vadd, vec_width, vload, vload_n, vsplat, vstore, vstore_n
 
 # Activation codes. alpha/beta meaning in the comment; the numpy references are in ``nngraph.ops.activation``.
 ACT_NONE = 0
@@ -46,6 +47,8 @@ ACT_TANH = 8
 ACT_HARDSWISH = 9
 ACT_ELU = 10  # alpha
 ACT_HARDSIGMOID = 11
+#: Internal: ACT_CLAMP with bounds known not to be NaN (one max and one min instruction per vector).
+_ACT_CLAMP_ORDERED = 12
 
 #: name -> (code, default alpha, default beta)
 ACTIVATIONS: dict[str, tuple[int, float, float]] = {
@@ -122,6 +125,10 @@ def _ir_act(v: VecIR, code: int, x, alpha, beta):  # noqa: ANN001, ANN202
         return v.max(x, zero)
     if code == ACT_CLAMP:
         return v.min(v.max(x, alpha), beta)
+    if code == _ACT_CLAMP_ORDERED:  # x < alpha ? alpha : x, then x > beta ? beta : x (NaN x stays NaN)
+        b = v.b
+        x = b.select(b.fcmp_ordered("<", x, alpha), alpha, x)
+        return b.select(b.fcmp_ordered(">", x, beta), beta, x)
     if code == ACT_LEAKY_RELU:
         return v.select_lt(x, zero, v.mul(x, alpha), x)
     if code == ACT_SILU:
@@ -146,7 +153,7 @@ def _ir_act(v: VecIR, code: int, x, alpha, beta):  # noqa: ANN001, ANN202
 
 
 _ALL_CODES = (ACT_RELU, ACT_CLAMP, ACT_LEAKY_RELU, ACT_SILU, ACT_GELU, ACT_GELU_TANH, ACT_SIGMOID, ACT_TANH,
-              ACT_HARDSWISH, ACT_ELU, ACT_HARDSIGMOID)
+              ACT_HARDSWISH, ACT_ELU, ACT_HARDSIGMOID, _ACT_CLAMP_ORDERED)
 
 
 def _build_vact(module: ir.Module, vty: ir.VectorType) -> ir.Function:
@@ -156,6 +163,7 @@ def _build_vact(module: ir.Module, vty: ir.VectorType) -> ir.Function:
     if not fn.is_declaration:
         return fn
     fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")  # with a constant code the switch folds to one case
     x, code, alpha, beta = fn.args
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
@@ -223,10 +231,36 @@ def act_scalar(x: float, act: int, alpha: float, beta: float) -> float:
 # --------------------------------------------------------------------------------------------- standard epilogue
 
 
-@njit
-def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
-    """float32: one masked-vector pass (full vectors get an all-true mask, so there is one code path)."""
+@njit(inline="always")
+def _span(c, off, j0, j1, vb, bias, col_bias, res, roff, has_res, act, a32, b32):  # noqa: ANN001, ANN202
+    """One row's columns [j0, j1): whole vectors, then a masked tail."""
     w = vec_width(c)
+    full = j0 + (j1 - j0) // w * w
+    for j in range(j0, full, w):
+        v = vadd(vload(c, off + j), vb)
+        if col_bias:
+            v = vadd(v, vload(bias, j))
+        if has_res:
+            v = vadd(v, vload(res, roff + j))
+        if act != ACT_NONE:
+            v = vact(v, act, a32, b32)
+        vstore(c, off + j, v)
+    if full < j1:
+        n = j1 - full
+        v = vadd(vload_n(c, off + full, n), vb)
+        if col_bias:
+            v = vadd(v, vload_n(bias, full, n))
+        if has_res:
+            v = vadd(v, vload_n(res, roff + full, n))
+        if act != ACT_NONE:
+            v = vact(v, act, a32, b32)
+        vstore_n(c, off + full, v, n)
+
+
+@leaf
+def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # noqa: ANN001, ANN202
+    """float32. The common activations get their own copy of the row loop: ``act`` is a constant there, and the
+    inlined ``vact`` switch folds to its one case (elsewhere the switch costs little next to the activation's math)."""
     ldc = c.shape[1]
     has_bias = bias.shape[0] > 0
     row_bias = has_bias and bias_axis == 0
@@ -239,16 +273,14 @@ def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # 
         off = i * ldc
         roff = (b * c.shape[0] + i) * ldc
         vb = vsplat(bias[i]) if row_bias else zero
-        for j in range(c0, c1, w):
-            n = min(w, c1 - j)
-            v = vadd(vload_n(c, off + j, n), vb)
-            if col_bias:
-                v = vadd(v, vload_n(bias, j, n))
-            if has_res:
-                v = vadd(v, vload_n(res, roff + j, n))
-            if act != ACT_NONE:
-                v = vact(v, act, a32, b32)
-            vstore_n(c, off + j, v, n)
+        if act == ACT_NONE:
+            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, ACT_NONE, a32, b32)
+        elif act == ACT_RELU:
+            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, ACT_RELU, a32, b32)
+        elif act == ACT_CLAMP and not (math.isnan(alpha) or math.isnan(beta)):
+            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, _ACT_CLAMP_ORDERED, a32, b32)
+        else:
+            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, act, a32, b32)
 
 
 @njit

@@ -370,11 +370,11 @@ def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
 
 
 @leaf
-def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int, dst: np.ndarray, d0: int,
-               zero: bool) -> None:
+def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int, dst: np.ndarray, d0: int) -> None:
     """Phase planes of input plane ``u`` (= image * C + channel) at ``dst[d0:]``: plane (ry, rx) holds
-    xpad[i*sh + ry, j*sw + rx], i < hq, j < wq (see :func:`_shift_dims`). ``zero=False`` skips writing the
-    padding (the caller's buffer already holds zeros there: the positions depend only on the geometry)."""
+    xpad[i*sh + ry, j*sw + rx], i < hq, j < wq (see :func:`_shift_dims`). Only the data positions are written:
+    ``dst`` starts zeroed, and the padding lies in the same places for every plane it is reused for (a masked store
+    per padding run cost about as much as the row's data)."""
     sh, sw, pt, pl = p[2], p[3], p[4], p[5]
     h, wd = x.shape[2], x.shape[3]
     src_plane = u * h * wd
@@ -383,21 +383,16 @@ def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int
             base = d0 + (ry * sw + rx) * hq * wq
             lo = min(max((pl - rx + sw - 1) // sw, 0), wq)  # columns j with 0 <= j*sw + rx - pl < wd
             hi = min(max((wd - 1 + pl - rx) // sw + 1, lo), wq)
-            for i in range(hq):
-                row = base + i * wq
-                y = i * sh + ry - pt
-                if y < 0 or y >= h:
-                    if zero:
-                        _zero_run(dst, row, wq)
-                    continue
-                src = src_plane + y * wd + lo * sw + rx - pl
+            if hi <= lo:
+                continue
+            i0 = min(max((pt - ry + sh - 1) // sh, 0), hq)  # rows i with 0 <= i*sh + ry - pt < h
+            i1 = min(max((h - 1 + pt - ry) // sh + 1, i0), hq)
+            for i in range(i0, i1):
+                src = src_plane + (i * sh + ry - pt) * wd + lo * sw + rx - pl
                 if sw == 1:
-                    _copy_run(dst, row + lo, x, src, hi - lo)
+                    _copy_run(dst, base + i * wq + lo, x, src, hi - lo)
                 else:
-                    _gather_run(dst, row + lo, xf, src, sw, hi - lo)
-                if zero:
-                    _zero_run(dst, row, lo)
-                    _zero_run(dst, row + hi, wq - hi)
+                    _gather_run(dst, base + i * wq + lo, xf, src, sw, hi - lo)
 
 
 @njit(inline="always")
@@ -407,7 +402,7 @@ def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq
     plane = p[2] * p[3] * hq * wq
     u0, u1 = _split(x.shape[0] * x.shape[1], nt, t, 1)
     for u in range(u0, u1):
-        _pad_plane(x, xf, u, p, hq, wq, xph, u * plane, True)
+        _pad_plane(x, xf, u, p, hq, wq, xph, u * plane)
 
 
 @leaf
@@ -473,8 +468,7 @@ def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np
         ch = x.shape[1]
         hq = img // (ch * p[2] * p[3] * wq)
         plane = img // ch
-        src = np.empty(group * img + 2 * nr + p[1] * p[7] + 16, out3.dtype)
-        src[group * img:] = 0.0
+        src = np.zeros(group * img + 2 * nr + p[1] * p[7] + 16, out3.dtype)
         xf = x.reshape(-1)
     for bg in range(b0, b1, group):
         gn = min(group, b1 - bg)
@@ -482,7 +476,7 @@ def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np
         if local:
             for g in range(gn):
                 for ci in range(ch):
-                    _pad_plane(x, xf, (bg + g) * ch + ci, p, hq, wq, src, (g * ch + ci) * plane, True)
+                    _pad_plane(x, xf, (bg + g) * ch + ci, p, hq, wq, src, (g * ch + ci) * plane)
         else:
             base = bg * img
         for qb in range(q0, q1, NCQ):
@@ -520,8 +514,7 @@ def _shift_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
     slack = 2 * tile_nr(x) + p[1] * p[7] + 16
     if _pads_locally(x.shape[0], nt):  # the workers pad their own images
         return np.zeros(1, x.dtype), img, _shift_offsets(x.shape[1], p, hq, wq), wq
-    xph = np.empty(x.shape[0] * img + slack, x.dtype)
-    xph[x.shape[0] * img:] = 0.0
+    xph = np.zeros(x.shape[0] * img + slack, x.dtype)
     _run_shift_pad(min(nt, x.shape[0] * x.shape[1]), (x, xph, p, hq, wq))
     return xph, img, _shift_offsets(x.shape[1], p, hq, wq), wq
 

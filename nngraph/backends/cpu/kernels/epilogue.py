@@ -23,7 +23,7 @@ Order: ``act(c + bias + residual)``. Compose epilogues with :func:`chain`.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 from llvmlite import ir

@@ -31,8 +31,8 @@ from .epilogue import epi_std
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
-from .simd import (tile_nr, ukernel_off, vec_width, vfma, vgather_n, vload, vload_n, vload_s2_n, vsplat, vstore,
-                   vstore_n, vzero)
+from .simd import (tile_nr, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n, vload_s2_n, vodd, vsplat,
+                   vstore, vstore_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -151,6 +151,27 @@ def _gather_run(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, stride: int,
     for v in range(0, n, w):
         c = min(w, n - v)
         vstore_n(dst, d0 + v, vgather_n(src, s0 + v * stride, stride, c), c)
+
+
+@njit(inline="always")
+def _split2_run(dst: np.ndarray, d0: int, n0: int, d1: int, n1: int, src: np.ndarray, s0: int) -> None:
+    """dst[d0 + i] = src[s0 + 2i] for i < n0 and dst[d1 + i] = src[s0 + 2i + 1] for i < n1: both column phases of
+    a stride-2 row from two vector loads and one shuffle per phase (masked at the row's end)."""
+    w = vec_width(dst)
+    full = min(n0, n1) // w * w
+    for v in range(0, full, w):
+        lo = vload(src, s0 + 2 * v)
+        hi = vload(src, s0 + 2 * v + w)
+        vstore(dst, d0 + v, veven(lo, hi))
+        vstore(dst, d1 + v, vodd(lo, hi))
+    for v in range(full, max(n0, n1), w):
+        c0 = min(max(n0 - v, 0), w)
+        c1 = min(max(n1 - v, 0), w)
+        span = min(max(2 * c0 - 1, 2 * c1), 2 * w)  # source elements the two phases need
+        lo = vload_n(src, s0 + 2 * v, min(span, w))
+        hi = vload_n(src, s0 + 2 * v + w, max(span - w, 0))
+        vstore_n(dst, d0 + v, veven(lo, hi), c0)
+        vstore_n(dst, d1 + v, vodd(lo, hi), c1)
 
 
 @njit
@@ -591,23 +612,39 @@ def _dw_dims(p: tuple) -> tuple:
 
 @njit
 def _dw_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
-    """(destination, source, length) of each input row segment in the phase-split plane: one per input row and
-    column phase (the geometry is the same for every plane, so it is worked out once)."""
+    """Where each input row lands in the phase-split plane (the geometry is the same for every plane, so it is
+    worked out once): rows (d0, n0, d1, n1, s) -- n0 elements from input offset s, every sw-th, to d0; with stride 2
+    also the other column phase (from s + 1) to d1, n1 elements, so that one pass over the row splits it; otherwise
+    one row per column phase (n1 = 0)."""
     sh, sw, pt, pl = p[2], p[3], p[4], p[5]
-    runs = np.empty((h * sw, 3), np.int64)
+    runs = np.zeros((h * sw, 5), np.int64)
     k = 0
     for iy in range(h):
         py = iy + pt
         if py // sh >= hq:
             break
+        row = ((py % sh) * sw) * hq + py // sh  # row of column phase 0 in the plane; phase rx adds rx * hq
+        if sw == 2:
+            # input column 0 lies in phase pl % 2 at column (pl // 2); column 1 in the other phase
+            r0, r1 = pl % 2, 1 - pl % 2
+            j0, j1 = pl // 2, (1 + pl) // 2
+            n0 = max(min((wd + 1) // 2, pwq - j0), 0)
+            n1 = max(min(wd // 2, pwq - j1), 0)
+            runs[k, 0] = (row + r0 * hq) * pwq + j0
+            runs[k, 1] = n0
+            runs[k, 2] = (row + r1 * hq) * pwq + j1
+            runs[k, 3] = n1
+            runs[k, 4] = iy * wd
+            k += 1
+            continue
         for rx in range(sw):
             ix0 = (rx - pl) % sw  # first input column landing in column phase rx
             jq0 = (ix0 + pl) // sw
             n = min((wd - ix0 + sw - 1) // sw, pwq - jq0)
             if n > 0:
-                runs[k, 0] = (((py % sh) * sw + rx) * hq + py // sh) * pwq + jq0
-                runs[k, 1] = iy * wd + ix0
-                runs[k, 2] = n
+                runs[k, 0] = (row + rx * hq) * pwq + jq0
+                runs[k, 1] = n
+                runs[k, 4] = iy * wd + ix0
                 k += 1
     return runs[:k]
 
@@ -630,9 +667,11 @@ def _dw_fill(xf: np.ndarray, s0: int, runs: np.ndarray, sw: int, plane: np.ndarr
     """The data positions of one plane (its padding stays as zeroed: the same positions for every plane)."""
     for r in range(runs.shape[0]):
         if sw == 1:
-            _copy_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 1], runs[r, 2])
+            _copy_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 4], runs[r, 1])
+        elif sw == 2:
+            _split2_run(plane, d0 + runs[r, 0], runs[r, 1], d0 + runs[r, 2], runs[r, 3], xf, s0 + runs[r, 4])
         else:
-            _gather_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 1], sw, runs[r, 2])
+            _gather_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 4], sw, runs[r, 1])
 
 
 @leaf
@@ -691,6 +730,8 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     of = out3.reshape(-1)
     wf = w2.reshape(-1)
     u0, u1 = _split(nb * ch, nt, t, 1)
+    npix = out3.shape[2]
+    e0 = -1  # first channel of this image whose epilogue is still pending (single-band planes)
     u = u0
     while u < u1:
         bi = u // ch
@@ -709,8 +750,14 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
                 for m in range(mult):
                     oc = ci * mult + m
                     _dw_emit(grids, ((ci - c0) * mult + m) * gsz, pwq, of, ((bi * o + oc) * oh + oy0) * ow, nr, ow)
-            epi(out3[bi], bi, c0 * mult, c1 * mult, oy0 * ow, (oy0 + nr) * ow, epi_args)
+            if rows < oh:
+                epi(out3[bi], bi, c0 * mult, c1 * mult, oy0 * ow, (oy0 + nr) * ow, epi_args)
         u += c1 - c0
+        if rows >= oh:  # the epilogue over several chunks at once: a call per small chunk cost more than the chunk
+            e0 = c0 if e0 < 0 else e0
+            if (c1 - e0) * mult * npix >= DW_CHUNK or c1 == ch or u >= u1:
+                epi(out3[bi], bi, e0 * mult, c1 * mult, 0, npix, epi_args)
+                e0 = -1
 
 
 def _dw_body(epi):  # noqa: ANN001, ANN202

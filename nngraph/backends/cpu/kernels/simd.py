@@ -165,6 +165,28 @@ def vgather_n(typingctx, ary, idx, stride, n):  # noqa: ANN001, ANN201
     return vt(ary, types.intp, types.intp, types.intp), codegen
 
 
+def _lanes_intrinsic(first: int):  # noqa: ANN202
+    @intrinsic
+    def _impl(typingctx, a, b):  # noqa: ANN001, ANN202
+        if not (isinstance(a, Vec) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+            w = sig.args[0].width
+            idx = ir.Constant(ir.VectorType(ir.IntType(32), w), [ir.Constant(ir.IntType(32), 2 * i + first)
+                                                                  for i in range(w)])
+            return builder.shuffle_vector(args[0], args[1], idx)
+
+        return a(a, b), codegen
+
+    return _impl
+
+
+#: Even / odd lanes of the 2W-lane concatenation ``a, b`` (deinterleave: a stride-2 split in one shuffle each).
+veven = _lanes_intrinsic(0)
+vodd = _lanes_intrinsic(1)
+
+
 @intrinsic
 def vload_s2_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
     """Lanes i < n load flat element ``idx + 2*i`` (stride-2 load as two masked vector loads and a deinterleaving

@@ -4,6 +4,10 @@ from __future__ import annotations
 from typing import Callable
 
 from numba import njit
+from numba.core.cpu import CPUTargetOptions
+
+#: Numba's (underscored, long-standing) option compiling a function without NRT; a Numba without it gets plain njit.
+_NO_NRT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 
 
 def leaf(fn: Callable) -> Callable:
@@ -16,4 +20,4 @@ def leaf(fn: Callable) -> Callable:
     writes arrays its caller holds, so it needs no counting. With NRT off it must not allocate, and must not return
     or store an array (the caller would release a reference it was never given).
     """
-    return njit(_nrt=False)(fn)
+    return njit(**_NO_NRT)(fn)

@@ -603,13 +603,6 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
 DW_CHUNK = 4096
 
 
-@njit(inline="always")
-def _dw_dims(p: tuple) -> tuple:
-    """(hq, pwq): rows and pitch of one stride phase of the padded plane (as far as the taps read)."""
-    kh, kw, sh, sw, dh, dw, oh, ow = p[0], p[1], p[2], p[3], p[6], p[7], p[9], p[10]
-    return oh + ((kh - 1) * dh) // sh, ow + ((kw - 1) * dw) // sw
-
-
 @njit
 def _dw_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
     """Where each input row lands in the phase-split plane (the geometry is the same for every plane, so it is
@@ -647,19 +640,6 @@ def _dw_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
                 runs[k, 4] = iy * wd + ix0
                 k += 1
     return runs[:k]
-
-
-@njit
-def _dw_taps(p: tuple, hq: int, pwq: int) -> np.ndarray:
-    """Offset of tap ky*kw + kx from a grid position, in the phase-split plane."""
-    kh, kw, sh, sw, dh, dw = p[0], p[1], p[2], p[3], p[6], p[7]
-    toff = np.empty(kh * kw, np.int64)
-    for ky in range(kh):
-        ty = ky * dh
-        for kx in range(kw):
-            tx = kx * dw
-            toff[ky * kw + kx] = (((ty % sh) * sw + tx % sw) * hq + ty // sh) * pwq + tx // sw
-    return toff
 
 
 @leaf
@@ -716,13 +696,13 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     sw, oh, ow = p[3], p[9], p[10]
     taps = p[0] * p[1]
     w = vec_width(out3)
-    hq, pwq = _dw_dims(p)
-    psz = p[2] * sw * hq * pwq
+    hq, pwq, img = _shift_dims(x, p)  # the shift conv's phase-split layout, one channel per plane
+    psz = img // ch
     rows = min(oh, max(1, DW_CHUNK // pwq))  # grid rows computed at a time
     gsz = (rows * pwq + 4 * w - 1) // (4 * w) * (4 * w)
     kc = max(1, min(DW_CHUNK // psz, DW_CHUNK // (gsz * mult)))
     runs = _dw_runs(h, wd, p, hq, pwq)
-    toff = _dw_taps(p, hq, pwq)
+    toff = _shift_offsets(1, p, hq, pwq)  # tap ky*kw + kx
     # slack: the last grid vectors read up to 4 vectors past the last plane's taps
     planes = np.zeros(kc * psz + 4 * w + pwq, out3.dtype)
     grids = np.empty(kc * mult * gsz, out3.dtype)

@@ -6,7 +6,8 @@ import numpy as np
 from numba import njit, prange
 
 from .kernels.epilogue import act_scalar
-from .kernels.conv import conv2d_1x1_std, conv2d_depthwise_std, conv2d_im2col_std, conv2d_shift_std
+from .kernels.conv import (conv2d_1x1_std, conv2d_depthwise_std, conv2d_im2col_std, conv2d_shift_oc_std,
+                           conv2d_shift_std)
 from .kernels.gemm import gemm_bt_std, gemm_packed_std, gemm_std, pack_bt, packed_b_size
 
 
@@ -169,7 +170,9 @@ def conv_tuned(algo, n, c, h, w, o, p, xa, xo, wa, wo, wsize, ba, bo, nb, ra, ro
     res = ra[ro:ro + nres].reshape((n if nres else 0, o if nres else 0, oh * ow if nres else 0))
     args = (bias, 0, res, act, alpha, beta)
     wp = wa[wo:wo + wsize]
-    if algo == 3:
+    if algo == 4:
+        conv2d_shift_oc_std(x, wp, out, p, args)
+    elif algo == 3:
         conv2d_shift_std(x, wp, out, p, args)
     elif algo == 2:
         conv2d_depthwise_std(x, wp.reshape((o, -1)), out, p, args)

@@ -199,7 +199,7 @@ def test_conv_algorithms(dtype):
         args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "silu", st, pad, dil, g)
         algos = [K.ALGO_IM2COL]
         if g == 1:
-            algos.append(K.ALGO_SHIFT)
+            algos += [K.ALGO_SHIFT, K.ALGO_SHIFT_OC]
         if kh == kw == 1 and st == (1, 1) and not any(pad):
             algos.append(K.ALGO_1X1)
         if g == c:
@@ -230,21 +230,82 @@ def test_conv_threads_and_batch(threads):
             np.testing.assert_allclose(out, ref, **_tol(np.float32, ws[1] * 9), err_msg=f"{xs} {ws} nt={nt}")
 
 
-@hst.composite
-def _depthwise_cases(draw) -> tuple:
-    """Depthwise geometry: channel multiplier, kernel, stride, dilation, asymmetric padding (up to one more than
-    the kernel reach), planes narrower than the kernel, planes split into row bands, channels split into chunks."""
-    c, mult = draw(hst.integers(1, 70)), draw(hst.integers(1, 3))
+def _draw_window(draw) -> tuple:
+    """Kernel, stride, dilation, asymmetric padding (up to one more than the kernel's reach) and a plane size down
+    to narrower than the kernel; ``wide`` rows are long enough for several row bands per depthwise plane."""
     kh, kw = draw(hst.integers(1, 5)), draw(hst.integers(1, 5))
     sh, sw = draw(hst.integers(1, 3)), draw(hst.integers(1, 3))
     dh, dw = draw(hst.integers(1, 2)), draw(hst.integers(1, 2))
     pad = tuple(draw(hst.integers(0, (k - 1) * d + 1)) for k, d in ((kh, dh), (kh, dh), (kw, dw), (kw, dw)))
     h_min = max(1, (kh - 1) * dh + 1 - pad[0] - pad[1])
     w_min = max(1, (kw - 1) * dw + 1 - pad[2] - pad[3])
-    wide = draw(hst.booleans())  # rows long enough for several bands per plane
+    wide = draw(hst.booleans())
     h = draw(hst.integers(h_min, h_min + 12))
     wd = draw(hst.integers(w_min + 60, w_min + 200) if wide else hst.integers(w_min, w_min + 12))
-    return draw(hst.integers(1, 3)), c, mult, h, wd, kh, kw, (sh, sw), pad, (dh, dw)
+    return h, wd, kh, kw, (sh, sw), pad, (dh, dw)
+
+
+@hst.composite
+def _depthwise_cases(draw) -> tuple:
+    """Depthwise geometry: channel multiplier, window (see :func:`_draw_window`), channels split into chunks."""
+    c, mult = draw(hst.integers(1, 70)), draw(hst.integers(1, 3))
+    h, wd, kh, kw, stride, pad, dil = _draw_window(draw)
+    return draw(hst.integers(1, 3)), c, mult, h, wd, kh, kw, stride, pad, dil
+
+
+@hst.composite
+def _shift_cases(draw) -> tuple:
+    """Shifted-window GEMM geometry: batch (padded per image by each thread, or the whole batch up front), channels
+    in (up to several K slices) and out (MR and MC tile edges), window (see :func:`_draw_window`); about half the
+    cases are large enough to run on two threads."""
+    bsz, c, o = draw(hst.integers(1, 5)), draw(hst.integers(1, 30)), draw(hst.integers(1, 70))
+    return (bsz, c, o) + _draw_window(draw)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_shift_cases())
+def test_phase_split_fill(case):
+    """The phase-split copy of an input plane (data runs + zero gaps, the shift and depthwise convolutions' layout)
+    against numpy: pad, then slice every (row, column) stride phase; every position is written (the buffer starts
+    as NaN)."""
+    _, _, _, h, wd, kh, kw, stride, pad, dil = case
+    x = np.arange(1, h * wd + 1, dtype=np.float32).reshape(1, 1, h, wd)
+    p = K.conv_params((1, 1, kh, kw), x.shape, stride, pad, dil, 1)
+    hq, wq, size = K._shift_dims(x, p)
+    sh, sw = stride
+    xpad = np.zeros((max(hq * sh, pad[0] + h), max(wq * sw, pad[2] + wd)), np.float32)
+    xpad[pad[0]:pad[0] + h, pad[2]:pad[2] + wd] = x[0, 0]
+    ref = np.stack([xpad[ry::sh, rx::sw][:hq, :wq] for ry in range(sh) for rx in range(sw)]).reshape(-1)
+    runs = K._phase_runs(h, wd, p, hq, wq)
+    gaps = K._phase_gaps(runs, sw, size)
+    dst = np.full(size + 3, np.nan, np.float32)
+    K._fill_phases(x.reshape(-1), 0, runs, gaps, sw, dst, 3)
+    np.testing.assert_array_equal(dst[3:], ref, err_msg=str(case))
+    assert np.isnan(dst[:3]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_shift_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99),
+       algo=hst.sampled_from([K.ALGO_SHIFT, K.ALGO_SHIFT_OC]))
+def test_shift_geometry(case, dtype, nt, seed, algo):
+    """Both shifted-window GEMM convolutions (phase-split planes, tap offsets; pixels in the lanes with the junk
+    columns dropped, or output channels in the lanes with the tile stored transposed; images padded per thread or
+    up front; threads split over images, channels or pixels) against the reference convolution, with bias,
+    residual and activation."""
+    bsz, c, o, h, wd, kh, kw, stride, pad, dil = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
+    p = K.conv_params(w.shape, x.shape, stride, pad, dil, 1)
+    res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype)
+    args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "relu", stride, pad, dil, 1)
+    old = numba.get_num_threads()
+    numba.set_num_threads(nt)
+    try:
+        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, algo=algo)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_allclose(out, ref, **_tol(dtype, c * kh * kw), err_msg=f"{case} {K.ALGO_NAMES[algo]}")
 
 
 @settings(max_examples=40, deadline=None)
@@ -297,3 +358,10 @@ def test_choose_conv_algo():
     assert K.choose_conv_algo(32, 32, 3, 3, (2, 2), (1, 1, 1, 1), groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=8) == K.ALGO_IM2COL
+    # with the input size: the shifted-window form that wastes less of the register tile (see shift_waste)
+    same = (1, 1), (1, 1, 1, 1), (1, 1), 1
+    assert K.choose_conv_algo(64, 64, 3, 3, *same, 56, 56) == K.ALGO_SHIFT  # 58-column grid: 3.6 % junk
+    assert K.choose_conv_algo(512, 512, 3, 3, *same, 7, 7) == K.ALGO_SHIFT_OC  # 49 pixels in 64 grid columns
+    assert K.choose_conv_algo(NR32 // 2, NR32 // 2, 3, 3, *same, 7, 7) == K.ALGO_SHIFT  # half an NR-wide tile
+    assert K.choose_conv_algo(1024, 2048, 1, 1, (2, 2), h=14, w=14) == K.ALGO_SHIFT_OC
+    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_IM2COL

@@ -13,7 +13,8 @@ GEMM (``gemm.py``; C-contiguous 2-D arrays of one dtype)::
 Convolution (``conv.py``; NCHW; ``p = conv_params(...)``; ``wp = prepare_conv_weight(w, groups, algo)``)::
 
     algo = choose_conv_algo(C, O, kh, kw, stride, padding, dilation, groups)
-    conv2d_shift_std / conv2d_im2col_std / conv2d_1x1_std / conv2d_depthwise_std(x, wp, out, p, epi_args)
+    conv2d_shift_std / conv2d_shift_oc_std / conv2d_im2col_std / conv2d_1x1_std / conv2d_depthwise_std(x, wp, out, p,
+                                                                                                  epi_args)
     conv_transpose2d_std(x, wp, out, p, epi_args)         wp = prepare_conv_transpose_weight(w, groups)
     conv2d_im2col / conv2d_1x1 / conv2d_depthwise / conv_transpose2d(x, wp, out, p, epi, epi_args)
 
@@ -27,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import (ALGO_1X1, ALGO_DEPTHWISE, ALGO_IM2COL, ALGO_SHIFT, choose_conv_algo, conv2d, conv2d_1x1, conv2d_1x1_std,
-                   conv2d_depthwise, conv2d_depthwise_std, conv2d_im2col, conv2d_im2col_std, conv2d_shift, conv2d_shift_std, conv_params,
+from .conv import (ALGO_1X1, ALGO_DEPTHWISE, ALGO_IM2COL, ALGO_SHIFT, ALGO_SHIFT_OC, choose_conv_algo, conv2d,
+                   conv2d_1x1, conv2d_1x1_std, conv2d_depthwise, conv2d_depthwise_std, conv2d_im2col,
+                   conv2d_im2col_std, conv2d_shift, conv2d_shift_oc, conv2d_shift_oc_std, conv2d_shift_std, conv_params,
                    conv_transpose2d, conv_transpose2d_std, conv_transpose_params, prepare_conv_transpose_weight,
                    prepare_conv_weight)
 from .epilogue import (ACTIVATIONS, act_scalar, chain, epi_none, epi_std, reference_epilogue, std_args,
@@ -39,9 +41,11 @@ from .gemm import (gemm_bt, gemm_bt_std, gemm_packed, gemm_packed_std, gemm_std,
 from .simd import HAS_AVX512, MR, nr_of
 
 __all__ = [
-    "ACTIVATIONS", "ALGO_1X1", "ALGO_DEPTHWISE", "ALGO_IM2COL", "ALGO_SHIFT", "HAS_AVX512", "MR", "act_scalar", "chain",
+    "ACTIVATIONS", "ALGO_1X1", "ALGO_DEPTHWISE", "ALGO_IM2COL", "ALGO_SHIFT", "ALGO_SHIFT_OC", "HAS_AVX512", "MR",
+    "act_scalar", "chain",
     "choose_conv_algo", "conv2d", "conv2d_1x1", "conv2d_1x1_std", "conv2d_depthwise", "conv2d_depthwise_std",
-    "conv2d_im2col", "conv2d_im2col_std", "conv2d_shift", "conv2d_shift_std", "conv_params", "conv_transpose2d", "conv_transpose2d_std",
+    "conv2d_im2col", "conv2d_im2col_std", "conv2d_shift", "conv2d_shift_oc", "conv2d_shift_oc_std",
+    "conv2d_shift_std", "conv_params", "conv_transpose2d", "conv_transpose2d_std",
     "conv_transpose_params", "epi_none", "epi_std", "gemm_bt", "gemm_bt_std", "gemm_packed",
     "gemm_packed_std", "gemm_std", "nr_of", "pack_a", "pack_b", "pack_bt", "packed_a_size", "packed_b_size",
     "prepare_conv_transpose_weight", "prepare_conv_weight", "preload", "reference_epilogue", "std_args",
@@ -62,7 +66,8 @@ def preload(dtypes: tuple = (np.float32,)) -> None:
         x = np.ones((1, 2, 3, 3), dt)
         cargs = std_args(dt)
         for algo, w, g in ((ALGO_IM2COL, np.ones((2, 2, 3, 3), dt), 1), (ALGO_1X1, np.ones((2, 2, 1, 1), dt), 1),
-                           (ALGO_DEPTHWISE, np.ones((2, 1, 3, 3), dt), 2), (ALGO_SHIFT, np.ones((2, 2, 3, 3), dt), 1)):
+                           (ALGO_DEPTHWISE, np.ones((2, 1, 3, 3), dt), 2), (ALGO_SHIFT, np.ones((2, 2, 3, 3), dt), 1),
+                           (ALGO_SHIFT_OC, np.ones((2, 2, 3, 3), dt), 1)):
             conv2d(x, w, cargs, algo=algo, groups=g)
         wt = np.ones((2, 2, 2, 2), dt)
         p = conv_transpose_params(wt.shape, x.shape, (4, 4))

@@ -28,17 +28,19 @@ import numpy as np
 from numba import njit
 
 from .epilogue import epi_std
-from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, threads_for
+from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
-from .simd import (tile_nr, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n, vload_s2_n, vodd, vsplat,
-                   vstore, vstore_n, vzero)
+from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n,
+                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
 ALGO_DEPTHWISE = 2
 ALGO_SHIFT = 3
-ALGO_NAMES = {ALGO_IM2COL: "im2col", ALGO_1X1: "1x1", ALGO_DEPTHWISE: "depthwise", ALGO_SHIFT: "shift"}
+ALGO_SHIFT_OC = 4
+ALGO_NAMES = {ALGO_IM2COL: "im2col", ALGO_1X1: "1x1", ALGO_DEPTHWISE: "depthwise", ALGO_SHIFT: "shift",
+              ALGO_SHIFT_OC: "shift_oc"}
 
 
 def conv_params(w_shape: tuple, x_shape: tuple, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
@@ -64,16 +66,50 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     per-group GEMMs (Cg = 1 makes K = kh*kw, far too short for the register tile); a 1x1/stride-1/unpadded conv
     skips the im2col gather (same GEMM, cheaper packing); other ungrouped convs (3x3, strided, dilated, padded
     1x1) run as shifted-window GEMM without any packing (3x3 64->64 56x56: 74 -> ~90 GFLOP/s on one thread, the
-    im2col gather cost 10-25 %); grouped convs with Cg > 1 are implicit-im2col GEMMs per group.
+    im2col gather cost 10-25 %); grouped convs with Cg > 1 are implicit-im2col GEMMs per group. Given the input
+    size, the shifted-window GEMM takes the output channels into its vector lanes (ALGO_SHIFT_OC) where that wastes
+    less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: 28x28 and
+    smaller with 64+ channels, 7x7 512->512 1.25x faster), and a strided 1x1 conv takes it over im2col at large
+    channel counts (resnet50's 1024->2048 1.5x).
     """
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
     if ALGO_DEPTHWISE in algos:
         return ALGO_DEPTHWISE
     if ALGO_1X1 in algos:
         return ALGO_1X1
-    if ALGO_SHIFT in algos and (kh * kw > 1 or tuple(stride) == (1, 1)):  # (strided 1x1: the phase split would
-        return ALGO_SHIFT                                                  # copy sh*sw times the pixels it reads)
-    return ALGO_IM2COL
+    strided_1x1 = kh * kw == 1 and tuple(stride) != (1, 1)
+    if ALGO_SHIFT not in algos or (strided_1x1 and not (h > 0 and w > 0)):
+        return ALGO_IM2COL
+    if not (h > 0 and w > 0):
+        return ALGO_SHIFT
+    p = conv_params((o, c, kh, kw), (batch, c, h, w), stride, padding, dilation, groups)
+    oc = shift_oc_waste(c * kh * kw, o)
+    if strided_1x1:  # the phase split copies sh*sw times the pixels it reads: ~1 cycle an element
+        return ALGO_SHIFT_OC if oc + 16.0 * stride[0] * stride[1] / o < im2col_waste(p, o) else ALGO_IM2COL
+    return ALGO_SHIFT_OC if oc < shift_waste(p) else ALGO_SHIFT
+
+
+def shift_waste(p: tuple, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_SHIFT per useful FLOP: each image's pixel grid (OW + junk columns per row) in NR-wide tiles."""
+    nr = nr_of(dtype)
+    hq, wq, _ = _shift_dims(np.empty((1, 1, 1, 1), dtype), p)
+    oh, ow = p[9], p[10]
+    return -(-oh * wq // nr) * nr / max(oh * ow, 1)
+
+
+def im2col_waste(p: tuple, o: int, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_IM2COL per useful FLOP: each image's pixels in NR-wide tiles, plus packing them (~1 cycle an
+    element, shared by the output channels)."""
+    nr = nr_of(dtype)
+    npix = max(p[9] * p[10], 1)
+    return -(-npix // nr) * nr / npix + 16.0 / o
+
+
+def shift_oc_waste(k: int, o: int, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_SHIFT_OC per useful FLOP: output channels in NR-wide tiles; the transposed store and the
+    weight stream cost about 32 FMAs-worth per output value plus ~2% (fitted to 40 zoo conv shapes, one thread)."""
+    nr = nr_of(dtype)
+    return -(-o // nr) * nr / o * (1.0 + 32.0 / k) + 0.02
 
 
 def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
@@ -81,7 +117,7 @@ def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     """The algorithms that can run this convolution (``im2col`` always)."""
     algos = [ALGO_IM2COL]
     if groups == 1:
-        algos.append(ALGO_SHIFT)
+        algos += [ALGO_SHIFT, ALGO_SHIFT_OC]
     if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
         algos.append(ALGO_1X1)
     if groups == c and o % c == 0:
@@ -95,6 +131,8 @@ def prepare_conv_weight(w: np.ndarray, groups: int, algo: int) -> np.ndarray:
     o = w.shape[0]
     if algo == ALGO_DEPTHWISE:
         return np.ascontiguousarray(w.reshape(o, -1))
+    if algo == ALGO_SHIFT_OC:
+        return pack_bt(w.reshape(o, -1))
     og = o // groups
     return np.concatenate([pack_a(np.ascontiguousarray(w[g * og:(g + 1) * og].reshape(og, -1)))
                            for g in range(groups)])
@@ -390,40 +428,107 @@ def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
     return koff
 
 
-@leaf
-def _pad_plane(x: np.ndarray, xf: np.ndarray, u: int, p: tuple, hq: int, wq: int, dst: np.ndarray, d0: int) -> None:
-    """Phase planes of input plane ``u`` (= image * C + channel) at ``dst[d0:]``: plane (ry, rx) holds
-    xpad[i*sh + ry, j*sw + rx], i < hq, j < wq (see :func:`_shift_dims`). Only the data positions are written:
-    ``dst`` starts zeroed, and the padding lies in the same places for every plane it is reused for (a masked store
-    per padding run cost about as much as the row's data)."""
+@njit
+def _phase_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
+    """Where each input row lands in its channel's phase planes (the layout of :func:`_shift_dims`, pitch ``pwq``;
+    the geometry is the same for every channel, so it is worked out once): rows (d0, n0, d1, n1, s) -- n0 elements
+    from input offset s, every sw-th, to d0; with stride 2 also the other column phase (from s + 1) to d1, n1
+    elements, so that one pass over the row splits it; otherwise one row per column phase (n1 = 0)."""
     sh, sw, pt, pl = p[2], p[3], p[4], p[5]
-    h, wd = x.shape[2], x.shape[3]
-    src_plane = u * h * wd
-    for ry in range(sh):
+    runs = np.zeros((h * sw, 5), np.int64)
+    k = 0
+    for iy in range(h):
+        py = iy + pt
+        if py // sh >= hq:
+            break
+        row = ((py % sh) * sw) * hq + py // sh  # row of column phase 0 in the plane; phase rx adds rx * hq
+        if sw == 2:
+            # input column 0 lies in phase pl % 2 at column (pl // 2); column 1 in the other phase
+            r0, r1 = pl % 2, 1 - pl % 2
+            j0, j1 = pl // 2, (1 + pl) // 2
+            n0 = max(min((wd + 1) // 2, pwq - j0), 0)
+            n1 = max(min(wd // 2, pwq - j1), 0)
+            runs[k, 0] = (row + r0 * hq) * pwq + j0
+            runs[k, 1] = n0
+            runs[k, 2] = (row + r1 * hq) * pwq + j1
+            runs[k, 3] = n1
+            runs[k, 4] = iy * wd
+            k += 1
+            continue
         for rx in range(sw):
-            base = d0 + (ry * sw + rx) * hq * wq
-            lo = min(max((pl - rx + sw - 1) // sw, 0), wq)  # columns j with 0 <= j*sw + rx - pl < wd
-            hi = min(max((wd - 1 + pl - rx) // sw + 1, lo), wq)
-            if hi <= lo:
-                continue
-            i0 = min(max((pt - ry + sh - 1) // sh, 0), hq)  # rows i with 0 <= i*sh + ry - pt < h
-            i1 = min(max((h - 1 + pt - ry) // sh + 1, i0), hq)
-            for i in range(i0, i1):
-                src = src_plane + (i * sh + ry - pt) * wd + lo * sw + rx - pl
-                if sw == 1:
-                    _copy_run(dst, base + i * wq + lo, x, src, hi - lo)
-                else:
-                    _gather_run(dst, base + i * wq + lo, xf, src, sw, hi - lo)
+            ix0 = (rx - pl) % sw  # first input column landing in column phase rx
+            jq0 = (ix0 + pl) // sw
+            n = min((wd - ix0 + sw - 1) // sw, pwq - jq0)
+            if n > 0:
+                runs[k, 0] = (row + rx * hq) * pwq + jq0
+                runs[k, 1] = n
+                runs[k, 4] = iy * wd + ix0
+                k += 1
+    return runs[:k]
+
+
+@njit
+def _phase_gaps(runs: np.ndarray, sw: int, size: int) -> np.ndarray:
+    """The positions of a channel's phase planes (``size`` elements) that :func:`_phase_runs` leaves unwritten (the
+    zero padding), as rows (d0, n) in address order."""
+    iv = np.empty((2 * runs.shape[0], 2), np.int64)
+    m = 0
+    for r in range(runs.shape[0]):
+        for d, n in ((runs[r, 0], runs[r, 1]), (runs[r, 2], runs[r, 3])):
+            if n > 0:
+                iv[m, 0] = d
+                iv[m, 1] = n
+                m += 1
+    order = np.argsort(iv[:m, 0])
+    gaps = np.empty((m + 1, 2), np.int64)
+    g = 0
+    pos = 0
+    for i in order:
+        if iv[i, 0] > pos:
+            gaps[g, 0] = pos
+            gaps[g, 1] = iv[i, 0] - pos
+            g += 1
+        pos = iv[i, 0] + iv[i, 1]
+    if pos < size:
+        gaps[g, 0] = pos
+        gaps[g, 1] = size - pos
+        g += 1
+    return gaps[:g]
+
+
+@leaf
+def _fill_phases(xf: np.ndarray, s0: int, runs: np.ndarray, gaps: np.ndarray, sw: int, dst: np.ndarray,
+                 d0: int) -> None:
+    """One channel's phase planes at ``dst[d0:]`` from its input plane at ``xf[s0:]``: the ``gaps`` (the padding;
+    pass none where ``dst`` still holds zeros there) then the data ``runs``. Short gaps (a few columns between
+    rows) are scalar stores: a masked vector store each cost about as much as the row's data."""
+    w = vec_width(dst)
+    for g in range(gaps.shape[0]):
+        if gaps[g, 1] < w:
+            for i in range(gaps[g, 1]):
+                dst[d0 + gaps[g, 0] + i] = 0.0
+        else:
+            _zero_run(dst, d0 + gaps[g, 0], gaps[g, 1])
+    for r in range(runs.shape[0]):
+        if sw == 1:
+            _copy_run(dst, d0 + runs[r, 0], xf, s0 + runs[r, 4], runs[r, 1])
+        elif sw == 2:
+            _split2_run(dst, d0 + runs[r, 0], runs[r, 1], d0 + runs[r, 2], runs[r, 3], xf, s0 + runs[r, 4])
+        else:
+            _gather_run(dst, d0 + runs[r, 0], xf, s0 + runs[r, 4], sw, runs[r, 1])
 
 
 @njit(inline="always")
 def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq: int, wq: int) -> None:
     """Thread ``t`` of ``nt``: fill the phase planes of its share of the (image, channel) pairs."""
     xf = x.reshape(-1)
+    h, wd = x.shape[2], x.shape[3]
     plane = p[2] * p[3] * hq * wq
+    runs = _phase_runs(h, wd, p, hq, wq)
+    gaps = _phase_gaps(runs, p[3], plane)
     u0, u1 = _split(x.shape[0] * x.shape[1], nt, t, 1)
     for u in range(u0, u1):
-        _pad_plane(x, xf, u, p, hq, wq, xph, u * plane)
+        _fill_phases(xf, u * h * wd, runs, gaps, p[3], xph, u * plane)
 
 
 @leaf
@@ -486,10 +591,13 @@ def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np
     group = max(1, NCQ // nq_pad) if (q0 == 0 and q1 == nq) else 1
     src = xph
     if local:
-        ch = x.shape[1]
+        ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
         hq = img // (ch * p[2] * p[3] * wq)
         plane = img // ch
-        src = np.zeros(group * img + 2 * nr + p[1] * p[7] + 16, out3.dtype)
+        runs = _phase_runs(h, wd, p, hq, wq)
+        gaps = _phase_gaps(runs, p[3], plane)
+        src = np.empty(group * img + _shift_slack(x, p), out3.dtype)
+        src[group * img:] = 0.0
         xf = x.reshape(-1)
     for bg in range(b0, b1, group):
         gn = min(group, b1 - bg)
@@ -497,7 +605,8 @@ def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np
         if local:
             for g in range(gn):
                 for ci in range(ch):
-                    _pad_plane(x, xf, (bg + g) * ch + ci, p, hq, wq, src, (g * ch + ci) * plane)
+                    _fill_phases(xf, ((bg + g) * ch + ci) * h * wd, runs, gaps, p[3], src, (g * ch + ci) * plane)
+            gaps = gaps[:0]  # the padding of a reused buffer is still zero
         else:
             base = bg * img
         for qb in range(q0, q1, NCQ):
@@ -529,13 +638,18 @@ _run_shift_pad = make_runner("conv2d_shift_pad", _body_shift_pad)
 
 
 @njit(inline="always")
+def _shift_slack(x: np.ndarray, p: tuple) -> int:
+    """Zeros past the last plane: the junk columns of the last tile read up to NR + (kw-1)*dw elements beyond it."""
+    return 2 * tile_nr(x) + p[1] * p[7] + 16
+
+
+@njit(inline="always")
 def _shift_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
     hq, wq, img = _shift_dims(x, p)
-    # slack past the last plane: the junk columns of the last tile read up to NR + (kw-1)*dw elements beyond it
-    slack = 2 * tile_nr(x) + p[1] * p[7] + 16
     if _pads_locally(x.shape[0], nt):  # the workers pad their own images
         return np.zeros(1, x.dtype), img, _shift_offsets(x.shape[1], p, hq, wq), wq
-    xph = np.zeros(x.shape[0] * img + slack, x.dtype)
+    xph = np.empty(x.shape[0] * img + _shift_slack(x, p), x.dtype)  # the workers write every plane position
+    xph[x.shape[0] * img:] = 0.0
     _run_shift_pad(min(nt, x.shape[0] * x.shape[1]), (x, xph, p, hq, wq))
     return xph, img, _shift_offsets(x.shape[1], p, hq, wq), wq
 
@@ -591,6 +705,176 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
     _launch_shift_std(nt, x, xph, img, wp, koff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi_args)
 
 
+# --------------------------------------------------------------------------------------------- shift, channels in lanes
+# ALGO_SHIFT_OC: the same phase-split input and tap offsets as ALGO_SHIFT, the GEMM transposed: the register tile's
+# rows are output pixels (their scalars gathered from the padded input, ``simd.ukernel_gather``, through a table
+# of the valid pixels' grid positions, so no junk column is computed) and its vector lanes output channels (the
+# weight pre-packed as NR-wide panels of W^T). Pays where the pixel grid fills the NR-wide tiles poorly (14x14:
+# 224 grid positions for 196 pixels, 7x7: 64 for 49) and the output channels are a multiple of NR; the tile is
+# stored transposed (one scalar per output value, a few % of the FLOPs at K >= 1000).
+
+#: Output pixels (tile rows) and output channels per block: the block's C tile (pixel-major) stays in L2.
+MQ = 256
+NCO = 128
+#: K per micro-kernel call: the NR-wide weight micro-panel (KCO x NR) stays in L1 while the block's pixels sweep it.
+KCO = 576
+
+
+@njit
+def _pixel_rows(p: tuple, wq: int, img: int, nimg: int) -> np.ndarray:
+    """Row table: grid position (offset in the phase-split buffer) of output pixel m of image m // (OH*OW)."""
+    oh, ow = p[9], p[10]
+    q = np.empty(nimg * oh * ow, np.int64)
+    for g in range(nimg):
+        for oy in range(oh):
+            for ox in range(ow):
+                q[(g * oh + oy) * ow + ox] = g * img + oy * wq + ox
+    return q
+
+
+@leaf
+def _store_transposed(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, o0: int, no: int, m0: int,
+                      nm: int) -> None:
+    """dst[o0 + j, m0 + i] = cbuf[c0 + i*ldc + j] for i < nm, j < no (``dst`` an (O, OH*OW) output image)."""
+    npix = dst.shape[1]
+    df = dst.reshape(-1)
+    for j in range(no):
+        row = (o0 + j) * npix + m0
+        for i in range(nm):
+            df[row + i] = cbuf[c0 + i * ldc + j]
+
+
+@njit(inline="always")
+def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: int, o0: int, o1: int,
+                     wp: np.ndarray, koff: np.ndarray, cbuf: np.ndarray, out3: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
+    """out[img0 + m // npix, o0:o1, m % npix] for pixels m0 <= m < m1 of the images in ``src`` (row table ``qoff``),
+    then the epilogue, one MQ x NCO block at a time."""
+    npix = out3.shape[2]
+    nr = tile_nr(out3)
+    k = koff.size
+    nslices = (k + KCO - 1) // KCO
+    kstep = (k + nslices - 1) // nslices
+    for ob in range(o0, o1, NCO):
+        nco = min(NCO, o1 - ob)
+        for mb in range(m0, m1, MQ):
+            mq = min(MQ, m1 - mb)
+            for pc in range(0, k, kstep):
+                kc = min(kstep, k - pc)
+                for jr in range(0, nco, nr):
+                    b_at = ((ob + jr) // nr) * k * nr + pc * nr
+                    ncols = min(nr, nco - jr)
+                    for ir in range(0, mq, MR):
+                        ukernel_gather(kc, src, 0, qoff, mb + ir, koff, pc, wp, b_at, cbuf, ir * NCO + jr, NCO,
+                                       pc > 0, min(MR, mq - ir), ncols)
+            m = mb
+            while m < mb + mq:
+                g = m // npix
+                pix = m - g * npix
+                n = min(npix - pix, mb + mq - m)
+                ob3 = out3[img0 + g]
+                _store_transposed(cbuf, (m - mb) * NCO, NCO, ob3, ob, nco, pix, n)
+                epi(ob3, img0 + g, ob, ob + nco, pix, pix + n, epi_args)
+                m += n
+
+
+@njit(inline="always")
+def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np.ndarray, koff: np.ndarray,
+                  qoff: np.ndarray, out3: np.ndarray, p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
+    """Thread ``t`` of ``nt``: its share of the channels-in-lanes shifted-window conv -- whole images, padded here a
+    group at a time (:func:`_pads_locally`), or of the output channels (NR-aligned) or pixels (MR-aligned) of the
+    batch padded up front in ``xph``."""
+    nb, o, npix = out3.shape[0], out3.shape[1], out3.shape[2]
+    nr = tile_nr(out3)
+    cbuf = np.empty(MQ * NCO, out3.dtype)
+    if not _pads_locally(nb, nt):
+        o0, o1, m0, m1 = 0, o, 0, nb * npix
+        if o >= nt * nr:
+            o0, o1 = _split(o, nt, t, nr)
+        else:
+            m0, m1 = _split(nb * npix, nt, t, MR)
+        _shift_oc_region(xph, qoff, m0, m1, 0, o0, o1, wp, koff, cbuf, out3, epi, epi_args)
+        return
+    b0, b1 = _split(nb, nt, t, 1)
+    ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
+    plane = img // ch
+    hq = plane // (p[2] * p[3] * wq)
+    runs = _phase_runs(h, wd, p, hq, wq)
+    gaps = _phase_gaps(runs, p[3], plane)
+    group = qoff.size // npix
+    buf = np.empty(group * img, out3.dtype)
+    xf = x.reshape(-1)
+    for bg in range(b0, b1, group):
+        gn = min(group, b1 - bg)
+        for u in range(gn * ch):
+            _fill_phases(xf, (bg * ch + u) * h * wd, runs, gaps, p[3], buf, u * plane)
+        gaps = gaps[:0]  # the padding of a reused buffer is still zero
+        _shift_oc_region(buf, qoff, 0, gn * npix, bg, 0, o, wp, koff, cbuf, out3, epi, epi_args)
+
+
+@njit(inline="always")
+def _shift_oc_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
+    """(padded batch or a placeholder, per-image size, tap offsets, pixel row table, grid pitch)."""
+    hq, wq, img = _shift_dims(x, p)
+    koff = _shift_offsets(x.shape[1], p, hq, wq)
+    nb = x.shape[0]
+    if _pads_locally(nb, nt):  # the workers pad their own images, enough per group to fill a pixel block
+        group = min(max(1, MQ // (p[9] * p[10])), (nb + nt - 1) // nt)
+        return np.zeros(1, x.dtype), img, koff, _pixel_rows(p, wq, img, group), wq
+    xph = np.empty(nb * img, x.dtype)  # the gathers read valid grid positions only: no slack
+    _run_shift_pad(min(nt, nb * x.shape[1]), (x, xph, p, hq, wq))
+    return xph, img, koff, _pixel_rows(p, wq, img, nb), wq
+
+
+def _shift_oc_body(epi):  # noqa: ANN001, ANN202
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        x, xph, img, wp, koff, qoff, out3, p, wq, epi_args = job
+        shift_oc_work(t, nt, x, xph, img, wp, koff, qoff, out3, p, wq, epi, epi_args)
+
+    return body
+
+
+_run_shift_oc = make_generic_runner("conv2d_shift_oc", _shift_oc_body)
+
+
+@njit
+def _launch_shift_oc(nt, x, xph, img, wp, koff, qoff, out3, p, wq, epi, epi_args) -> None:  # noqa: ANN001
+    _run_shift_oc(nt, (x, xph, img, wp, koff, qoff, out3, p, wq, epi_args), epi)
+
+
+@njit
+def conv2d_shift_oc(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
+    """Shifted-window conv with output channels in the vector lanes (groups == 1), any epilogue; ``wp`` is
+    ``pack_bt(w.reshape(O, -1))`` (:func:`prepare_conv_weight`)."""
+    nt = threads_for(_flops(x, out, p))
+    xph, img, koff, qoff, wq = _shift_oc_prepare(x, p, nt)
+    _launch_shift_oc(nt, x, xph, img, wp, koff, qoff, out.reshape(out.shape[0], out.shape[1], -1), p, wq, epi,
+                     epi_args)
+
+
+@njit(inline="always")
+def _body_shift_oc_std(t: int, nt: int, job: tuple) -> None:
+    x, xph, img, wp, koff, qoff, out3, p, wq, epi_args = job
+    shift_oc_work(t, nt, x, xph, img, wp, koff, qoff, out3, p, wq, epi_std, epi_args)
+
+
+_run_shift_oc_std = make_runner("conv2d_shift_oc_std", _body_shift_oc_std)
+
+
+@njit
+def _launch_shift_oc_std(nt, x, xph, img, wp, koff, qoff, out3, p, wq, epi_args) -> None:  # noqa: ANN001
+    _run_shift_oc_std(nt, (x, xph, img, wp, koff, qoff, out3, p, wq, epi_args))
+
+
+@njit
+def conv2d_shift_oc_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
+    """:func:`conv2d_shift_oc` with the standard epilogue."""
+    nt = threads_for(_flops(x, out, p))
+    xph, img, koff, qoff, wq = _shift_oc_prepare(x, p, nt)
+    _launch_shift_oc_std(nt, x, xph, img, wp, koff, qoff, out.reshape(out.shape[0], out.shape[1], -1), p, wq,
+                         epi_args)
+
+
 # --------------------------------------------------------------------------------------------- depthwise
 # Each input plane is copied into a zero-padded buffer split into stride phases, pitch ``pwq``: there every tap
 # (ky, kx) is one constant offset from an output position on a grid of pitch pwq (the output row plus
@@ -601,57 +885,6 @@ def conv2d_shift_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, e
 
 #: Elements of one chunk's planes or grids (about 16 KiB of float32: the chunk stays in L1).
 DW_CHUNK = 4096
-
-
-@njit
-def _dw_runs(h: int, wd: int, p: tuple, hq: int, pwq: int) -> np.ndarray:
-    """Where each input row lands in the phase-split plane (the geometry is the same for every plane, so it is
-    worked out once): rows (d0, n0, d1, n1, s) -- n0 elements from input offset s, every sw-th, to d0; with stride 2
-    also the other column phase (from s + 1) to d1, n1 elements, so that one pass over the row splits it; otherwise
-    one row per column phase (n1 = 0)."""
-    sh, sw, pt, pl = p[2], p[3], p[4], p[5]
-    runs = np.zeros((h * sw, 5), np.int64)
-    k = 0
-    for iy in range(h):
-        py = iy + pt
-        if py // sh >= hq:
-            break
-        row = ((py % sh) * sw) * hq + py // sh  # row of column phase 0 in the plane; phase rx adds rx * hq
-        if sw == 2:
-            # input column 0 lies in phase pl % 2 at column (pl // 2); column 1 in the other phase
-            r0, r1 = pl % 2, 1 - pl % 2
-            j0, j1 = pl // 2, (1 + pl) // 2
-            n0 = max(min((wd + 1) // 2, pwq - j0), 0)
-            n1 = max(min(wd // 2, pwq - j1), 0)
-            runs[k, 0] = (row + r0 * hq) * pwq + j0
-            runs[k, 1] = n0
-            runs[k, 2] = (row + r1 * hq) * pwq + j1
-            runs[k, 3] = n1
-            runs[k, 4] = iy * wd
-            k += 1
-            continue
-        for rx in range(sw):
-            ix0 = (rx - pl) % sw  # first input column landing in column phase rx
-            jq0 = (ix0 + pl) // sw
-            n = min((wd - ix0 + sw - 1) // sw, pwq - jq0)
-            if n > 0:
-                runs[k, 0] = (row + rx * hq) * pwq + jq0
-                runs[k, 1] = n
-                runs[k, 4] = iy * wd + ix0
-                k += 1
-    return runs[:k]
-
-
-@leaf
-def _dw_fill(xf: np.ndarray, s0: int, runs: np.ndarray, sw: int, plane: np.ndarray, d0: int) -> None:
-    """The data positions of one plane (its padding stays as zeroed: the same positions for every plane)."""
-    for r in range(runs.shape[0]):
-        if sw == 1:
-            _copy_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 4], runs[r, 1])
-        elif sw == 2:
-            _split2_run(plane, d0 + runs[r, 0], runs[r, 1], d0 + runs[r, 2], runs[r, 3], xf, s0 + runs[r, 4])
-        else:
-            _gather_run(plane, d0 + runs[r, 0], xf, s0 + runs[r, 4], sw, runs[r, 1])
 
 
 @leaf
@@ -701,7 +934,8 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     rows = min(oh, max(1, DW_CHUNK // pwq))  # grid rows computed at a time
     gsz = (rows * pwq + 4 * w - 1) // (4 * w) * (4 * w)
     kc = max(1, min(DW_CHUNK // psz, DW_CHUNK // (gsz * mult)))
-    runs = _dw_runs(h, wd, p, hq, pwq)
+    runs = _phase_runs(h, wd, p, hq, pwq)
+    nogaps = np.zeros((0, 2), np.int64)  # the planes' padding stays as zeroed here: same positions for every chunk
     toff = _shift_offsets(1, p, hq, pwq)  # tap ky*kw + kx
     # slack: the last grid vectors read up to 4 vectors past the last plane's taps
     planes = np.zeros(kc * psz + 4 * w + pwq, out3.dtype)
@@ -718,7 +952,7 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
         c0 = u - bi * ch
         c1 = min(ch, c0 + kc, c0 + u1 - u)
         for ci in range(c0, c1):
-            _dw_fill(xf, (bi * ch + ci) * h * wd, runs, sw, planes, (ci - c0) * psz)
+            _fill_phases(xf, (bi * ch + ci) * h * wd, runs, nogaps, sw, planes, (ci - c0) * psz)
         for oy0 in range(0, oh, rows):
             nr = min(rows, oh - oy0)
             for ci in range(c0, c1):
@@ -871,9 +1105,9 @@ def conv_transpose2d_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tupl
 # --------------------------------------------------------------------------------------------- convenience
 
 _STD = {ALGO_IM2COL: conv2d_im2col_std, ALGO_1X1: conv2d_1x1_std, ALGO_DEPTHWISE: conv2d_depthwise_std,
-        ALGO_SHIFT: conv2d_shift_std}
+        ALGO_SHIFT: conv2d_shift_std, ALGO_SHIFT_OC: conv2d_shift_oc_std}
 _GENERIC = {ALGO_IM2COL: conv2d_im2col, ALGO_1X1: conv2d_1x1, ALGO_DEPTHWISE: conv2d_depthwise,
-            ALGO_SHIFT: conv2d_shift}
+            ALGO_SHIFT: conv2d_shift, ALGO_SHIFT_OC: conv2d_shift_oc}
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, epi_args: tuple | None = None, *, stride: tuple = (1, 1),

@@ -440,25 +440,41 @@ class VecIR:
 # never need a scratch tile.
 
 
-def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int, offsets: bool = False
-                        ) -> ir.Function:
-    """``void(kc, a*, b*, c*, ldc, load_c, nr[, koff*])`` for exactly ``mr`` rows.
+#: Operand modes of the micro-kernel: both packed; B read in place at per-k offsets (``b + koff[k]``); A gathered
+#: in place (row i at step k is ``x[koff[k] + qoff[i]]``, the ``a`` argument being the qoff row table).
+PACKED, B_OFFSETS, A_GATHER = "packed", "off", "gather"
 
-    B is a packed panel (NR values per k), or with ``offsets`` any array where step k reads the NR values at
-    ``b + koff[k]`` (a convolution reading shifted windows of its input directly, see conv.py).
+
+def _ukernel_type(elty: ir.Type, mode: str) -> tuple:
+    """(type of the ``a`` argument, types of the mode's extra trailing arguments)."""
+    i64 = ir.IntType(64)
+    pty = elty.as_pointer()
+    a_ty = i64.as_pointer() if mode == A_GATHER else pty
+    extra = {PACKED: [], B_OFFSETS: [i64.as_pointer()], A_GATHER: [i64.as_pointer(), pty]}[mode]
+    return a_ty, extra
+
+
+def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: int, mode: str = PACKED
+                        ) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, nr[, koff*[, x*]])`` for exactly ``mr`` rows.
+
+    B is a packed panel (NR values per k), or (``B_OFFSETS``) any array where step k reads the NR values at
+    ``b + koff[k]`` (a convolution reading shifted windows of its input directly, see conv.py). A is a packed
+    panel (MR values per k), or (``A_GATHER``) row i at step k is the scalar ``x[koff[k] + a[i]]`` (``a`` an int64
+    row table: a convolution with output channels across the vector lanes and output pixels as the tile's rows).
 
     Accumulators start at zero and C is added after the k loop (not loaded before it): a C tile that has left the
     cache (large M*N) then costs no stall at the start, and the prefetches issued on entry have ~kc*NV*mr FMAs of
     time to bring it in.
     """
     name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{mr}x{nv}x{w}_stride{MR}" + \
-        ("_off" if offsets else "")
+        ("" if mode == PACKED else "_" + mode)
     vty = ir.VectorType(elty, w)
     i64 = ir.IntType(64)
     i32 = ir.IntType(32)
     pty = elty.as_pointer()
-    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64] +
-                           ([i64.as_pointer()] if offsets else []))
+    a_ty, extra = _ukernel_type(elty, mode)
+    fnty = ir.FunctionType(ir.VoidType(), [i64, a_ty, pty, pty, i64, ir.IntType(1), i64] + extra)
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
         return fn
@@ -468,7 +484,10 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     for i in (1, 2, 3):
         fn.args[i].add_attribute("noalias")
     kc, a0, b0, c0, ldc, load_c, nr = fn.args[:7]
-    koff = fn.args[7] if offsets else None
+    offsets = mode == B_OFFSETS
+    gather = mode == A_GATHER
+    koff = fn.args[7] if mode != PACKED else None
+    xg = fn.args[8] if gather else None
     fma = cgutils.get_or_insert_function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{_suffix(vty)}")
     sfx = _suffix(vty)
     mask_ty = ir.VectorType(ir.IntType(1), w)
@@ -486,6 +505,7 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     entry = fn.append_basic_block("entry")
     bld = ir.IRBuilder(entry)
     row_ptrs = [bld.gep(c0, [bld.mul(ldc, ir.Constant(i64, i))]) for i in range(mr)]
+    qrow = [bld.load(bld.gep(a0, [ir.Constant(i64, i)])) for i in range(mr)] if gather else None
     full = bld.icmp_signed(">=", nr, ir.Constant(i64, nv * w))
     masks = [_lane_mask(bld, bld.sub(nr, ir.Constant(i64, j * w)), w) for j in range(nv)]
     line = 64 // (4 if elty == ir.FloatType() else 8)
@@ -509,24 +529,27 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
 
     lb = ir.IRBuilder(blk_loop)
     k = lb.phi(i64)
-    ap = lb.phi(pty)
+    ap = None if gather else lb.phi(pty)
     bpp = None if offsets else lb.phi(pty)
     accs = [[lb.phi(vty) for _ in range(nv)] for _ in range(mr)]  # (phis first: LLVM requires it)
     bcur = lb.gep(b0, [lb.load(lb.gep(koff, [k]))]) if offsets else bpp
     bvec = [lb.load(lb.bitcast(lb.gep(bcur, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
             for j in range(nv)]
+    xk = lb.gep(xg, [lb.load(lb.gep(koff, [k]))]) if gather else None
     new = []
     for i in range(mr):
-        av = _splat(lb, lb.load(lb.gep(ap, [ir.Constant(i64, i)])), vty)
+        aptr = lb.gep(xk, [qrow[i]]) if gather else lb.gep(ap, [ir.Constant(i64, i)])
+        av = _splat(lb, lb.load(aptr), vty)
         new.append([lb.call(fma, [av, bvec[j], accs[i][j]]) for j in range(nv)])
     k1 = lb.add(k, ir.Constant(i64, 1))
-    ap1 = lb.gep(ap, [ir.Constant(i64, MR)])
+    ap1 = None if gather else lb.gep(ap, [ir.Constant(i64, MR)])
     bp1 = None if offsets else lb.gep(bpp, [ir.Constant(i64, nv * w)])
     lb.cbranch(lb.icmp_signed("<", k1, kc), blk_loop, blk_exit)
     k.add_incoming(ir.Constant(i64, 0), entry)
     k.add_incoming(k1, blk_loop)
-    ap.add_incoming(a0, entry)
-    ap.add_incoming(ap1, blk_loop)
+    if not gather:
+        ap.add_incoming(a0, entry)
+        ap.add_incoming(ap1, blk_loop)
     if not offsets:
         bpp.add_incoming(b0, entry)
         bpp.add_incoming(bp1, blk_loop)
@@ -576,24 +599,26 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     return fn
 
 
-def _build_ukernel(module: ir.Module, elty: ir.Type, w: int, offsets: bool = False) -> ir.Function:
-    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr[, koff*])``: mr == MR runs the full tile, any other mr runs its
-    binary decomposition (4 + 2 + 1 rows), so only four row-count variants exist (less code for LLVM to chew)."""
-    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}" + ("_off" if offsets else "")
+def _build_ukernel(module: ir.Module, elty: ir.Type, w: int, mode: str = PACKED) -> ir.Function:
+    """``void(kc, a*, b*, c*, ldc, load_c, mr, nr[, koff*[, x*]])``: mr == MR runs the full tile, any other mr runs
+    its binary decomposition (4 + 2 + 1 rows), so only four row-count variants exist (less code for LLVM to chew).
+    ``a`` advances by rows: a packed A panel holds MR values per k, an A_GATHER row table one offset per row."""
+    name = f"nngraph_ukernel_{'f32' if elty == ir.FloatType() else 'f64'}_{MR}x{NV}x{w}" + \
+        ("" if mode == PACKED else "_" + mode)
     i64 = ir.IntType(64)
     pty = elty.as_pointer()
-    fnty = ir.FunctionType(ir.VoidType(), [i64, pty, pty, pty, i64, ir.IntType(1), i64, i64] +
-                           ([i64.as_pointer()] if offsets else []))
+    a_ty, extra_ty = _ukernel_type(elty, mode)
+    fnty = ir.FunctionType(ir.VoidType(), [i64, a_ty, pty, pty, i64, ir.IntType(1), i64, i64] + extra_ty)
     fn = cgutils.get_or_insert_function(module, fnty, name)
     if not fn.is_declaration:
         return fn
     fn.linkage = "internal"
     kc, a0, b0, c0, ldc, load_c, mr, nr = fn.args[:8]
-    extra = [fn.args[8]] if offsets else []
+    extra = list(fn.args[8:])
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
     with bld.if_else(bld.icmp_signed("==", mr, ir.Constant(i64, MR))) as (then, otherwise):
         with then:
-            bld.call(_build_ukernel_rows(module, elty, w, MR, NV, offsets), [kc, a0, b0, c0, ldc, load_c, nr] + extra)
+            bld.call(_build_ukernel_rows(module, elty, w, MR, NV, mode), [kc, a0, b0, c0, ldc, load_c, nr] + extra)
         with otherwise:
             row = ir.Constant(i64, 0)
             for bit in (4, 2, 1):
@@ -601,7 +626,7 @@ def _build_ukernel(module: ir.Module, elty: ir.Type, w: int, offsets: bool = Fal
                     continue
                 take = bld.icmp_unsigned("!=", bld.and_(mr, ir.Constant(i64, bit)), ir.Constant(i64, 0))
                 with bld.if_then(take):
-                    bld.call(_build_ukernel_rows(module, elty, w, bit, NV, offsets),
+                    bld.call(_build_ukernel_rows(module, elty, w, bit, NV, mode),
                              [kc, bld.gep(a0, [row]), b0, bld.gep(c0, [bld.mul(row, ldc)]), ldc, load_c, nr] + extra)
                 row = bld.add(row, bld.select(take, ir.Constant(i64, bit), ir.Constant(i64, 0)))
     bld.ret_void()
@@ -647,7 +672,7 @@ def ukernel_off(typingctx, kc, a, aoff, x, xoff, koff, koff0, c, coff, ldc, load
     def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
         kc_, a_, aoff_, x_, xoff_, koff_, koff0_, c_, coff_, ldc_, load_, mr_, nr_ = args
         elty = context.get_value_type(sig.args[1].dtype)
-        fn = _build_ukernel(builder.module, elty, width_of(sig.args[1].dtype), offsets=True)
+        fn = _build_ukernel(builder.module, elty, width_of(sig.args[1].dtype), B_OFFSETS)
         ap = _data_ptr(context, builder, sig.args[1], a_, aoff_)
         xp = _data_ptr(context, builder, sig.args[3], x_, xoff_)
         kp = _data_ptr(context, builder, sig.args[5], koff_, koff0_)
@@ -658,4 +683,31 @@ def ukernel_off(typingctx, kc, a, aoff, x, xoff, koff, koff0, c, coff, ldc, load
 
     sig = types.none(types.intp, a, types.intp, x, types.intp, koff, types.intp, c, types.intp, types.intp,
                      types.boolean, types.intp, types.intp)
+    return sig, codegen
+
+
+@intrinsic
+def ukernel_gather(typingctx, kc, x, xoff, qoff, q0, koff, koff0, b, boff, c, coff, ldc, load_c, mr,  # noqa: ANN001
+                   nr):  # noqa: ANN001, ANN201
+    """:func:`ukernel` with A gathered in place: row i at step k is ``x[xoff + koff[koff0 + k] + qoff[q0 + i]]``
+    (scalars, broadcast); B a packed panel as for :func:`ukernel`. ``qoff``, ``koff`` are int64 arrays."""
+    if not (isinstance(x, types.Array) and x.dtype == b.dtype == c.dtype and x.dtype in (types.float32, types.float64)
+            and all(isinstance(t, types.Array) and t.dtype == types.int64 for t in (qoff, koff))):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        kc_, x_, xoff_, q_, q0_, koff_, koff0_, b_, boff_, c_, coff_, ldc_, load_, mr_, nr_ = args
+        elty = context.get_value_type(sig.args[1].dtype)
+        fn = _build_ukernel(builder.module, elty, width_of(sig.args[1].dtype), A_GATHER)
+        xp = _data_ptr(context, builder, sig.args[1], x_, xoff_)
+        qp = _data_ptr(context, builder, sig.args[3], q_, q0_)
+        kp = _data_ptr(context, builder, sig.args[5], koff_, koff0_)
+        bp = _data_ptr(context, builder, sig.args[7], b_, boff_)
+        cp = _data_ptr(context, builder, sig.args[9], c_, coff_)
+        flag = builder.icmp_unsigned("!=", load_, ir.Constant(load_.type, 0))
+        builder.call(fn, [kc_, qp, bp, cp, ldc_, flag, mr_, nr_, kp, xp])
+        return context.get_dummy_value()
+
+    sig = types.none(types.intp, x, types.intp, qoff, types.intp, koff, types.intp, b, types.intp, c, types.intp,
+                     types.intp, types.boolean, types.intp, types.intp)
     return sig, codegen

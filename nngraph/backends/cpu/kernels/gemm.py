@@ -10,8 +10,10 @@ float32 or float64, all of one dtype; ``c`` is overwritten):
     gemm / gemm_bt / gemm_packed(..., epi, epi_args)   the same with any @njit epilogue (see epilogue.py)
 
 Blocking (BLIS-like, per thread): for each NC column block, MB row band and K slice (<= KC, near-equal slices),
-the B block is packed into NR-wide panels; for each MC row block the A block is packed (or taken from a pre-pack)
-into MR-tall panels; the register tile (simd.ukernel, MR x NR = 8 x 32 f32 with AVX-512) sweeps the block. After
+the B block is packed into NR-wide panels (or taken from a pre-pack); A is read in place, the register tile
+gathering each row's values (``simd.ukernel_gather``: packing A had cost 12-25% of the GEMM time at these
+sizes), or from a pre-packed weight (convolutions); the register tile (MR x NR = 8 x 32 f32 with AVX-512) sweeps
+the block. After
 the last K slice of an MC x NC block the epilogue runs on it while it is still in L1/L2 -- never as a separate pass.
 
 Threads: ``thread_work`` gives each thread one stripe of N (NR-aligned), or of M when N is narrow, or a range of
@@ -21,12 +23,13 @@ batch items; the ``*_std`` entry points run it in a disk-cached C worker through
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 from numba.np.ufunc import parallel as _nb_parallel
 
 from .epilogue import epi_std
 from .launch import make_generic_runner, make_runner
-from .simd import MR, NV, nr_of, tile_nr, ukernel, vec_width, vload, vload_n, vsplat, vstore
+from .simd import MR, NV, nr_of, tile_nr, ukernel, ukernel_gather, vec_width, vload, vload_n, vstore
 
 # Block sizes (elements). The packed B block (KC x NC) stays in L2 while MB rows of A stream past it; an MR x KC A
 # panel sits in L1. K is cut into near-equal slices of at most KC. Tuned on the shapes in bench/kernels.py; on this
@@ -46,23 +49,6 @@ PAR_MIN_FLOPS = 200_000
 # Packed A: panel p holds rows [p*MR, p*MR+MR) as kc groups of MR values (k-major), zero padded.
 # Packed B: panel q holds columns [q*NR, q*NR+NR) as kc groups of NR values, zero padded.
 # A full pre-pack (k0=0, kc=K) has panel stride K*MR (K*NR); the slice for K offset pc starts pc*MR (pc*NR) in.
-
-
-@njit
-def pack_a_block(a: np.ndarray, i0: int, mc: int, k0: int, kc: int, dst: np.ndarray) -> None:
-    """Pack ``a[i0:i0+mc, k0:k0+kc]`` (C-contiguous 2-D) into MR-row panels at ``dst[0:]``."""
-    ld = a.shape[1]
-    af = a.reshape(-1)
-    for p in range((mc + MR - 1) // MR):
-        base = p * kc * MR
-        rows = min(MR, mc - p * MR)
-        for i in range(rows):
-            src = (i0 + p * MR + i) * ld + k0
-            for k in range(kc):
-                dst[base + k * MR + i] = af[src + k]
-        for i in range(rows, MR):
-            for k in range(kc):
-                dst[base + k * MR + i] = 0.0
 
 
 @njit
@@ -156,10 +142,20 @@ def pack_bt(w: np.ndarray) -> np.ndarray:
 # serves plain, transposed, pre-packed and implicit-im2col operands.
 
 
+@njit(inline="always")
+def a_rows(a: np.ndarray) -> tuple:
+    """Source for :func:`a_inplace`: A (M, K) flat with its gather tables -- row i of a block at offset i*K,
+    column k at offset k."""
+    m, k = a.shape
+    return a.reshape(-1), np.arange(MC) * k, np.arange(k)
+
+
 @njit
-def a_raw(src: np.ndarray, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
-    pack_a_block(src, ic, mc, pc, kc, buf)
-    return buf, 0, kc * MR
+def a_inplace(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
+    """A read in place (no packing): the micro-kernel gathers each row's values (``simd.ukernel_gather``).
+    Packing cost 14% of bert_tiny (M = 128 tokens, K = 128: each element is used for only N/NR tiles)."""
+    af, qoff, koff = src
+    return src, ic * koff.size, 0
 
 
 @njit
@@ -191,6 +187,24 @@ def b_packed(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.nd
 
 
 # --------------------------------------------------------------------------------------------- driver
+
+
+def _tile(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
+    """Register tile at rows ``ir`` of the A block from ``a_get``: packed panels, or (a tuple from
+    :func:`a_inplace`) A gathered in place."""
+
+
+@overload(_tile, inline="always")
+def _tile_impl(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
+    if isinstance(ap, types.BaseTuple):
+        def gather(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
+            af, qoff, koff = ap
+            ukernel_gather(kc, af, aoff, qoff, ir, koff, pc, bp, b_at, c, c_at, ldc, load, mr, nr)
+        return gather
+
+    def packed(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
+        ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at, ldc, load, mr, nr)
+    return packed
 
 
 @njit(inline="always")
@@ -229,8 +243,8 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
                         c_at = ic * ldc + jc + jr
                         nrr = min(nr, nc - jr)
                         for ir in range(0, mc, MR):
-                            ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at + ir * ldc, ldc, load,
-                                    min(MR, mc - ir), nrr)
+                            _tile(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at + ir * ldc, ldc, load,
+                                  min(MR, mc - ir), nrr)
                     if last:
                         epi(c, bi, ic, ic + mc, jc, jc + nc, epi_args)
 
@@ -252,7 +266,7 @@ def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b
     Splits the batch when it is large, else a stripe of N (NR-aligned), or of M when N is narrow.
     """
     nr = tile_nr(out)
-    abuf = np.empty(MC * KC, out.dtype)
+    abuf = np.empty(0, out.dtype)  # (A is read in place: no packing buffer)
     bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out.dtype)
     b0, b1, m0, m1, n0, n1 = 0, nb, 0, m, 0, n
     if nt > 1:
@@ -290,17 +304,17 @@ def _generic_body(a_get, b_get):  # noqa: ANN001, ANN202
         @njit(inline="always")
         def body(t, nt, job):  # noqa: ANN001, ANN202
             a, bsrc, out, epi_args = job
-            thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_get, a, b_get, bsrc, out, False, epi,
-                        epi_args)
+            thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_get, a_rows(a), b_get, bsrc, out, False,
+                        epi, epi_args)
 
         return body
 
     return body_for
 
 
-_run_gemm = make_generic_runner("gemm", _generic_body(a_raw, b_raw))
-_run_gemm_bt = make_generic_runner("gemm_bt", _generic_body(a_raw, b_rawt))
-_run_gemm_packed = make_generic_runner("gemm_packed", _generic_body(a_raw, b_packed))
+_run_gemm = make_generic_runner("gemm", _generic_body(a_inplace, b_raw))
+_run_gemm_bt = make_generic_runner("gemm_bt", _generic_body(a_inplace, b_rawt))
+_run_gemm_packed = make_generic_runner("gemm_packed", _generic_body(a_inplace, b_packed))
 
 
 @njit
@@ -315,7 +329,8 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, epi, epi_args) -> None:  #
 @njit(inline="always")
 def _body_gemm_std(t: int, nt: int, job: tuple) -> None:
     a, b, out, epi_args = job
-    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_raw, a, b_raw, b, out, False, epi_std, epi_args)
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_inplace, a_rows(a), b_raw, b, out, False,
+                epi_std, epi_args)
 
 
 _run_gemm_std = make_runner("gemm_std", _body_gemm_std)
@@ -340,7 +355,8 @@ def gemm_bt(a: np.ndarray, w: np.ndarray, c: np.ndarray, epi, epi_args) -> None:
 @njit(inline="always")
 def _body_gemm_bt_std(t: int, nt: int, job: tuple) -> None:
     a, w, out, epi_args = job
-    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_raw, a, b_rawt, w, out, False, epi_std, epi_args)
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], a.shape[1], a_inplace, a_rows(a), b_rawt, w, out, False,
+                epi_std, epi_args)
 
 
 _run_gemm_bt_std = make_runner("gemm_bt_std", _body_gemm_bt_std)
@@ -366,7 +382,8 @@ def gemm_packed(a: np.ndarray, bp: np.ndarray, c: np.ndarray, epi, epi_args) -> 
 def _body_gemm_packed_std(t: int, nt: int, job: tuple) -> None:
     a, bp, out, epi_args = job
     k = a.shape[1]
-    thread_work(t, nt, 1, a.shape[0], out.shape[2], k, a_raw, a, b_packed, (bp, k), out, False, epi_std, epi_args)
+    thread_work(t, nt, 1, a.shape[0], out.shape[2], k, a_inplace, a_rows(a), b_packed, (bp, k), out, False,
+                epi_std, epi_args)
 
 
 _run_gemm_packed_std = make_runner("gemm_packed_std", _body_gemm_packed_std)

@@ -37,8 +37,8 @@ from numba.extending import intrinsic, overload
 from numba.np.ufunc import parallel as _nb_parallel
 
 from .kernels.gemm import KC, MC, NC
-from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, vadd, vload, vload_n, vmax, vmul, vsplat, vstore, vstore_n,
-                           vsub, width_of)
+from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, ukernel_gather, vadd, vload, vload_n, vmax, vmul, vsplat,
+                           vstore, vstore_n, vsub, width_of)
 
 assert NV == 2, "the vector code below unrolls the two vectors of an NR-wide tile row"
 
@@ -422,15 +422,18 @@ def _ov_exp_rows(st, et, s, mfa, tot):  # noqa: ANN001, ANN202
 
 @njit(**_HELPER)
 def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst,  # noqa: ANN001, ANN201
-                mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, kp, vp, qp, st, et, ot, mfa, tot):
-    """One block of ``nq`` <= NR queries of lead item ``l`` (K, V already packed in kp, vp)."""
+                mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, ka, kb, krow, kcol, va, vb, vrow, vcol, qp, st,
+                et, ot, mfa, tot):
+    """One block of ``nq`` <= NR queries of lead item ``l``. K and V^T are the register tile's A operands, read in
+    place (``simd.ukernel_gather``): K element (s, e) at ``ka[kb + krow[s] + kcol[e]]``, V^T (e, s) at
+    ``va[vb + vrow[e] + vcol[s]]``."""
     nr = _nr(st)
     w = _vw(st)
     ninf = _cast_like(-np.inf, st)
     # S^T (keys x queries) = K Q^T
     pack_b(qa, qo + _item_offset(l, lshape, qst, 1) + q0 * qrs, qcs, qrs, 0, E, 0, nq, qp, 0)
     for p in range((S + MR - 1) // MR):
-        ukernel(E, kp, p * E * MR, qp, 0, st, p * MR * nr, nr, False, min(MR, S - p * MR), nr)
+        ukernel_gather(E, ka, kb, krow, p * MR, kcol, 0, qp, 0, st, p * MR * nr, nr, False, min(MR, S - p * MR), nr)
     # scale and masks
     sc = _cast_like(scale, st)
     scv = vsplat(sc)
@@ -489,7 +492,8 @@ def _attn_block(mode, l, q0, nq, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma
     if mode == ATT_CONTEXT:
         # O^T (Ev x queries) = V^T E^T; E^T (unnormalized) is already a B panel
         for p in range((Ev + MR - 1) // MR):
-            ukernel(S, vp, p * S * MR, et, 0, ot, p * MR * nr, nr, False, min(MR, Ev - p * MR), nr)
+            ukernel_gather(S, va, vb, vrow, p * MR, vcol, 0, et, 0, ot, p * MR * nr, nr, False, min(MR, Ev - p * MR),
+                           nr)
         o_lead = oo + _item_offset(l, lshape, ost, 1)
         for q in range(nq):  # normalized here: (sum_k e_k v_k) / total
             o = o_lead + (q0 + q) * ors
@@ -516,27 +520,23 @@ def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko
     nqb = (L + nr - 1) // nr
     spad = (S + MR - 1) // MR * MR
     evpad = (Ev + MR - 1) // MR * MR
-    need_v = mode == ATT_CONTEXT
-    kp = np.empty(max(spad * E, 1), dt)
-    vp = np.empty(max(evpad * S, 1) if need_v else 1, dt)
+    krow, kcol = np.arange(S) * krs, np.arange(E) * kcs  # K (S x E) read in place: no packing
+    vrow, vcol = np.arange(Ev) * vcs, np.arange(S) * vrs  # V^T (Ev x S)
     qp = np.empty(max(E * nr, 1), dt)
     st = np.empty(max(spad, 1) * nr, dt)
     et = np.empty(max(spad, 1) * nr, dt)
     ot = np.empty(max(evpad, 1) * nr, dt)
     mfa = np.empty(nr, dt)
     tot = np.empty(nr, dt)
-    cur = -1
     for task in range(t0, t1):
         l = task // nqb
         qb = task % nqb
-        if l != cur:
-            pack_a(ka, ko + _item_offset(l, lshape, kst, kgroup), krs, kcs, 0, S, 0, E, kp, 0)
-            if need_v:  # V^T (Ev x S) as the A operand
-                pack_a(va, vo + _item_offset(l, lshape, vst, vgroup), vcs, vrs, 0, Ev, 0, S, vp, 0)
-            cur = l
+        kb = ko + _item_offset(l, lshape, kst, kgroup)
+        vb = vo + _item_offset(l, lshape, vst, vgroup)
         q0 = qb * nr
         _attn_block(mode, l, q0, min(nr, L - q0), lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, fma, bma, mo, mst, mrs,
-                    mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, kp, vp, qp, st, et, ot, mfa, tot)
+                    mcs, mkind, causal, scale, oa, oo, ost, ors, ocs, ka, kb, krow, kcol, va, vb, vrow, vcol, qp, st,
+                    et, ot, mfa, tot)
 
 
 @njit(**_PFLAGS)

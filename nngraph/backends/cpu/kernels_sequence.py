@@ -2,16 +2,17 @@
 attention_context), fused attention (scaled_dot_product_attention, attention_weights) and the recurrences
 (rnn/lstm/gru layers and cells).
 
-All heavy arithmetic goes through the project's GEMM register tile (``kernels/simd.ukernel``) on operands packed
-here straight from strided arena views (so transposed/sliced/broadcast operands need no copy), with the block sizes
-of ``kernels/gemm.py``. The ``kernels/gemm.py`` drivers take C-contiguous 2-D operands with one A per call, which
+All heavy arithmetic goes through the project's GEMM register tile (``kernels/simd.ukernel``) straight from strided
+arena views (so transposed/sliced/broadcast operands need no copy): B operands are packed here, A operands read
+in place through row/column offset tables (``simd.ukernel_gather``); the block sizes are those of
+``kernels/gemm.py``. The ``kernels/gemm.py`` drivers take C-contiguous 2-D operands with one A per call, which
 does not cover per-item batched A/B with broadcast strides, so the (small) blocked driver is here.
 
 * ``bmm``        C[b] = A[b] @ B[b] over up to 4 broadcast batch dims (element strides, 0 = broadcast; an optional
                  divisor on the last batch dim of B for grouped-query attention). Threads split the batch, else
                  rows/columns of each item.
-* ``attention``  per (batch, head) item and block of NR queries: S^T = K Q^T (K packed once per item as the A
-                 operand, the query block as one B panel), a softmax over the keys vectorized across the NR
+* ``attention``  per (batch, head) item and block of NR queries: S^T = K Q^T (K read in place as the A operand,
+                 the query block as one B panel), a softmax over the keys vectorized across the NR
                  queries, O^T = V^T E^T with the exponentials E^T already in B-panel layout, normalized in the
                  one transposed store. Same semantics as the numpy reference: scale, float/bool/causal masks,
                  fully masked rows -> 0 ('zero') or NaN ('nan'), non-finite row maxima, NaN scores.
@@ -213,31 +214,6 @@ def _sigmoid(x):  # noqa: ANN001, ANN201
 
 # --------------------------------------------------------------------------------------------- packing
 @njit(**_HELPER)
-def pack_a(src, off, rs, cs, i0, mc, k0, kc, dst, doff):  # noqa: ANN001, ANN201
-    """A[i0:i0+mc, k0:k0+kc] (element (i, k) at ``off + i*rs + k*cs``) -> MR-row panels at ``dst[doff:]``:
-    element (i, k) of panel p at ``p*kc*MR + k*MR + i``. Rows past ``mc`` are not written (the register tile
-    never reads them)."""
-    for p in range((mc + MR - 1) // MR):
-        base = doff + p * kc * MR
-        rows = min(MR, mc - p * MR)
-        if rs == 1 and cs != 1:  # rows contiguous in the source (a transposed view): read along i
-            for k in range(kc):
-                s = off + i0 + p * MR + (k0 + k) * cs
-                d = base + k * MR
-                for i in range(rows):
-                    dst[d + i] = src[s + i]
-            continue
-        for i in range(rows):
-            s = off + (i0 + p * MR + i) * rs + k0 * cs
-            if cs == 1:
-                for k in range(kc):
-                    dst[base + k * MR + i] = src[s + k]
-            else:
-                for k in range(kc):
-                    dst[base + k * MR + i] = src[s + k * cs]
-
-
-@njit(**_HELPER)
 def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
     """B[k0:k0+kc, j0:j0+nc] (element (k, j) at ``off + k*rs + j*cs``) -> NR-column panels (zero padded) at
     ``dst[doff:]``: element (k, j) of panel q at ``q*kc*NR + k*NR + j``."""
@@ -275,9 +251,10 @@ def pack_b(src, off, rs, cs, k0, kc, j0, nc, dst, doff):  # noqa: ANN001, ANN201
 
 # --------------------------------------------------------------------------------------------- batched GEMM
 @njit(**_HELPER)
-def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, abuf, bbuf):  # noqa: ANN001, ANN201
+def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, arow, acol, bbuf):  # noqa: ANN001, ANN201
     """C[m0:m1, n0:n1] = A[m0:m1, :] @ B[:, n0:n1] (C element (i, j) at ``co + i*ldc + j``), blocked like
-    kernels/gemm.py (NC columns x KC depth of B packed, MC x KC of A packed, register tiles of MR x NR)."""
+    kernels/gemm.py (NC columns x KC depth of B packed, register tiles of MR x NR reading A in place through the
+    tables ``arow`` = arange(MC) * ars and ``acol`` = arange(k) * acs)."""
     nr = _nr(c)
     if m1 <= m0 or n1 <= n0:
         return
@@ -294,14 +271,12 @@ def mm_region(k, m0, m1, n0, n1, a, ao, ars, acs, b, bo, brs, bcs, c, co, ldc, a
             pack_b(b, bo, brs, bcs, pc, kc, jc, nc, bbuf, 0)
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
-                pack_a(a, ao, ars, acs, ic, mc, pc, kc, abuf, 0)
                 for i_r in range(0, mc, MR):
                     mr = min(MR, mc - i_r)
-                    at = (i_r // MR) * kc * MR
                     ct = co + (ic + i_r) * ldc + jc
                     for jr in range(0, nc, nr):
-                        ukernel(kc, abuf, at, bbuf, (jr // nr) * kc * nr, c, ct + jr, ldc, load, mr,
-                                min(nr, nc - jr))
+                        ukernel_gather(kc, a, ao + ic * ars, arow, i_r, acol, pc, bbuf, (jr // nr) * kc * nr, c,
+                                       ct + jr, ldc, load, mr, min(nr, nc - jr))
 
 
 @njit(inline="always")
@@ -331,7 +306,7 @@ def _bmm_tasks(t0, t1, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, b
         return
     nr = _nr(oa)
     kb = max(min(KC, k), 1)
-    abuf = np.empty(MC * kb, oa.dtype)
+    arow, acol = np.arange(MC) * ars, np.arange(k) * acs
     bbuf = np.empty(kb * ((min(NC, n) + nr - 1) // nr) * nr, oa.dtype)
     per = mparts * nparts
     for task in range(t0, t1):
@@ -341,7 +316,8 @@ def _bmm_tasks(t0, t1, mparts, nparts, bshape, m, n, k, aa, ao, ast, ars, acs, b
         n0, n1 = _split(n, nparts, r % nparts, nr)
         a_off = ao + _item_offset(item, bshape, ast, 1)
         b_off = bo + _item_offset(item, bshape, bst, bgroup)
-        mm_region(k, m0, m1, n0, n1, aa, a_off, ars, acs, ba, b_off, brs, bcs, oa, oo + item * m * n, n, abuf, bbuf)
+        mm_region(k, m0, m1, n0, n1, aa, a_off, ars, acs, ba, b_off, brs, bcs, oa, oo + item * m * n, n, arow, acol,
+                  bbuf)
 
 
 @njit(**_PFLAGS)

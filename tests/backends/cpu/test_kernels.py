@@ -256,10 +256,14 @@ def _depthwise_cases(draw) -> tuple:
 @hst.composite
 def _shift_cases(draw) -> tuple:
     """Shifted-window GEMM geometry: batch (padded per image by each thread, or the whole batch up front), channels
-    in (up to several K slices) and out (MR and MC tile edges), window (see :func:`_draw_window`); about half the
-    cases are large enough to run on two threads."""
+    in (up to several K slices) and out (MR and MC tile edges), window (see :func:`_draw_window`; one case in five
+    an unpadded 1x1, which ALGO_SHIFT_OC reads in place); about half the cases are large enough to run on two
+    threads."""
     bsz, c, o = draw(hst.integers(1, 5)), draw(hst.integers(1, 30)), draw(hst.integers(1, 70))
-    return (bsz, c, o) + _draw_window(draw)
+    h, wd, kh, kw, stride, pad, dil = _draw_window(draw)
+    if draw(hst.integers(0, 4)) == 0:
+        kh, kw, stride, pad = 1, 1, (1, 1), (0, 0, 0, 0)
+    return bsz, c, o, h, wd, kh, kw, stride, pad, dil
 
 
 @settings(max_examples=60, deadline=None)
@@ -299,12 +303,14 @@ def test_shift_geometry(case, dtype, nt, seed, algo):
     p = K.conv_params(w.shape, x.shape, stride, pad, dil, 1)
     res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype)
     args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "relu", stride, pad, dil, 1)
+    x0 = x.copy()
     old = numba.get_num_threads()
     numba.set_num_threads(nt)
     try:
         out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, algo=algo)
     finally:
         numba.set_num_threads(old)
+    np.testing.assert_array_equal(x, x0)
     np.testing.assert_allclose(out, ref, **_tol(dtype, c * kh * kw), err_msg=f"{case} {K.ALGO_NAMES[algo]}")
 
 
@@ -358,10 +364,13 @@ def test_choose_conv_algo():
     assert K.choose_conv_algo(32, 32, 3, 3, (2, 2), (1, 1, 1, 1), groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=8) == K.ALGO_IM2COL
-    # with the input size: the shifted-window form that wastes less of the register tile (see shift_waste)
+    # with the input size: the form that wastes less of the register tile (see shift_waste, shift_oc_waste)
     same = (1, 1), (1, 1, 1, 1), (1, 1), 1
-    assert K.choose_conv_algo(64, 64, 3, 3, *same, 56, 56) == K.ALGO_SHIFT  # 58-column grid: 3.6 % junk
+    assert K.choose_conv_algo(64, 64, 3, 3, *same, 56, 56) == K.ALGO_SHIFT_OC  # 58-column grid: 3.6 % junk
     assert K.choose_conv_algo(512, 512, 3, 3, *same, 7, 7) == K.ALGO_SHIFT_OC  # 49 pixels in 64 grid columns
     assert K.choose_conv_algo(NR32 // 2, NR32 // 2, 3, 3, *same, 7, 7) == K.ALGO_SHIFT  # half an NR-wide tile
+    assert K.choose_conv_algo(3, 32, 3, 3, (2, 2), (1, 1, 1, 1), h=224, w=224) == K.ALGO_SHIFT  # K = 27
+    assert K.choose_conv_algo(24, 144, 1, 1, h=56, w=56) == K.ALGO_1X1  # 3136 pixels fill 98 tiles
+    assert K.choose_conv_algo(960, 320, 1, 1, h=7, w=7) == K.ALGO_SHIFT_OC  # 49 pixels in 64 tile columns
     assert K.choose_conv_algo(1024, 2048, 1, 1, (2, 2), h=14, w=14) == K.ALGO_SHIFT_OC
     assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_IM2COL

@@ -32,7 +32,7 @@ from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
 from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n,
-                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vzero)
+                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -68,24 +68,27 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     1x1) run as shifted-window GEMM without any packing (3x3 64->64 56x56: 74 -> ~90 GFLOP/s on one thread, the
     im2col gather cost 10-25 %); grouped convs with Cg > 1 are implicit-im2col GEMMs per group. Given the input
     size, the shifted-window GEMM takes the output channels into its vector lanes (ALGO_SHIFT_OC) where that wastes
-    less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: 28x28 and
-    smaller with 64+ channels, 7x7 512->512 1.25x faster), and a strided 1x1 conv takes it over im2col at large
-    channel counts (resnet50's 1024->2048 1.5x).
+    less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: output
+    channels a multiple of NR, most 3x3 layers; 7x7 512->512 1.3x faster), and it takes small unpadded 1x1 convs
+    from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x) and strided 1x1 convs with many channels from im2col (resnet50's
+    1024->2048 1.5x). The constants are fitted to the zoo's conv shapes (one thread, batch 1 and 8): the rule picks
+    the faster algorithm or one within 5% of it.
     """
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
     if ALGO_DEPTHWISE in algos:
         return ALGO_DEPTHWISE
-    if ALGO_1X1 in algos:
-        return ALGO_1X1
-    strided_1x1 = kh * kw == 1 and tuple(stride) != (1, 1)
-    if ALGO_SHIFT not in algos or (strided_1x1 and not (h > 0 and w > 0)):
-        return ALGO_IM2COL
-    if not (h > 0 and w > 0):
-        return ALGO_SHIFT
-    p = conv_params((o, c, kh, kw), (batch, c, h, w), stride, padding, dilation, groups)
+    known = h > 0 and w > 0
+    p = conv_params((o, c, kh, kw), (batch, c, h, w), stride, padding, dilation, groups) if known else None
     oc = shift_oc_waste(c * kh * kw, o)
-    if strided_1x1:  # the phase split copies sh*sw times the pixels it reads: ~1 cycle an element
-        return ALGO_SHIFT_OC if oc + 16.0 * stride[0] * stride[1] / o < im2col_waste(p, o) else ALGO_IM2COL
+    if ALGO_1X1 in algos:
+        return ALGO_SHIFT_OC if known and oc + 0.04 < gemm_1x1_waste(p, o) else ALGO_1X1
+    strided_1x1 = kh * kw == 1 and tuple(stride) != (1, 1)
+    if ALGO_SHIFT not in algos or (strided_1x1 and not known):
+        return ALGO_IM2COL
+    if not known:
+        return ALGO_SHIFT
+    if strided_1x1:  # the phase split copies sh*sw times the pixels it reads
+        return ALGO_SHIFT_OC if oc + 4.0 * stride[0] * stride[1] / o < im2col_waste(p, o) else ALGO_IM2COL
     return ALGO_SHIFT_OC if oc < shift_waste(p) else ALGO_SHIFT
 
 
@@ -105,11 +108,19 @@ def im2col_waste(p: tuple, o: int, dtype: np.dtype | type = np.float32) -> float
     return -(-npix // nr) * nr / npix + 16.0 / o
 
 
-def shift_oc_waste(k: int, o: int, dtype: np.dtype | type = np.float32) -> float:
-    """Work of ALGO_SHIFT_OC per useful FLOP: output channels in NR-wide tiles; the transposed store and the
-    weight stream cost about 32 FMAs-worth per output value plus ~2% (fitted to 40 zoo conv shapes, one thread)."""
+def gemm_1x1_waste(p: tuple, o: int, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_1X1 per useful FLOP: each image's pixels in NR-wide tiles, plus packing them (shared by the
+    output channels)."""
     nr = nr_of(dtype)
-    return -(-o // nr) * nr / o * (1.0 + 32.0 / k) + 0.02
+    npix = max(p[9] * p[10], 1)
+    return -(-npix // nr) * nr / npix + 3.0 / o
+
+
+def shift_oc_waste(k: int, o: int, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_SHIFT_OC per useful FLOP: output channels in NR-wide tiles; the transposed store (in-register
+    W x W blocks) and the weight stream cost a few FMAs-worth per output value."""
+    nr = nr_of(dtype)
+    return -(-o // nr) * nr / o * (1.0 + 1.5 / max(k, 1)) + 0.006
 
 
 def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),
@@ -735,12 +746,19 @@ def _pixel_rows(p: tuple, wq: int, img: int, nimg: int) -> np.ndarray:
 @leaf
 def _store_transposed(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, o0: int, no: int, m0: int,
                       nm: int) -> None:
-    """dst[o0 + j, m0 + i] = cbuf[c0 + i*ldc + j] for i < nm, j < no (``dst`` an (O, OH*OW) output image)."""
+    """dst[o0 + j, m0 + i] = cbuf[c0 + i*ldc + j] for i < nm, j < no (``dst`` an (O, OH*OW) output image): whole
+    W x W blocks transposed in registers, the edges element by element."""
     npix = dst.shape[1]
     df = dst.reshape(-1)
+    w = vec_width(dst)
+    fi = nm - nm % w
+    fj = no - no % w
+    for i0 in range(0, fi, w):
+        for j0 in range(0, fj, w):
+            vtranspose(cbuf, c0 + i0 * ldc + j0, ldc, df, (o0 + j0) * npix + m0 + i0, npix)
     for j in range(no):
         row = (o0 + j) * npix + m0
-        for i in range(nm):
+        for i in range(fi if j < fj else 0, nm):
             df[row + i] = cbuf[c0 + i * ldc + j]
 
 
@@ -778,17 +796,24 @@ def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: 
 
 
 @njit(inline="always")
+def _balance(total: int, align: int, nt: int) -> float:
+    """Mean over max work per thread when ``total`` is split on multiples of ``align``."""
+    units = (total + align - 1) // align
+    return units / (nt * ((units + nt - 1) // nt))
+
+
+@njit(inline="always")
 def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np.ndarray, koff: np.ndarray,
                   qoff: np.ndarray, out3: np.ndarray, p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
     """Thread ``t`` of ``nt``: its share of the channels-in-lanes shifted-window conv -- whole images, padded here a
     group at a time (:func:`_pads_locally`), or of the output channels (NR-aligned) or pixels (MR-aligned) of the
-    batch padded up front in ``xph``."""
+    batch padded up front in ``xph`` (the input itself for an unpadded 1x1)."""
     nb, o, npix = out3.shape[0], out3.shape[1], out3.shape[2]
     nr = tile_nr(out3)
     cbuf = np.empty(MQ * NCO, out3.dtype)
-    if not _pads_locally(nb, nt):
+    if _unpadded_1x1(x, p) or not _pads_locally(nb, nt):
         o0, o1, m0, m1 = 0, o, 0, nb * npix
-        if o >= nt * nr:
+        if _balance(o, nr, nt) >= _balance(nb * npix, MR, nt):  # (channels first: no thread re-reads a weight)
             o0, o1 = _split(o, nt, t, nr)
         else:
             m0, m1 = _split(nb * npix, nt, t, MR)
@@ -812,11 +837,19 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
 
 
 @njit(inline="always")
+def _unpadded_1x1(x: np.ndarray, p: tuple) -> bool:
+    """1x1, stride 1, no padding: the phase-split buffer would be a copy of the input."""
+    return p[0] == 1 and p[1] == 1 and p[2] == 1 and p[3] == 1 and p[9] == x.shape[2] and p[10] == x.shape[3]
+
+
+@njit(inline="always")
 def _shift_oc_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
     """(padded batch or a placeholder, per-image size, tap offsets, pixel row table, grid pitch)."""
     hq, wq, img = _shift_dims(x, p)
     koff = _shift_offsets(x.shape[1], p, hq, wq)
     nb = x.shape[0]
+    if _unpadded_1x1(x, p):  # the phase-split layout is the input itself
+        return x.reshape(-1), img, koff, _pixel_rows(p, wq, img, nb), wq
     if _pads_locally(nb, nt):  # the workers pad their own images, enough per group to fill a pixel block
         group = min(max(1, MQ // (p[9] * p[10])), (nb + nt - 1) // nt)
         return np.zeros(1, x.dtype), img, koff, _pixel_rows(p, wq, img, group), wq

@@ -228,6 +228,45 @@ def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
 
 
 @intrinsic
+def vtranspose(typingctx, src, s0, lds, dst, d0, ldd):  # noqa: ANN001, ANN201
+    """Transpose one W x W block: ``dst[d0 + j*ldd + i] = src[s0 + i*lds + j]`` for i, j < W (W vector loads, a
+    log2(W)-stage butterfly of two-vector shuffles, W vector stores; about 0.3 cycles an element against ~3 for
+    the strided scalar copy)."""
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype):
+        return None
+    vt = _vec_of(src.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        src_, s0_, lds_, dst_, d0_, ldd_ = args
+        vty = context.get_value_type(vt)
+        n = vty.count
+        i32 = ir.IntType(32)
+        rows = []
+        for i in range(n):
+            idx = builder.add(s0_, builder.mul(lds_, ir.Constant(lds_.type, i)))
+            ptr = _data_ptr(context, builder, sig.args[0], src_, idx)
+            rows.append(builder.load(_vptr(builder, ptr, vty), align=1))
+        d = n // 2
+        while d >= 1:  # swap the off-diagonal d x d blocks of every 2d x 2d block
+            lo = ir.Constant(ir.VectorType(i32, n), [k if k & d == 0 else n + k - d for k in range(n)])
+            hi = ir.Constant(ir.VectorType(i32, n), [k + d if k & d == 0 else n + k for k in range(n)])
+            new = list(rows)
+            for i in range(n):
+                if i & d == 0:
+                    new[i] = builder.shuffle_vector(rows[i], rows[i + d], lo)
+                    new[i + d] = builder.shuffle_vector(rows[i], rows[i + d], hi)
+            rows = new
+            d //= 2
+        for j in range(n):
+            idx = builder.add(d0_, builder.mul(ldd_, ir.Constant(ldd_.type, j)))
+            ptr = _data_ptr(context, builder, sig.args[3], dst_, idx)
+            builder.store(rows[j], _vptr(builder, ptr, vty), align=1)
+        return context.get_dummy_value()
+
+    return types.none(src, types.intp, types.intp, dst, types.intp, types.intp), codegen
+
+
+@intrinsic
 def vstore_n(typingctx, ary, idx, v, n):  # noqa: ANN001, ANN201
     """Masked store of the first ``n`` lanes of ``v`` to ``ary[idx:idx+n]``."""
 

@@ -77,50 +77,42 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
     if ALGO_DEPTHWISE in algos:
         return ALGO_DEPTHWISE
-    known = h > 0 and w > 0
+    known = h > 0 and w > 0 and o > 0
     p = conv_params((o, c, kh, kw), (batch, c, h, w), stride, padding, dilation, groups) if known else None
     oc = shift_oc_waste(c * kh * kw, o)
     if ALGO_1X1 in algos:
-        return ALGO_SHIFT_OC if known and oc + 0.04 < gemm_1x1_waste(p, o) else ALGO_1X1
+        return ALGO_SHIFT_OC if known and oc + 0.04 < gemm_waste(p, o, 3.0) else ALGO_1X1
     strided_1x1 = kh * kw == 1 and tuple(stride) != (1, 1)
     if ALGO_SHIFT not in algos or (strided_1x1 and not known):
         return ALGO_IM2COL
     if not known:
         return ALGO_SHIFT
     if strided_1x1:  # the phase split copies sh*sw times the pixels it reads
-        return ALGO_SHIFT_OC if oc + 4.0 * stride[0] * stride[1] / o < im2col_waste(p, o) else ALGO_IM2COL
+        return ALGO_SHIFT_OC if oc + 4.0 * stride[0] * stride[1] / o < gemm_waste(p, o, 16.0) else ALGO_IM2COL
     return ALGO_SHIFT_OC if oc < shift_waste(p) else ALGO_SHIFT
 
 
 def shift_waste(p: tuple, dtype: np.dtype | type = np.float32) -> float:
     """Work of ALGO_SHIFT per useful FLOP: each image's pixel grid (OW + junk columns per row) in NR-wide tiles."""
     nr = nr_of(dtype)
-    hq, wq, _ = _shift_dims(np.empty((1, 1, 1, 1), dtype), p)
+    _, wq, _ = _shift_dims(np.empty((1, 1, 1, 1), dtype), p)
     oh, ow = p[9], p[10]
     return -(-oh * wq // nr) * nr / max(oh * ow, 1)
 
 
-def im2col_waste(p: tuple, o: int, dtype: np.dtype | type = np.float32) -> float:
-    """Work of ALGO_IM2COL per useful FLOP: each image's pixels in NR-wide tiles, plus packing them (~1 cycle an
-    element, shared by the output channels)."""
+def gemm_waste(p: tuple, o: int, pack: float, dtype: np.dtype | type = np.float32) -> float:
+    """Work of ALGO_IM2COL / ALGO_1X1 per useful FLOP: each image's pixels in NR-wide tiles, plus packing them
+    (``pack``/O: shared by the output channels; fitted: 16 for the im2col gather, 3 for the 1x1 panel copy)."""
     nr = nr_of(dtype)
     npix = max(p[9] * p[10], 1)
-    return -(-npix // nr) * nr / npix + 16.0 / o
-
-
-def gemm_1x1_waste(p: tuple, o: int, dtype: np.dtype | type = np.float32) -> float:
-    """Work of ALGO_1X1 per useful FLOP: each image's pixels in NR-wide tiles, plus packing them (shared by the
-    output channels)."""
-    nr = nr_of(dtype)
-    npix = max(p[9] * p[10], 1)
-    return -(-npix // nr) * nr / npix + 3.0 / o
+    return -(-npix // nr) * nr / npix + pack / max(o, 1)
 
 
 def shift_oc_waste(k: int, o: int, dtype: np.dtype | type = np.float32) -> float:
     """Work of ALGO_SHIFT_OC per useful FLOP: output channels in NR-wide tiles; the transposed store (in-register
     W x W blocks) and the weight stream cost a few FMAs-worth per output value."""
     nr = nr_of(dtype)
-    return -(-o // nr) * nr / o * (1.0 + 1.5 / max(k, 1)) + 0.006
+    return -(-o // nr) * nr / max(o, 1) * (1.0 + 1.5 / max(k, 1)) + 0.006
 
 
 def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), padding: tuple = (0, 0, 0, 0),

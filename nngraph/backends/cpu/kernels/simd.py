@@ -230,7 +230,7 @@ def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
 @intrinsic
 def vtranspose(typingctx, src, s0, lds, dst, d0, ldd):  # noqa: ANN001, ANN201
     """Transpose one W x W block: ``dst[d0 + j*ldd + i] = src[s0 + i*lds + j]`` for i, j < W (W vector loads, a
-    log2(W)-stage butterfly of two-vector shuffles, W vector stores; about 0.3 cycles an element against ~3 for
+    log2(W)-stage butterfly of two-vector shuffles, W vector stores; about 0.5 cycles an element against ~3 for
     the strided scalar copy)."""
     if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype):
         return None

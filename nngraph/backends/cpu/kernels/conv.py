@@ -317,7 +317,6 @@ def conv_gemm_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndar
     k = cg * p[0] * p[1]
     goff = ((og + MR - 1) // MR) * MR * k
     nr = tile_nr(out3)
-    abuf = np.empty(MC * KC, out3.dtype)
     bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out3.dtype)
     units = nb * groups
     u0, u1, m0, m1, n0, n1 = 0, units, 0, og, 0, npix
@@ -333,7 +332,7 @@ def conv_gemm_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndar
         g = u - bi * groups
         r0 = g * og
         gemm_region(k, r0 + m0, r0 + m1, n0, n1, a_packed, (wp, k, r0, g * goff), b_get, (x, p, g * cg), out3[bi],
-                    bi, False, epi, epi_args, abuf, bbuf)
+                    bi, False, epi, epi_args, bbuf)
 
 
 @njit(inline="always")
@@ -522,16 +521,29 @@ def _fill_phases(xf: np.ndarray, s0: int, runs: np.ndarray, gaps: np.ndarray, sw
 
 
 @njit(inline="always")
+def _phase_tables(x: np.ndarray, p: tuple, hq: int, wq: int) -> tuple:
+    """(runs, gaps, size) of one channel's phase planes for the shifted-window convolutions."""
+    plane = p[2] * p[3] * hq * wq
+    runs = _phase_runs(x.shape[2], x.shape[3], p, hq, wq)
+    return runs, _phase_gaps(runs, p[3], plane), plane
+
+
+@njit(inline="always")
+def _fill_planes(x: np.ndarray, u0: int, u1: int, tables: tuple, p: tuple, dst: np.ndarray, d0: int) -> None:
+    """Phase planes of input planes u0 <= u < u1 (u = image * C + channel) at ``dst[d0 + (u - u0) * size:]``."""
+    runs, gaps, plane = tables
+    xf = x.reshape(-1)
+    hw = x.shape[2] * x.shape[3]
+    for u in range(u0, u1):
+        _fill_phases(xf, u * hw, runs, gaps, p[3], dst, d0 + (u - u0) * plane)
+
+
+@njit(inline="always")
 def shift_pad_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, p: tuple, hq: int, wq: int) -> None:
     """Thread ``t`` of ``nt``: fill the phase planes of its share of the (image, channel) pairs."""
-    xf = x.reshape(-1)
-    h, wd = x.shape[2], x.shape[3]
-    plane = p[2] * p[3] * hq * wq
-    runs = _phase_runs(h, wd, p, hq, wq)
-    gaps = _phase_gaps(runs, p[3], plane)
+    tables = _phase_tables(x, p, hq, wq)
     u0, u1 = _split(x.shape[0] * x.shape[1], nt, t, 1)
-    for u in range(u0, u1):
-        _fill_phases(xf, u * h * wd, runs, gaps, p[3], xph, u * plane)
+    _fill_planes(x, u0, u1, tables, p, xph, u0 * tables[2])
 
 
 @leaf
@@ -594,21 +606,15 @@ def shift_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp: np
     group = max(1, NCQ // nq_pad) if (q0 == 0 and q1 == nq) else 1
     src = xph
     if local:
-        ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
-        hq = img // (ch * p[2] * p[3] * wq)
-        plane = img // ch
-        runs = _phase_runs(h, wd, p, hq, wq)
-        gaps = _phase_gaps(runs, p[3], plane)
+        ch = x.shape[1]
+        runs, gaps, plane = _phase_tables(x, p, img // (ch * p[2] * p[3] * wq), wq)
         src = np.empty(group * img + _shift_slack(x, p), out3.dtype)
         src[group * img:] = 0.0
-        xf = x.reshape(-1)
     for bg in range(b0, b1, group):
         gn = min(group, b1 - bg)
         base = 0
         if local:
-            for g in range(gn):
-                for ci in range(ch):
-                    _fill_phases(xf, ((bg + g) * ch + ci) * h * wd, runs, gaps, p[3], src, (g * ch + ci) * plane)
+            _fill_planes(x, bg * ch, (bg + gn) * ch, (runs, gaps, plane), p, src, 0)
             gaps = gaps[:0]  # the padding of a reused buffer is still zero
         else:
             base = bg * img
@@ -812,18 +818,13 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
         _shift_oc_region(xph, qoff, m0, m1, 0, o0, o1, wp, koff, cbuf, out3, epi, epi_args)
         return
     b0, b1 = _split(nb, nt, t, 1)
-    ch, h, wd = x.shape[1], x.shape[2], x.shape[3]
-    plane = img // ch
-    hq = plane // (p[2] * p[3] * wq)
-    runs = _phase_runs(h, wd, p, hq, wq)
-    gaps = _phase_gaps(runs, p[3], plane)
+    ch = x.shape[1]
+    runs, gaps, plane = _phase_tables(x, p, img // (ch * p[2] * p[3] * wq), wq)
     group = qoff.size // npix
     buf = np.empty(group * img, out3.dtype)
-    xf = x.reshape(-1)
     for bg in range(b0, b1, group):
         gn = min(group, b1 - bg)
-        for u in range(gn * ch):
-            _fill_phases(xf, (bg * ch + u) * h * wd, runs, gaps, p[3], buf, u * plane)
+        _fill_planes(x, bg * ch, (bg + gn) * ch, (runs, gaps, plane), p, buf, 0)
         gaps = gaps[:0]  # the padding of a reused buffer is still zero
         _shift_oc_region(buf, qoff, 0, gn * npix, bg, 0, o, wp, koff, cbuf, out3, epi, epi_args)
 
@@ -1059,7 +1060,6 @@ def conv_transpose_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np
     hw = h * wd
     goff = ((rows + MR - 1) // MR) * MR * cg
     nr = tile_nr(out3)
-    abuf = np.empty(MC * KC, out3.dtype)
     bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out3.dtype)
     col = np.empty((rows, hw), out3.dtype)
     u0, u1 = _split(nb * groups, nt, t, 1)
@@ -1067,7 +1067,7 @@ def conv_transpose_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np
         bi = u // groups
         g = u - bi * groups
         gemm_region(cg, 0, rows, 0, hw, a_packed, (wp, cg, 0, g * goff), b_1x1, (x, p, g * cg), col, bi, False,
-                    _epi_noop, (0,), abuf, bbuf)
+                    _epi_noop, (0,), bbuf)
         dst = out3[bi]
         for oc in range(og):
             orow = g * og + oc

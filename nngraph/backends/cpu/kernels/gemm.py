@@ -137,8 +137,9 @@ def pack_bt(w: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- operand providers
-# A provider returns (buffer, offset of the first panel, panel stride) for A[ic:ic+mc, pc:pc+kc]; a B provider the
-# same for B[pc:pc+kc, jc:jc+nc] of batch item ``bi``. Providers are passed as first-class functions so one driver
+# A provider returns (operand, offset of the first panel, panel stride) for A[ic:ic+mc, pc:pc+kc] (A is never packed
+# per call: pre-packed weights, or read in place); a B provider the same for B[pc:pc+kc, jc:jc+nc] of batch item
+# ``bi``, packing into the buffer it is given. Providers are passed as first-class functions so one driver
 # serves plain, transposed, pre-packed and implicit-im2col operands.
 
 
@@ -151,15 +152,14 @@ def a_rows(a: np.ndarray) -> tuple:
 
 
 @njit
-def a_inplace(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
+def a_inplace(src: tuple, ic: int, mc: int, pc: int, kc: int) -> tuple:
     """A read in place (no packing): the micro-kernel gathers each row's values (``simd.ukernel_gather``).
     Packing cost 14% of bert_tiny (M = 128 tokens, K = 128: each element is used for only N/NR tiles)."""
-    af, qoff, koff = src
-    return src, ic * koff.size, 0
+    return src, ic * src[2].size, 0
 
 
 @njit
-def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int, buf: np.ndarray) -> tuple:
+def a_packed(src: tuple, ic: int, mc: int, pc: int, kc: int) -> tuple:
     """``src = (packed, K, row0, offset)``: a full pre-pack of rows starting at C row ``row0`` (a conv group's
     first output channel), stored from flat element ``offset``."""
     ap, k, row0, off = src
@@ -209,7 +209,7 @@ def _tile_impl(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):
 
 @njit(inline="always")
 def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, bsrc, c: np.ndarray,  # noqa: ANN001
-                bi: int, accumulate: bool, epi, epi_args, abuf: np.ndarray, bbuf: np.ndarray) -> None:
+                bi: int, accumulate: bool, epi, epi_args, bbuf: np.ndarray) -> None:
     """Serial blocked GEMM for ``c[m0:m1, n0:n1]`` (2-D C-contiguous) of batch item ``bi``.
 
     ``m0`` must be a multiple of MR when A is pre-packed and ``n0`` a multiple of NR when B is pre-packed.
@@ -237,7 +237,7 @@ def gemm_region(k: int, m0: int, m1: int, n0: int, n1: int, a_get, asrc, b_get, 
                 bp, boff, bps = b_get(bsrc, bi, pc, kc, jc, nc, bbuf)
                 for ic in range(mb, mb1, MC):
                     mc = min(MC, mb1 - ic)
-                    ap, aoff, aps = a_get(asrc, ic, mc, pc, kc, abuf)
+                    ap, aoff, aps = a_get(asrc, ic, mc, pc, kc)
                     for jr in range(0, nc, nr):  # B micro-panel reused down the MC rows, A block from L2
                         b_at = boff + (jr // nr) * bps
                         c_at = ic * ldc + jc + jr
@@ -266,7 +266,6 @@ def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b
     Splits the batch when it is large, else a stripe of N (NR-aligned), or of M when N is narrow.
     """
     nr = tile_nr(out)
-    abuf = np.empty(0, out.dtype)  # (A is read in place: no packing buffer)
     bbuf = np.empty(KC * ((NC + nr - 1) // nr) * nr, out.dtype)
     b0, b1, m0, m1, n0, n1 = 0, nb, 0, m, 0, n
     if nt > 1:
@@ -277,7 +276,7 @@ def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b
         else:
             m0, m1 = _split(m, nt, t, MR)
     for bi in range(b0, b1):
-        gemm_region(k, m0, m1, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, abuf, bbuf)
+        gemm_region(k, m0, m1, n0, n1, a_get, asrc, b_get, bsrc, out[bi], bi, accumulate, epi, epi_args, bbuf)
 
 
 # numba.get_num_threads() calls through a ctypes pointer, a "dynamic global" that makes the caller uncacheable;

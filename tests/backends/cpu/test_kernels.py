@@ -247,8 +247,9 @@ def _draw_window(draw) -> tuple:
 
 @hst.composite
 def _depthwise_cases(draw) -> tuple:
-    """Depthwise geometry: channel multiplier, window (see :func:`_draw_window`), channels split into chunks."""
-    c, mult = draw(hst.integers(1, 70)), draw(hst.integers(1, 3))
+    """Depthwise geometry: channel multiplier (1, the channel-lane kernel, in half the cases), window (see
+    :func:`_draw_window`), channels split into chunks or W-lane blocks."""
+    c, mult = draw(hst.integers(1, 70)), draw(hst.sampled_from([1, 1, 1, 2, 3]))
     h, wd, kh, kw, stride, pad, dil = _draw_window(draw)
     return draw(hst.integers(1, 3)), c, mult, h, wd, kh, kw, stride, pad, dil
 
@@ -314,24 +315,31 @@ def test_shift_geometry(case, dtype, nt, seed, algo):
     np.testing.assert_allclose(out, ref, **_tol(dtype, c * kh * kw), err_msg=f"{case} {K.ALGO_NAMES[algo]}")
 
 
-@settings(max_examples=40, deadline=None)
-@given(case=_depthwise_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99))
-def test_depthwise_geometry(case, dtype, nt, seed):
-    """The depthwise kernel (phase-split planes, tap offsets on the output grid, chunks and bands) against the
-    reference convolution, with bias, residual and activation, on one and two threads."""
+@settings(max_examples=60, deadline=None)
+@given(case=_depthwise_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99),
+       act=hst.sampled_from(["none", "relu", "relu6", "silu"]), bias=hst.booleans(), residual=hst.booleans())
+def test_depthwise_geometry(case, dtype, nt, seed, act, bias, residual):
+    """Both depthwise kernels against the reference convolution, on one and two threads: pixels in the lanes
+    (multiplier > 1: phase-split planes, tap offsets on the output grid, chunks and bands) and channels in the lanes
+    (multiplier 1: W-plane blocks transposed into a padded buffer, in bands of output rows when planes are large or
+    threads need the work; bias and activation in registers when there is no residual, else the epilogue on the
+    stored output). The input is left unchanged."""
     bsz, c, mult, h, wd, kh, kw, stride, pad, dil = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
     w = rng.standard_normal((c * mult, 1, kh, kw)).astype(dtype)
     p = K.conv_params(w.shape, x.shape, stride, pad, dil, c)
-    res = rng.standard_normal((bsz, c * mult, p[9], p[10])).astype(dtype)
-    args, ref = _conv_ref(x, w, rng.standard_normal(c * mult), res, "relu", stride, pad, dil, c)
+    res = rng.standard_normal((bsz, c * mult, p[9], p[10])).astype(dtype) if residual else None
+    b = rng.standard_normal(c * mult) if bias else None
+    args, ref = _conv_ref(x, w, b, res, act, stride, pad, dil, c)
+    x0 = x.copy()
     old = numba.get_num_threads()
     numba.set_num_threads(nt)
     try:
         out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=c, algo=K.ALGO_DEPTHWISE)
     finally:
         numba.set_num_threads(old)
+    np.testing.assert_array_equal(x, x0)
     np.testing.assert_allclose(out, ref, **_tol(dtype, kh * kw), err_msg=str(case))
 
 

@@ -11,9 +11,10 @@ Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
   one pixel grid (output rows laid out with the buffer's row pitch), so the micro-kernel reads its B operand in
   place through a table of K offsets (``simd.ukernel_off``). The few junk columns of the grid (pitch - OW per
   row) are computed and dropped when the tile is copied out through the epilogue.
-* ``ALGO_DEPTHWISE``: groups == C (any channel multiplier): direct kernel on a zero-padded, stride-phase-split copy
-  of each plane, where every tap is a constant shift of the output grid (as ALGO_SHIFT): vectors run across output
-  rows, a 7x7 plane is four vectors per tap.
+* ``ALGO_DEPTHWISE``: groups == C. Multiplier 1: channels in the vector lanes -- blocks of W planes transposed
+  into a zero-padded (rows, cols, W) buffer, one full-vector load per tap and output pixel at any stride, the result
+  transposed back, bias and activation in registers. Other multipliers: a direct kernel on a zero-padded,
+  stride-phase-split copy of each plane, where every tap is a constant shift of the output grid (as ALGO_SHIFT).
 
 Every kernel comes as ``<name>_std(x, wp, out, p, epi_args)`` (standard epilogue, disk-cached) and
 ``<name>(x, wp, out, p, epi, epi_args)`` (any epilogue). ``wp`` is the weight prepared once by
@@ -27,12 +28,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .epilogue import epi_std
+from .epilogue import ACT_CLAMP_ORDERED, ACT_NONE, ACT_RELU, epi_std, lane_epilogue, vact_lanes
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
 from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n,
-                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vzero)
+                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -943,6 +944,207 @@ def _dw_emit(grid: np.ndarray, g0: int, pwq: int, of: np.ndarray, o0: int, rows:
         _copy_run(of, o0 + oy * ow, grid, g0 + oy * pwq, ow)
 
 
+# Multiplier 1 runs with channels in the vector lanes instead: W planes are transposed into one padded (rows, cols,
+# W) buffer, where a tap of any stride or dilation is one full-vector load per output pixel and the weights of a
+# tap are one vector; the (pixels, W) result is transposed back into the W output planes. The transposes cost about
+# as much as the arithmetic, but nothing is masked, padded to a grid or wasted on junk columns, which on 14x14 and
+# 7x7 planes (and any stride 2) was most of the pixel-lane kernel's time (one thread, 3x3 relu6: 960 ch 7x7
+# 83 -> 37 us, 576 ch 14x14 stride 2 85 -> 35 us, 384 ch 14x14 67 -> 45 us, 144 ch 56x56 275 -> 230 us).
+
+#: Output pixels per register block of the channel-lane kernel.
+DWL_R = 8
+
+
+@leaf
+def _dwl_fill(xf: np.ndarray, x0: int, hw: int, q0: int, q1: int, nc: int, pos: np.ndarray, base: int,
+              tmp: np.ndarray, buf: np.ndarray) -> None:
+    """buf[pos[q] - base + i] = xf[x0 + i*hw + q] for planes i < nc (W at most), pixels q0 <= q < q1: W x W
+    transposes of the flat planes into ``tmp``, each pixel's vector then stored at its place in the padded buffer."""
+    w = vec_width(buf)
+    full = q0 + (q1 - q0) // w * w if nc == w else q0
+    for q in range(q0, full, w):
+        vtranspose(xf, x0 + q, hw, tmp, 0, w)
+        for j in range(w):
+            vstore(buf, pos[q + j] - base, vload(tmp, j * w))
+    for q in range(full, q1, w):
+        n = min(w, q1 - q)
+        vtranspose_n(xf, x0 + q, hw, nc, n, tmp, 0, w)
+        for j in range(n):
+            vstore(buf, pos[q + j] - base, vload(tmp, j * w))
+
+
+@njit(inline="always")
+def _dwl_block(buf: np.ndarray, r0: int, st: int, toff: np.ndarray, wv: np.ndarray, vb, act: int, alpha, beta,  # noqa: ANN001
+               tb: np.ndarray, o: int, n: int) -> None:
+    """DWL_R pixel vectors (input pitch ``st``): tb[o + j*W] = act(vb + sum over taps t of wv[t] * buf[r0 +
+    j*st + toff[t]]) for j < n."""
+    w = vec_width(buf)
+    a0 = vb
+    a1 = vb
+    a2 = vb
+    a3 = vb
+    a4 = vb
+    a5 = vb
+    a6 = vb
+    a7 = vb
+    for t in range(toff.shape[0]):
+        wt = vload(wv, t * w)
+        r = r0 + toff[t]
+        a0 = vfma(wt, vload(buf, r), a0)
+        a1 = vfma(wt, vload(buf, r + st), a1)
+        a2 = vfma(wt, vload(buf, r + 2 * st), a2)
+        a3 = vfma(wt, vload(buf, r + 3 * st), a3)
+        a4 = vfma(wt, vload(buf, r + 4 * st), a4)
+        a5 = vfma(wt, vload(buf, r + 5 * st), a5)
+        a6 = vfma(wt, vload(buf, r + 6 * st), a6)
+        a7 = vfma(wt, vload(buf, r + 7 * st), a7)
+    if act != ACT_NONE:
+        a0 = vact_lanes(a0, act, alpha, beta)
+        a1 = vact_lanes(a1, act, alpha, beta)
+        a2 = vact_lanes(a2, act, alpha, beta)
+        a3 = vact_lanes(a3, act, alpha, beta)
+        a4 = vact_lanes(a4, act, alpha, beta)
+        a5 = vact_lanes(a5, act, alpha, beta)
+        a6 = vact_lanes(a6, act, alpha, beta)
+        a7 = vact_lanes(a7, act, alpha, beta)
+    vstore(tb, o, a0)
+    if n > 1:
+        vstore(tb, o + w, a1)
+    if n > 2:
+        vstore(tb, o + 2 * w, a2)
+    if n > 3:
+        vstore(tb, o + 3 * w, a3)
+    if n > 4:
+        vstore(tb, o + 4 * w, a4)
+    if n > 5:
+        vstore(tb, o + 5 * w, a5)
+    if n > 6:
+        vstore(tb, o + 6 * w, a6)
+    if n > 7:
+        vstore(tb, o + 7 * w, a7)
+
+
+@leaf
+def _dwl_rows(buf: np.ndarray, toff: np.ndarray, wv: np.ndarray, vb, act: int, alpha, beta, oh: int, ow: int,  # noqa: ANN001
+              sh: int, sw: int, wp: int, tb: np.ndarray) -> None:
+    """tb[(oy*ow + ox)*W + i] = act(vb[i] + sum over taps t of wv[t*W + i] * buf[(oy*sh*wp + ox*sw)*W + toff[t]
+    + i]): DWL_R pixels of a row at a time (the row's last block overlaps the one before; narrower rows compute a
+    full block and store the valid part). The common activations get their own copy of the block (a constant
+    ``act`` folds ``vact``'s switch)."""
+    w = vec_width(buf)
+    st = sw * w
+    for oy in range(oh):
+        for ox in range(0, ow, DWL_R):
+            s = max(min(ox, ow - DWL_R), 0)
+            r0 = (oy * sh * wp + s * sw) * w
+            o = (oy * ow + s) * w
+            n = min(DWL_R, ow - s)
+            if act == ACT_NONE:
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_NONE, alpha, beta, tb, o, n)
+            elif act == ACT_RELU:
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_RELU, alpha, beta, tb, o, n)
+            elif act == ACT_CLAMP_ORDERED:
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_CLAMP_ORDERED, alpha, beta, tb, o, n)
+            else:
+                _dwl_block(buf, r0, st, toff, wv, vb, act, alpha, beta, tb, o, n)
+
+
+@leaf
+def _dwl_emit(tb: np.ndarray, nq: int, nc: int, of: np.ndarray, o0: int, ldo: int) -> None:
+    """of[o0 + i*ldo + q] = tb[q*W + i] for channels i < nc, pixels q < nq."""
+    w = vec_width(tb)
+    full = nq - nq % w if nc == w else 0
+    for q in range(0, full, w):
+        vtranspose(tb, q * w, w, of, o0 + q, ldo)
+    for q in range(full, nq, w):
+        vtranspose_n(tb, q * w, w, min(w, nq - q), nc, of, o0 + q, ldo)
+
+
+#: Bytes of the channel-lane kernel's padded input buffer: larger planes are computed in bands of output rows.
+DWL_BAND_BYTES = 96 * 1024
+
+
+@njit(inline="always")
+def _dwl_bands(nunits: int, nt: int, oh: int, kh: int, sh: int, dh: int, wp: int, w: int, itemsize: int) -> int:
+    """Output rows per band: the band's padded input rows fit DWL_BAND_BYTES, and there are at least two units of
+    work per thread."""
+    rows = max(1, DWL_BAND_BYTES // (wp * w * itemsize))
+    ob = max(1, (rows - (kh - 1) * dh - 1) // sh + 1)
+    want = (2 * nt + nunits - 1) // nunits if nt > 1 else 1
+    return max(1, min(ob, oh, (oh + want - 1) // want))
+
+
+@njit(inline="always")
+def depthwise_lanes_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
+                         epi_args) -> None:
+    """Thread ``t`` of ``nt``: a range of (image, block of W channels, band of output rows) units of a multiplier-1
+    depthwise conv, with channels in the vector lanes (see above). The standard epilogue (float32, no residual) is
+    applied in registers; any other runs on the stored output (a few blocks at a time when planes are one band)."""
+    nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    kh, kw, sh, sw, pt, pl, dh, dw = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+    oh, ow = p[9], p[10]
+    taps = kh * kw
+    w = vec_width(out3)
+    wp = max(wd + pl, (ow - 1) * sw + (kw - 1) * dw + 1)  # padded columns the taps read
+    hw = h * wd
+    npix = oh * ow
+    nblk = (ch + w - 1) // w
+    ob = _dwl_bands(nb * nblk, nt, oh, kh, sh, dh, wp, w, out3.itemsize)
+    nbands = (oh + ob - 1) // ob
+    hb = (ob - 1) * sh + (kh - 1) * dh + 1  # padded rows of a band
+    fused, fbias, act, alpha, beta = lane_epilogue(epi, epi_args, out3)
+    if not fused:
+        act = ACT_NONE
+    # slack: a row narrower than DWL_R pixels computes a full block, reading up to DWL_R*sw pixels past it
+    buf = np.zeros((hb * wp + DWL_R * sw + w) * w, out3.dtype)
+    tb = np.empty(ob * ow * w, out3.dtype)
+    tmp = np.zeros(w * w, out3.dtype)
+    wv = np.zeros(taps * w, out3.dtype)
+    pos = np.empty(hw, np.int64)  # input pixel -> its vector in the padded plane
+    for y in range(h):
+        for xx in range(wd):
+            pos[y * wd + xx] = ((y + pt) * wp + xx + pl) * w
+    toff = np.empty(taps, np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            toff[ky * kw + kx] = (ky * dh * wp + kx * dw) * w
+    xf = x.reshape(-1)
+    of = out3.reshape(-1)
+    wf = w2.reshape(-1)
+    u0, u1 = _split(nb * nblk * nbands, nt, t, 1)
+    e0 = -1  # first channel of this image whose epilogue is still pending (single-band planes)
+    c_w = -1  # channel block whose weights are in wv
+    for u in range(u0, u1):
+        bi = u // (nblk * nbands)
+        c0 = (u // nbands - bi * nblk) * w
+        oy0 = (u % nbands) * ob
+        nrow = min(ob, oh - oy0)
+        nc = min(w, ch - c0)
+        if c0 != c_w:
+            for k in range(0, taps, w):
+                vtranspose_n(wf, c0 * taps + k, taps, nc, min(w, taps - k), wv, k * w, w)
+            c_w = c0
+        vb = vload_n(fbias, c0, nc) if fused and fbias.size > 0 else vzero(out3)
+        ytop = oy0 * sh - pt  # input row of the band's first padded row
+        y0 = min(max(ytop, 0), h)
+        y1 = max(min(ytop + (nrow - 1) * sh + (kh - 1) * dh + 1, h), y0)
+        if nbands > 1:  # rows of this band that are padding may hold another band's data
+            buf[:max(y0 - ytop, 0) * wp * w] = 0
+            buf[max(y1 - ytop, 0) * wp * w:hb * wp * w] = 0
+        _dwl_fill(xf, (bi * ch + c0) * hw, hw, y0 * wd, y1 * wd, nc, pos, oy0 * sh * wp * w, tmp, buf)
+        _dwl_rows(buf, toff, wv, vb, act, alpha, beta, nrow, ow, sh, sw, wp, tb)
+        _dwl_emit(tb, nrow * ow, nc, of, (bi * ch + c0) * npix + oy0 * ow, npix)
+        if not fused:
+            if nbands > 1:
+                epi(out3[bi], bi, c0, c0 + nc, oy0 * ow, (oy0 + nrow) * ow, epi_args)
+                continue
+            e0 = c0 if e0 < 0 else e0
+            c1 = c0 + nc
+            if (c1 - e0) * npix >= DW_CHUNK or c1 == ch or u + 1 >= u1:
+                epi(out3[bi], bi, e0, c1, 0, npix, epi_args)
+                e0 = -1
+
+
 @njit(inline="always")
 def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
                    epi_args) -> None:
@@ -952,6 +1154,9 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     nb, ch, h, wd = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     o = out3.shape[1]
     mult = o // ch
+    if mult == 1:
+        depthwise_lanes_work(t, nt, x, w2, out3, p, epi, epi_args)
+        return
     sw, oh, ow = p[3], p[9], p[10]
     taps = p[0] * p[1]
     w = vec_width(out3)

@@ -47,8 +47,8 @@ ACT_TANH = 8
 ACT_HARDSWISH = 9
 ACT_ELU = 10  # alpha
 ACT_HARDSIGMOID = 11
-#: Internal: ACT_CLAMP with bounds known not to be NaN (one max and one min instruction per vector).
-_ACT_CLAMP_ORDERED = 12
+#: Kernel-internal: ACT_CLAMP with bounds known not to be NaN (one max and one min instruction per vector).
+ACT_CLAMP_ORDERED = 12
 
 #: name -> (code, default alpha, default beta)
 ACTIVATIONS: dict[str, tuple[int, float, float]] = {
@@ -125,7 +125,7 @@ def _ir_act(v: VecIR, code: int, x, alpha, beta):  # noqa: ANN001, ANN202
         return v.max(x, zero)
     if code == ACT_CLAMP:
         return v.min(v.max(x, alpha), beta)
-    if code == _ACT_CLAMP_ORDERED:  # x < alpha ? alpha : x, then x > beta ? beta : x (NaN x stays NaN)
+    if code == ACT_CLAMP_ORDERED:  # x < alpha ? alpha : x, then x > beta ? beta : x (NaN x stays NaN)
         b = v.b
         x = b.select(b.fcmp_ordered("<", x, alpha), alpha, x)
         return b.select(b.fcmp_ordered(">", x, beta), beta, x)
@@ -153,7 +153,7 @@ def _ir_act(v: VecIR, code: int, x, alpha, beta):  # noqa: ANN001, ANN202
 
 
 _ALL_CODES = (ACT_RELU, ACT_CLAMP, ACT_LEAKY_RELU, ACT_SILU, ACT_GELU, ACT_GELU_TANH, ACT_SIGMOID, ACT_TANH,
-              ACT_HARDSWISH, ACT_ELU, ACT_HARDSIGMOID, _ACT_CLAMP_ORDERED)
+              ACT_HARDSWISH, ACT_ELU, ACT_HARDSIGMOID, ACT_CLAMP_ORDERED)
 
 
 def _build_vact(module: ir.Module, vty: ir.VectorType) -> ir.Function:
@@ -278,7 +278,7 @@ def _rows_vec(c, b, r0, r1, c0, c1, bias, bias_axis, res, act, alpha, beta):  # 
         elif act == ACT_RELU:
             _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, ACT_RELU, a32, b32)
         elif act == ACT_CLAMP and not (math.isnan(alpha) or math.isnan(beta)):
-            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, _ACT_CLAMP_ORDERED, a32, b32)
+            _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, ACT_CLAMP_ORDERED, a32, b32)
         else:
             _span(c, off, c0, c1, vb, bias, col_bias, res, roff, has_res, act, a32, b32)
 
@@ -319,6 +319,39 @@ def epi_std(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tup
 def epi_none(c: np.ndarray, b: int, r0: int, r1: int, c0: int, c1: int, args: tuple) -> None:
     """No epilogue (plain C = A @ B)."""
     return None
+
+
+def lane_epilogue(epi, epi_args, like):  # noqa: ANN001, ANN201
+    """``(fused, bias, act, alpha, beta)`` for a kernel that holds output *channels* in its vector lanes: ``fused``
+    when it can finish the epilogue in registers as ``act(v + bias[c0:c0 + W])`` (the standard epilogue on float32,
+    conv bias, no residual); otherwise it calls ``epi`` on the stored output as usual."""
+
+
+@overload(lane_epilogue)
+def _ov_lane_epilogue(epi, epi_args, like):  # noqa: ANN001, ANN202
+    if isinstance(epi, types.Dispatcher) and epi.dispatcher is epi_std and like.dtype == types.float32:
+        def std(epi, epi_args, like):  # noqa: ANN001, ANN202
+            bias, bias_axis, res, act, alpha, beta = epi_args
+            if act == ACT_CLAMP and not (math.isnan(alpha) or math.isnan(beta)):
+                act = ACT_CLAMP_ORDERED
+            return res.size == 0 and bias_axis == 0, bias, act, np.float32(alpha), np.float32(beta)
+        return std
+
+    def other(epi, epi_args, like):  # noqa: ANN001, ANN202
+        return False, like.reshape(-1)[:0], ACT_NONE, np.float32(0.0), np.float32(0.0)
+    return other
+
+
+def vact_lanes(x, code, alpha, beta):  # noqa: ANN001, ANN201
+    """:func:`vact` on float32 lanes; the identity on others (no vector activations there: ``lane_epilogue`` never
+    fuses them)."""
+
+
+@overload(vact_lanes, inline="always")
+def _ov_vact_lanes(x, code, alpha, beta):  # noqa: ANN001, ANN202
+    if isinstance(x, Vec) and x.dtype == types.float32:
+        return lambda x, code, alpha, beta: vact(x, code, alpha, beta)
+    return lambda x, code, alpha, beta: x
 
 
 def std_args(dtype: np.dtype | type, bias: np.ndarray | None = None, bias_axis: int = 0,

@@ -227,6 +227,25 @@ def vstore(typingctx, ary, idx, v):  # noqa: ANN001, ANN201
     return types.none(ary, types.intp, v), codegen
 
 
+def _butterfly(builder, rows):  # noqa: ANN001, ANN202
+    """Transpose W vectors in registers: log2(W) stages swapping the off-diagonal d x d blocks of every 2d x 2d
+    block with two-vector shuffles."""
+    n = len(rows)
+    i32 = ir.IntType(32)
+    d = n // 2
+    while d >= 1:
+        lo = ir.Constant(ir.VectorType(i32, n), [k if k & d == 0 else n + k - d for k in range(n)])
+        hi = ir.Constant(ir.VectorType(i32, n), [k + d if k & d == 0 else n + k for k in range(n)])
+        new = list(rows)
+        for i in range(n):
+            if i & d == 0:
+                new[i] = builder.shuffle_vector(rows[i], rows[i + d], lo)
+                new[i + d] = builder.shuffle_vector(rows[i], rows[i + d], hi)
+        rows = new
+        d //= 2
+    return rows
+
+
 @intrinsic
 def vtranspose(typingctx, src, s0, lds, dst, d0, ldd):  # noqa: ANN001, ANN201
     """Transpose one W x W block: ``dst[d0 + j*ldd + i] = src[s0 + i*lds + j]`` for i, j < W (W vector loads, a
@@ -239,31 +258,58 @@ def vtranspose(typingctx, src, s0, lds, dst, d0, ldd):  # noqa: ANN001, ANN201
     def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
         src_, s0_, lds_, dst_, d0_, ldd_ = args
         vty = context.get_value_type(vt)
-        n = vty.count
-        i32 = ir.IntType(32)
         rows = []
-        for i in range(n):
+        for i in range(vty.count):
             idx = builder.add(s0_, builder.mul(lds_, ir.Constant(lds_.type, i)))
             ptr = _data_ptr(context, builder, sig.args[0], src_, idx)
             rows.append(builder.load(_vptr(builder, ptr, vty), align=1))
-        d = n // 2
-        while d >= 1:  # swap the off-diagonal d x d blocks of every 2d x 2d block
-            lo = ir.Constant(ir.VectorType(i32, n), [k if k & d == 0 else n + k - d for k in range(n)])
-            hi = ir.Constant(ir.VectorType(i32, n), [k + d if k & d == 0 else n + k for k in range(n)])
-            new = list(rows)
-            for i in range(n):
-                if i & d == 0:
-                    new[i] = builder.shuffle_vector(rows[i], rows[i + d], lo)
-                    new[i + d] = builder.shuffle_vector(rows[i], rows[i + d], hi)
-            rows = new
-            d //= 2
-        for j in range(n):
+        for j, row in enumerate(_butterfly(builder, rows)):
             idx = builder.add(d0_, builder.mul(ldd_, ir.Constant(ldd_.type, j)))
             ptr = _data_ptr(context, builder, sig.args[3], dst_, idx)
-            builder.store(rows[j], _vptr(builder, ptr, vty), align=1)
+            builder.store(row, _vptr(builder, ptr, vty), align=1)
         return context.get_dummy_value()
 
     return types.none(src, types.intp, types.intp, dst, types.intp, types.intp), codegen
+
+
+@intrinsic
+def vtranspose_n(typingctx, src, s0, lds, nr, nc, dst, d0, ldd):  # noqa: ANN001, ANN201
+    """The edge of a transpose: ``dst[d0 + j*ldd + i] = src[s0 + i*lds + j]`` for i < nr, j < nc (nr, nc <= W),
+    through masked loads and stores: nothing outside the nr x nc block is read or written."""
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.dtype == dst.dtype):
+        return None
+    vt = _vec_of(src.dtype)
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        src_, s0_, lds_, nr_, nc_, dst_, d0_, ldd_ = args
+        vty = context.get_value_type(vt)
+        n = vty.count
+        zero = ir.Constant(nr_.type, 0)
+        i32 = ir.IntType(32)
+        sfx = _suffix(vty)
+
+        def mask(k, limit, lanes):  # lanes [0, lanes) of row k, none when k >= limit
+            return _lane_mask(builder, builder.select(builder.icmp_signed("<", ir.Constant(limit.type, k), limit),
+                                                      lanes, zero), n)
+
+        mty = ir.VectorType(ir.IntType(1), n)
+        load = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty.as_pointer(), i32, mty, vty]),
+                                              f"llvm.masked.load.{sfx}.p0{sfx}")
+        store = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]),
+            f"llvm.masked.store.{sfx}.p0{sfx}")
+        rows = []
+        for i in range(n):
+            idx = builder.add(s0_, builder.mul(lds_, ir.Constant(lds_.type, i)))
+            ptr = _vptr(builder, _data_ptr(context, builder, sig.args[0], src_, idx), vty)
+            rows.append(builder.call(load, [ptr, ir.Constant(i32, 1), mask(i, nr_, nc_), ir.Constant(vty, None)]))
+        for j, row in enumerate(_butterfly(builder, rows)):
+            idx = builder.add(d0_, builder.mul(ldd_, ir.Constant(ldd_.type, j)))
+            ptr = _vptr(builder, _data_ptr(context, builder, sig.args[5], dst_, idx), vty)
+            builder.call(store, [row, ptr, ir.Constant(i32, 1), mask(j, nc_, nr_)])
+        return context.get_dummy_value()
+
+    return types.none(src, types.intp, types.intp, types.intp, types.intp, dst, types.intp, types.intp), codegen
 
 
 @intrinsic

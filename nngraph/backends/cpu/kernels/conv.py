@@ -975,9 +975,9 @@ def _dwl_fill(xf: np.ndarray, x0: int, hw: int, q0: int, q1: int, nc: int, pos: 
 
 @njit(inline="always")
 def _dwl_block(buf: np.ndarray, r0: int, st: int, toff: np.ndarray, wv: np.ndarray, vb, act: int, alpha, beta,  # noqa: ANN001
-               tb: np.ndarray, o: int, n: int) -> None:
+               tb: np.ndarray, o: int) -> None:
     """DWL_R pixel vectors (input pitch ``st``): tb[o + j*W] = act(vb + sum over taps t of wv[t] * buf[r0 +
-    j*st + toff[t]]) for j < n."""
+    j*st + toff[t]]) for j < DWL_R."""
     w = vec_width(buf)
     a0 = vb
     a1 = vb
@@ -1008,29 +1008,22 @@ def _dwl_block(buf: np.ndarray, r0: int, st: int, toff: np.ndarray, wv: np.ndarr
         a6 = vact_lanes(a6, act, alpha, beta)
         a7 = vact_lanes(a7, act, alpha, beta)
     vstore(tb, o, a0)
-    if n > 1:
-        vstore(tb, o + w, a1)
-    if n > 2:
-        vstore(tb, o + 2 * w, a2)
-    if n > 3:
-        vstore(tb, o + 3 * w, a3)
-    if n > 4:
-        vstore(tb, o + 4 * w, a4)
-    if n > 5:
-        vstore(tb, o + 5 * w, a5)
-    if n > 6:
-        vstore(tb, o + 6 * w, a6)
-    if n > 7:
-        vstore(tb, o + 7 * w, a7)
+    vstore(tb, o + w, a1)
+    vstore(tb, o + 2 * w, a2)
+    vstore(tb, o + 3 * w, a3)
+    vstore(tb, o + 4 * w, a4)
+    vstore(tb, o + 5 * w, a5)
+    vstore(tb, o + 6 * w, a6)
+    vstore(tb, o + 7 * w, a7)
 
 
 @leaf
 def _dwl_rows(buf: np.ndarray, toff: np.ndarray, wv: np.ndarray, vb, act: int, alpha, beta, oh: int, ow: int,  # noqa: ANN001
               sh: int, sw: int, wp: int, tb: np.ndarray) -> None:
     """tb[(oy*ow + ox)*W + i] = act(vb[i] + sum over taps t of wv[t*W + i] * buf[(oy*sh*wp + ox*sw)*W + toff[t]
-    + i]): DWL_R pixels of a row at a time (the row's last block overlaps the one before; narrower rows compute a
-    full block and store the valid part). The common activations get their own copy of the block (a constant
-    ``act`` folds ``vact``'s switch)."""
+    + i]): DWL_R pixels of a row at a time (the row's last block overlaps the one before; a row narrower than a
+    block spills into the next row's pixels, which are computed after it, the last row into ``tb``'s slack). The
+    common activations get their own copy of the block (a constant ``act`` folds ``vact``'s switch)."""
     w = vec_width(buf)
     st = sw * w
     for oy in range(oh):
@@ -1038,15 +1031,14 @@ def _dwl_rows(buf: np.ndarray, toff: np.ndarray, wv: np.ndarray, vb, act: int, a
             s = max(min(ox, ow - DWL_R), 0)
             r0 = (oy * sh * wp + s * sw) * w
             o = (oy * ow + s) * w
-            n = min(DWL_R, ow - s)
             if act == ACT_NONE:
-                _dwl_block(buf, r0, st, toff, wv, vb, ACT_NONE, alpha, beta, tb, o, n)
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_NONE, alpha, beta, tb, o)
             elif act == ACT_RELU:
-                _dwl_block(buf, r0, st, toff, wv, vb, ACT_RELU, alpha, beta, tb, o, n)
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_RELU, alpha, beta, tb, o)
             elif act == ACT_CLAMP_ORDERED:
-                _dwl_block(buf, r0, st, toff, wv, vb, ACT_CLAMP_ORDERED, alpha, beta, tb, o, n)
+                _dwl_block(buf, r0, st, toff, wv, vb, ACT_CLAMP_ORDERED, alpha, beta, tb, o)
             else:
-                _dwl_block(buf, r0, st, toff, wv, vb, act, alpha, beta, tb, o, n)
+                _dwl_block(buf, r0, st, toff, wv, vb, act, alpha, beta, tb, o)
 
 
 @leaf
@@ -1097,7 +1089,7 @@ def depthwise_lanes_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: n
         act = ACT_NONE
     # slack: a row narrower than DWL_R pixels computes a full block, reading up to DWL_R*sw pixels past it
     buf = np.zeros((hb * wp + DWL_R * sw + w) * w, out3.dtype)
-    tb = np.empty(ob * ow * w, out3.dtype)
+    tb = np.empty((ob * ow + DWL_R) * w, out3.dtype)  # slack: see _dwl_rows
     tmp = np.zeros(w * w, out3.dtype)
     wv = np.zeros(taps * w, out3.dtype)
     pos = np.empty(hw, np.int64)  # input pixel -> its vector in the padded plane

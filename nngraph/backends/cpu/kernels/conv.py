@@ -959,10 +959,15 @@ DWL_R = 8
 def _dwl_fill(xf: np.ndarray, x0: int, hw: int, q0: int, q1: int, nc: int, pos: np.ndarray, base: int,
               tmp: np.ndarray, buf: np.ndarray) -> None:
     """buf[pos[q] - base + i] = xf[x0 + i*hw + q] for planes i < nc (W at most), pixels q0 <= q < q1: W x W
-    transposes of the flat planes into ``tmp``, each pixel's vector then stored at its place in the padded buffer."""
+    transposes of the flat planes, straight into the buffer when the W pixels lie in one row, else into ``tmp``
+    and each pixel's vector then stored at its place."""
     w = vec_width(buf)
     full = q0 + (q1 - q0) // w * w if nc == w else q0
     for q in range(q0, full, w):
+        d = pos[q] - base
+        if pos[q + w - 1] - base - d == (w - 1) * w:
+            vtranspose(xf, x0 + q, hw, buf, d, w)
+            continue
         vtranspose(xf, x0 + q, hw, tmp, 0, w)
         for j in range(w):
             vstore(buf, pos[q + j] - base, vload(tmp, j * w))

@@ -1046,17 +1046,6 @@ def _dwl_rows(buf: np.ndarray, toff: np.ndarray, wv: np.ndarray, vb, act: int, a
                 _dwl_block(buf, r0, st, toff, wv, vb, act, alpha, beta, tb, o)
 
 
-@leaf
-def _dwl_emit(tb: np.ndarray, nq: int, nc: int, of: np.ndarray, o0: int, ldo: int) -> None:
-    """of[o0 + i*ldo + q] = tb[q*W + i] for channels i < nc, pixels q < nq."""
-    w = vec_width(tb)
-    full = nq - nq % w if nc == w else 0
-    for q in range(0, full, w):
-        vtranspose(tb, q * w, w, of, o0 + q, ldo)
-    for q in range(full, nq, w):
-        vtranspose_n(tb, q * w, w, min(w, nq - q), nc, of, o0 + q, ldo)
-
-
 #: Bytes of the channel-lane kernel's padded input buffer: larger planes are computed in bands of output rows.
 DWL_BAND_BYTES = 96 * 1024
 
@@ -1106,7 +1095,6 @@ def depthwise_lanes_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: n
         for kx in range(kw):
             toff[ky * kw + kx] = (ky * dh * wp + kx * dw) * w
     xf = x.reshape(-1)
-    of = out3.reshape(-1)
     wf = w2.reshape(-1)
     u0, u1 = _split(nb * nblk * nbands, nt, t, 1)
     e0 = -1  # first channel of this image whose epilogue is still pending (single-band planes)
@@ -1130,7 +1118,7 @@ def depthwise_lanes_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: n
             buf[max(y1 - ytop, 0) * wp * w:hb * wp * w] = 0
         _dwl_fill(xf, (bi * ch + c0) * hw, hw, y0 * wd, y1 * wd, nc, pos, oy0 * sh * wp * w, tmp, buf)
         _dwl_rows(buf, toff, wv, vb, act, alpha, beta, nrow, ow, sh, sw, wp, tb)
-        _dwl_emit(tb, nrow * ow, nc, of, (bi * ch + c0) * npix + oy0 * ow, npix)
+        _store_transposed(tb, 0, w, out3[bi], c0, nc, oy0 * ow, nrow * ow)
         if not fused:
             if nbands > 1:
                 epi(out3[bi], bi, c0, c0 + nc, oy0 * ow, (oy0 + nrow) * ow, epi_args)

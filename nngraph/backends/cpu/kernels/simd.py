@@ -107,6 +107,21 @@ def _splat(builder, x, vty):  # noqa: ANN001, ANN202
     return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), vty.count), [0] * vty.count))
 
 
+def _masked_load_fn(module, vty):  # noqa: ANN001, ANN202
+    """``llvm.masked.load`` for ``vty``: (pointer, alignment, lane mask, passthrough) -> vector."""
+    sfx = _suffix(vty)
+    fnty = ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), ir.VectorType(ir.IntType(1), vty.count), vty])
+    return cgutils.get_or_insert_function(module, fnty, f"llvm.masked.load.{sfx}.p0{sfx}")
+
+
+def _masked_store_fn(module, vty):  # noqa: ANN001, ANN202
+    """``llvm.masked.store`` for ``vty``: (vector, pointer, alignment, lane mask)."""
+    sfx = _suffix(vty)
+    fnty = ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), ir.IntType(32), ir.VectorType(ir.IntType(1),
+                                                                                               vty.count)])
+    return cgutils.get_or_insert_function(module, fnty, f"llvm.masked.store.{sfx}.p0{sfx}")
+
+
 # --------------------------------------------------------------------------------------------- intrinsics
 
 
@@ -132,8 +147,7 @@ def vload_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
         ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
         vty = context.get_value_type(vt)
         mask = _lane_mask(builder, args[2], vt.width)
-        fnty = ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), mask.type, vty])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.{_suffix(vty)}.p0{_suffix(vty)}")
+        fn = _masked_load_fn(builder.module, vty)
         return builder.call(fn, [_vptr(builder, ptr, vty), ir.Constant(ir.IntType(32), 1), mask,
                                  ir.Constant(vty, None)])
 
@@ -202,8 +216,7 @@ def vload_s2_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
         span = builder.select(builder.icmp_signed(">", span, ir.Constant(i64, 0)), span, ir.Constant(i64, 0))
         n_lo = builder.select(builder.icmp_signed(">", span, ir.Constant(i64, w)), ir.Constant(i64, w), span)
         n_hi = builder.sub(span, n_lo)
-        fnty = ir.FunctionType(vty, [vty.as_pointer(), ir.IntType(32), ir.VectorType(ir.IntType(1), w), vty])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.{_suffix(vty)}.p0{_suffix(vty)}")
+        fn = _masked_load_fn(builder.module, vty)
         zero = ir.Constant(vty, None)
         one = ir.Constant(ir.IntType(32), 1)
         lo = builder.call(fn, [_vptr(builder, ptr, vty), one, _lane_mask(builder, n_lo, w), zero])
@@ -286,18 +299,13 @@ def vtranspose_n(typingctx, src, s0, lds, nr, nc, dst, d0, ldd):  # noqa: ANN001
         n = vty.count
         zero = ir.Constant(nr_.type, 0)
         i32 = ir.IntType(32)
-        sfx = _suffix(vty)
 
         def mask(k, limit, lanes):  # lanes [0, lanes) of row k, none when k >= limit
             return _lane_mask(builder, builder.select(builder.icmp_signed("<", ir.Constant(limit.type, k), limit),
                                                       lanes, zero), n)
 
-        mty = ir.VectorType(ir.IntType(1), n)
-        load = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty.as_pointer(), i32, mty, vty]),
-                                              f"llvm.masked.load.{sfx}.p0{sfx}")
-        store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mty]),
-            f"llvm.masked.store.{sfx}.p0{sfx}")
+        load = _masked_load_fn(builder.module, vty)
+        store = _masked_store_fn(builder.module, vty)
         rows = []
         for i in range(n):
             idx = builder.add(s0_, builder.mul(lds_, ir.Constant(lds_.type, i)))
@@ -320,8 +328,7 @@ def vstore_n(typingctx, ary, idx, v, n):  # noqa: ANN001, ANN201
         ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
         vty = args[2].type
         mask = _lane_mask(builder, args[3], vty.count)
-        fnty = ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), ir.IntType(32), mask.type])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{_suffix(vty)}.p0{_suffix(vty)}")
+        fn = _masked_store_fn(builder.module, vty)
         builder.call(fn, [args[2], _vptr(builder, ptr, vty), ir.Constant(ir.IntType(32), 1), mask])
         return context.get_dummy_value()
 
@@ -574,13 +581,8 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     koff = fn.args[7] if mode != PACKED else None
     xg = fn.args[8] if gather else None
     fma = cgutils.get_or_insert_function(module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.{_suffix(vty)}")
-    sfx = _suffix(vty)
-    mask_ty = ir.VectorType(ir.IntType(1), w)
-    mload = cgutils.get_or_insert_function(
-        module, ir.FunctionType(vty, [vty.as_pointer(), i32, mask_ty, vty]), f"llvm.masked.load.{sfx}.p0{sfx}")
-    mstore = cgutils.get_or_insert_function(
-        module, ir.FunctionType(ir.VoidType(), [vty, vty.as_pointer(), i32, mask_ty]),
-        f"llvm.masked.store.{sfx}.p0{sfx}")
+    mload = _masked_load_fn(module, vty)
+    mstore = _masked_store_fn(module, vty)
     i8p = ir.IntType(8).as_pointer()
     prefetch = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
                                               "llvm.prefetch.p0i8")

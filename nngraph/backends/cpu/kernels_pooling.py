@@ -7,14 +7,18 @@ shape with leading 1s), so one compiled kernel per dtype serves every rank, shap
 ``s_h * s_w`` polyphase components of its padded image (padding = the reduction's identity), after which every
 window tap is one contiguous loop over the whole output plane, applied in the reference's tap order (so sums are
 bit-identical to it). ``argmax_pool`` scans windows for max pooling with torch's indices. Inner loops index with
-unsigned integers: Numba then adds no negative-index wraparound and LLVM vectorizes them. Adaptive average pooling is
-separable and runs as resampling passes (``kernels_vision.resample_axis``).
+unsigned integers: Numba then adds no negative-index wraparound and LLVM vectorizes them. Output planes of a few
+values (global pooling, strides as large as the window) are read window by window instead, many planes side by side
+(``_window_direct``). Adaptive average pooling with unequal bins runs as separable resampling passes
+(``kernels_vision.resample_axis``).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import overload
+
+from .kernels.gemm import num_threads
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
 PAR_CHUNKS = 64  # parallel tasks of a chunked kernel (load balance for up to ~16 threads)
@@ -182,18 +186,117 @@ def _window_plane(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, geo, dv, ip
     _finish(kind, y, yb, o_h * o_w, dv, od * o_h * o_w, ip, fp)
 
 
+@njit(inline="always")
+def _direct_tap(kind, x, xb, nv, at, acc, a0, npl, pw, sign):  # noqa: ANN001, ANN202
+    """One tap of the direct path: ``acc[a0 + j*npl] (op)= x[xb[j] + at]`` for the planes j < nv (a loop per kind,
+    so the inner loop has no branch on it)."""
+    ua, un, us = uint64(at), uint64(npl), uint64(a0)
+    if kind == AVG:
+        for j in range(uint64(nv)):
+            acc[us + j * un] += x[uint64(xb[j]) + ua]
+    elif kind == MAX:
+        for j in range(uint64(nv)):
+            v = x[uint64(xb[j]) + ua]
+            a = acc[us + j * un]
+            acc[us + j * un] = v if ((v > a) | (v != v)) else a
+    elif kind == LP:
+        for j in range(uint64(nv)):
+            v = x[uint64(xb[j]) + ua]
+            acc[us + j * un] += v * v if pw == 2 else v ** pw
+    else:
+        for j in range(uint64(nv)):
+            v = sign * abs(x[uint64(xb[j]) + ua])
+            a = acc[us + j * un]
+            acc[us + j * un] = v if ((v > a) | (v != v)) else a
+
+
+@njit(cache=True, nogil=True)
+def _window_direct(kind, x, xo, y, yo, t0, t1, ishape, oshape, k, s, p, d, dv, ip, fp, acc, xb,
+                   tmp):  # noqa: ANN001, ANN202
+    """Output planes ``t0 <= t < t1`` read window by window, for output planes too small for the polyphase scatter
+    to pay (a global pooling has one output per plane: the scatter would touch every input once per tap). Taps run
+    in the reference's order; the innermost loop runs across the planes, so their sums are independent chains."""
+    n_d, n_h, n_w = ishape
+    o_d, o_h, o_w = oshape
+    npl = o_h * o_w
+    g = t1 - t0
+    is_max = kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS
+    pw = like(y, fp[0])
+    sign = like(y, -1.0 if kind == LP_MIN_ABS else 1.0)
+    ident = like(y, -np.inf) if is_max else like(y, 0.0)
+    for f in range(g * npl):
+        acc[f] = ident
+    for kd in range(k[0]):
+        nv = 0  # the planes whose depth slice kd lies inside the input
+        plane = t0 // o_d
+        od = t0 - plane * o_d
+        for j in range(g):
+            i_d = od * s[0] - p[0] + kd * d[0]
+            if 0 <= i_d < n_d:
+                xb[nv] = xo + (plane * n_d + i_d) * n_h * n_w
+                tmp[nv] = j
+                nv += 1
+            od += 1
+            if od == o_d:
+                od = 0
+                plane += 1
+        if nv < g:  # (depth padding only) gather the valid planes' accumulators to the front
+            for q in range(nv):
+                for f in range(npl):
+                    acc[g * npl + q * npl + f] = acc[tmp[q] * npl + f]
+        base = g * npl if nv < g else 0
+        for kh in range(k[1]):
+            for kw in range(k[2]):
+                for oh in range(o_h):
+                    ih = oh * s[1] - p[1] + kh * d[1]
+                    if ih < 0 or ih >= n_h:
+                        continue
+                    for ow in range(o_w):
+                        iw = ow * s[2] - p[2] + kw * d[2]
+                        if 0 <= iw < n_w:
+                            _direct_tap(kind, x, xb, nv, ih * n_w + iw, acc, base + oh * o_w + ow, npl, pw, sign)
+        if nv < g:
+            for q in range(nv):
+                for f in range(npl):
+                    acc[tmp[q] * npl + f] = acc[g * npl + q * npl + f]
+    od = t0 - (t0 // o_d) * o_d
+    for j in range(g):
+        yb = yo + (t0 + j) * npl
+        if kind == AVG:  # (_finish inline: one call per output plane would cost as much as its sum)
+            for f in range(npl):
+                y[yb + f] = acc[j * npl + f] / dv[od * npl + f]
+        else:
+            for f in range(npl):
+                y[yb + f] = acc[j * npl + f]
+            _finish(kind, y, yb, npl, dv, od * npl, ip, fp)
+        od = od + 1 if od + 1 < o_d else 0
+
+
+DIRECT_ACC = 16  # polyphase accumulator rows (output rows x pitch) below which windows are read directly
+DIRECT_PLANES = 128  # planes summed side by side by the direct path (per tap: a loop this long)
+
+
 @njit(cache=True, nogil=True)
 def _window_planes(kind, x, xo, y, yo, c, chunks, tasks, ishape, oshape, k, s, p, d, geo, dv, ip,
                    fp):  # noqa: ANN001, ANN202
     """Planes ``[c * tasks // chunks, (c + 1) * tasks // chunks)`` sharing the scratch (whose padding border is
     filled once: the scatter of every slice rewrites the same interior)."""
     h2, w2, size = geo
+    t_lo, t_hi = c * tasks // chunks, (c + 1) * tasks // chunks
+    if oshape[1] * w2 < DIRECT_ACC:
+        g = min(DIRECT_PLANES, t_hi - t_lo)
+        acc = np.empty(2 * g * oshape[1] * oshape[2], y.dtype)
+        xb = np.empty(2 * g, np.int64)
+        for t in range(t_lo, t_hi, g):
+            _window_direct(kind, x, xo, y, yo, t, min(t + g, t_hi), ishape, oshape, k, s, p, d, dv, ip, fp, acc,
+                           xb[:g], xb[g:])
+        return
     ph = np.empty(s[1] * s[2] * size, y.dtype)
     ident = like(y, -np.inf) if (kind == MAX or kind == LP_MAX_ABS or kind == LP_MIN_ABS) else like(y, 0.0)
     for f in range(uint64(ph.shape[0])):
         ph[f] = ident
     acc = np.empty(oshape[1] * w2, y.dtype)
-    for t in range(c * tasks // chunks, (c + 1) * tasks // chunks):
+    for t in range(t_lo, t_hi):
         _window_plane(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, geo, dv, ip, fp, ph, acc)
 
 
@@ -216,7 +319,8 @@ def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):
     if tasks * oshape[1] * oshape[2] * k[0] * k[1] * k[2] < PAR_MIN:
         _window_planes(kind, x, xo, y, yo, 0, 1, tasks, ishape, oshape, k, s, p, d, geo, dv, ip, fp)
     else:
-        chunks = min(tasks, PAR_CHUNKS)
+        # the direct path's planes cost the same: one chunk per thread saves each chunk's set-up
+        chunks = min(tasks, num_threads() if oshape[1] * w2 < DIRECT_ACC else PAR_CHUNKS)
         for c in prange(chunks):
             _window_planes(kind, x, xo, y, yo, np.int64(c), chunks, tasks, ishape, oshape, k, s, p, d, geo, dv, ip,
                            fp)

@@ -35,9 +35,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
-from numba.np.ufunc import parallel as _nb_parallel
 
-from .kernels.gemm import KC, MC, NC
+from .kernels.gemm import KC, MC, NC, num_threads
 from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, ukernel_gather, vadd, vload, vload_n, vmax, vmul, vsplat,
                            vstore, vstore_n, vsub, width_of)
 
@@ -46,9 +45,6 @@ assert NV == 2, "the vector code below unrolls the two vectors of an NR-wide til
 _PFLAGS = dict(cache=True, nogil=True, error_model="numpy", parallel=True)
 _HELPER = dict(nogil=True, error_model="numpy")
 
-# numba.get_num_threads() goes through a ctypes pointer, which makes callers uncacheable (as in kernels/gemm.py).
-_nb_parallel._launch_threads()
-_num_threads = _nb_parallel._iget_num_threads
 
 MODE_RNN_TANH, MODE_RNN_RELU, MODE_LSTM, MODE_GRU = 0, 1, 2, 3
 ATT_CONTEXT, ATT_WEIGHTS_ZERO, ATT_WEIGHTS_NAN = 0, 1, 2
@@ -329,7 +325,7 @@ def bmm(bshape, m, n, k, aa, ao, ast, ars, acs, ba, bo, bst, brs, bcs, bgroup, o
     if nb == 0 or m == 0 or n == 0:
         return
     nr = _nr(oa)
-    nt = _num_threads() if par else 1
+    nt = num_threads() if par else 1
     mparts, nparts = 1, 1
     if nb < nt:
         parts = (nt + nb - 1) // nb
@@ -531,7 +527,7 @@ def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs
         return
     nr = _nr(oa)
     ntask = nl * ((L + nr - 1) // nr)
-    nt = _num_threads() if par else 1
+    nt = num_threads() if par else 1
     if nt > 1 and ntask > 1:
         nt = min(nt, ntask)
         for t in prange(nt):
@@ -782,7 +778,7 @@ def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_pac
         for e in range(N * H):
             ca[co + e] = c0a[c0o + e] if has_c0 else 0.0
     nphase = 2 if has_r else 1
-    nt = _num_threads() if split != SPLIT_NONE else 1
+    nt = num_threads() if split != SPLIT_NONE else 1
     if split == SPLIT_BATCH:
         nt = min(nt, npan)
     nt = max(nt, 1)

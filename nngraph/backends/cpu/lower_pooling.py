@@ -1,9 +1,10 @@
 """CPU lowering of the pooling ops (ops/pooling.py).
 
-* max_pool / avg_pool / lp_pool, and adaptive_max_pool with equal bins: ``kernels_pooling.window_pool``.
+* max_pool / avg_pool / lp_pool, and adaptive pooling with equal bins: ``kernels_pooling.window_pool``.
 * max_pool_with_indices / adaptive_max_pool(_with_indices): ``kernels_pooling.argmax_pool`` (values and torch's
   int64 indices; the values-only op with unequal bins writes its indices to scratch).
-* adaptive_avg_pool: separable ``resample_axis`` passes with the reference's bin weights (``kernels_vision``).
+* adaptive_avg_pool: equal bins (global pooling among them) as windows (``window_pool``), others as separable
+  ``resample_axis`` passes with the reference's bin weights (``kernels_vision``).
 
 1-3 spatial dims (padded to (D, H, W) with 1s); float32 and float64 (integer and float16 input stay on the host).
 """
@@ -110,15 +111,23 @@ def _max_pool_with_indices(em: Emitter, node: Node) -> bool:
     return _argmax(em, node, False, a["kernel_size"], a["stride"], a["padding"], a["dilation"])
 
 
+def _equal_bins(em: Emitter, node: Node) -> tuple | None:
+    """The bin size per spatial dim of an adaptive pooling whose bins are all equal (each output size divides its
+    input size), else None. Such bins are windows with kernel = stride = n / o."""
+    spatial, out = em.buf(node.args[0]).shape[2:], tuple(node.attrs["output_size"])
+    if isinstance(node.spec, tuple) or not all(o and n % o == 0 for n, o in zip(spatial, out)):
+        return None
+    return tuple(n // o for n, o in zip(spatial, out))
+
+
 def _adaptive_max(em: Emitter, node: Node) -> bool:
     x = _pool_input(em, node)
     if x is None:
         return False
     spatial, out = x.shape[2:], tuple(node.attrs["output_size"])
     nd = len(spatial)
-    if not isinstance(node.spec, tuple) and all(o and n % o == 0 for n, o in zip(spatial, out)):
-        # equal bins are sliding windows (kernel = stride = n / o): the vectorized window kernel
-        k = tuple(n // o for n, o in zip(spatial, out))
+    k = _equal_bins(em, node)
+    if k is not None:
         return _window(em, node, MAX, k, k, (0,) * nd, (1,) * nd, (0, 0), (0.0, 0.0, 0.0))
     # kernel: the largest bin per dim (only sizes the parallel threshold)
     k = tuple(-(-n // o) + 1 if o else 1 for n, o in zip(spatial, out))
@@ -131,8 +140,13 @@ register_lowering("adaptive_max_pool_with_indices", "cpu")(_adaptive_max)
 
 @register_lowering("adaptive_avg_pool", "cpu")
 def _adaptive_avg_pool(em: Emitter, node: Node) -> bool:
-    if _pool_input(em, node) is None:
+    x = _pool_input(em, node)
+    if x is None:
         return False
+    spatial, bins = x.shape[2:], _equal_bins(em, node)
+    if bins is not None:  # equal bins (global pooling among them) are non-overlapping windows
+        nd = len(spatial)
+        return _window(em, node, AVG, bins, bins, (0,) * nd, (1,) * nd, (0, 0), (0.0, 0.0, 0.0))
     out = em.out(node)
     if out.size == 0:
         return True

@@ -139,6 +139,22 @@ def test_pooling(dtype: type) -> None:
           _dilated(xd), *inputs, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_small_output_planes(dtype: type) -> None:
+    """Output planes of a few values (global pooling, large strides) read their windows directly, many planes side
+    by side: padding, dilation, ceil mode, depth padding, every kind, ties and NaN, more planes than one group."""
+    x, xp = _rand((2, 300, 7, 7), dtype), _positive((2, 300, 7, 7), dtype)
+    xn, x3 = _ties((1, 150, 6, 5), dtype), _rand((2, 40, 5, 4, 6), dtype, seed=2)
+    check(lambda x, xp, xn, x3: (
+        F.adaptive_avg_pool2d(x, 1), F.avg_pool2d(x, 7), F.adaptive_max_pool2d(x, 1), F.adaptive_avg_pool2d(x, (1, 7)),
+        F.avg_pool2d(x, 3, 3, 1, ceil_mode=True), F.avg_pool2d(x, 4, 4, 2, count_include_pad=False),
+        F.avg_pool2d(x, 5, 5, 1, divisor_override=7), F.max_pool2d(x, 3, 4, 1, dilation=2, ceil_mode=True),
+        F.lp_pool2d(xp, 2, 7), F.lp_pool2d(xp, 1.5, 4, 3, ceil_mode=True), F.lp_pool2d(x, float("inf"), 5, 4),
+        F.lp_pool2d(x, float("-inf"), 6, 5, ceil_mode=True), F.max_pool2d(xn, 3, 3, 1), F.adaptive_max_pool2d(xn, 1),
+        F.max_pool3d(x3, 3, 2, 1), F.avg_pool3d(x3, 3, 3, 1, ceil_mode=True, count_include_pad=False),
+        F.adaptive_avg_pool3d(x3, 1), F.avg_pool3d(x3, 2, 2, 1)), x, xp, xn, x3, dtype=dtype)
+
+
 def test_size0_and_size1() -> None:
     x0 = _rand((0, 3, 6, 6), np.float32)
     check(lambda x: (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 2),

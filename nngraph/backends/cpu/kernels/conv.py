@@ -421,13 +421,16 @@ def _shift_offsets(c: int, p: tuple, hq: int, wq: int) -> np.ndarray:
     """Offset of tap k = (ci, ky, kx) -- the weight's column order -- from an output grid position."""
     kh, kw, sh, sw, dh, dw = p[0], p[1], p[2], p[3], p[6], p[7]
     koff = np.empty(c * kh * kw, np.int64)
-    for ci in range(c):
-        for ky in range(kh):
-            ty = ky * dh
-            for kx in range(kw):
-                tx = kx * dw
-                plane = (ci * sh + ty % sh) * sw + tx % sw
-                koff[(ci * kh + ky) * kw + kx] = (plane * hq + ty // sh) * wq + tx // sw
+    for ky in range(kh):  # channel 0's taps; channel ci's are sh*sw planes further (no divisions in the big loop)
+        ty = ky * dh
+        for kx in range(kw):
+            tx = kx * dw
+            koff[ky * kw + kx] = (((ty % sh) * sw + tx % sw) * hq + ty // sh) * wq + tx // sw
+    step = sh * sw * hq * wq
+    taps = kh * kw
+    for ci in range(1, c):
+        for t in range(taps):
+            koff[ci * taps + t] = koff[t] + ci * step
     return koff
 
 

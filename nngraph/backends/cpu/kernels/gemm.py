@@ -282,13 +282,13 @@ def thread_work(t: int, nt: int, nb: int, m: int, n: int, k: int, a_get, asrc, b
 # numba.get_num_threads() calls through a ctypes pointer, a "dynamic global" that makes the caller uncacheable;
 # this intrinsic calls the threading layer's registered symbol instead (registered by _launch_threads).
 _nb_parallel._launch_threads()
-_num_threads = _nb_parallel._iget_num_threads
+num_threads = _nb_parallel._iget_num_threads
 
 
 @njit(inline="always")
 def threads_for(flops: float) -> int:
     """Threads to use for a call of ``flops`` (1 below ``PAR_MIN_FLOPS``; numba.set_num_threads applies)."""
-    return _num_threads() if flops >= PAR_MIN_FLOPS else 1
+    return num_threads() if flops >= PAR_MIN_FLOPS else 1
 
 
 # --------------------------------------------------------------------------------------------- public API

@@ -7,9 +7,10 @@ shape with leading 1s), so one compiled kernel per dtype serves every rank, shap
 ``s_h * s_w`` polyphase components of its padded image (padding = the reduction's identity), after which every
 window tap is one contiguous loop over the whole output plane, applied in the reference's tap order (so sums are
 bit-identical to it). ``argmax_pool`` scans windows for max pooling with torch's indices. Inner loops index with
-unsigned integers: Numba then adds no negative-index wraparound and LLVM vectorizes them. Output planes of a few
-values (global pooling, strides as large as the window) are read window by window instead, many planes side by side
-(``_window_direct``). Adaptive average pooling with unequal bins runs as separable resampling passes
+unsigned integers: Numba then adds no negative-index wraparound and LLVM vectorizes them. Max pooling runs
+separably instead (``_max_rows``: the max of the window's rows, then of the taps along that row, in vectors), and
+output planes of a few values (global pooling, strides as large as the window) are read window by window, many
+planes side by side (``_window_direct``). Adaptive average pooling with unequal bins runs as separable resampling passes
 (``kernels_vision.resample_axis``).
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ from numba import njit, prange, uint64
 from numba.extending import overload
 
 from .kernels.gemm import num_threads
+from .kernels.leaf import leaf
+from .kernels.simd import vec_width, veven, vgather_n, vload, vload_n, vmax_taps, vsplat, vstore_n
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
 PAR_CHUNKS = 64  # parallel tasks of a chunked kernel (load balance for up to ~16 threads)
@@ -210,7 +213,7 @@ def _direct_tap(kind, x, xb, nv, at, acc, a0, npl, pw, sign):  # noqa: ANN001, A
             acc[us + j * un] = v if ((v > a) | (v != v)) else a
 
 
-@njit(cache=True, nogil=True)
+@leaf
 def _window_direct(kind, x, xo, y, yo, t0, t1, ishape, oshape, k, s, p, d, dv, ip, fp, acc, xb,
                    tmp):  # noqa: ANN001, ANN202
     """Output planes ``t0 <= t < t1`` read window by window, for output planes too small for the polyphase scatter
@@ -272,6 +275,55 @@ def _window_direct(kind, x, xo, y, yo, t0, t1, ishape, oshape, k, s, p, d, dv, i
         od = od + 1 if od + 1 < o_d else 0
 
 
+@njit(inline="always")
+def _row_taps(row, i, step):  # noqa: ANN001, ANN202
+    """Lanes j: ``row[i + j*step]`` (full-width loads: the row has a vector's slack per unit of step)."""
+    if step == 1:
+        return vload(row, i)
+    if step == 2:
+        return veven(vload(row, i), vload(row, i + vec_width(row)))
+    return vgather_n(row, i, step, vec_width(row))
+
+
+@leaf
+def _max_rows(x, xo, y, yo, t, ishape, oshape, k, s, p, d, row, rows):  # noqa: ANN001, ANN202
+    """Max pooling of output plane ``t`` = (plane, od), separably: each output row takes the max of its window's
+    input rows, a vector at a time in registers, into ``row`` (-inf outside the input), then a vector of outputs
+    the max of its k_w taps along it (stride-s_w loads). Max does not depend on the order of its operands (NaN
+    propagates either way), so this is the reference's result (up to which of +0 / -0 a tie keeps), in
+    k_d*k_h + k_w loads per vector instead of k_d*k_h*k_w. ``rows``: scratch for k_d*k_h row offsets."""
+    n_d, n_h, n_w = ishape
+    o_d, o_h, o_w = oshape
+    plane = t // o_d
+    od = t - plane * o_d
+    w = vec_width(y)
+    ninf = vsplat(like(y, -np.inf))
+    sw = s[2]
+    for oh in range(o_h):
+        nr = 0
+        for kd in range(k[0]):
+            i_d = od * s[0] - p[0] + kd * d[0]
+            if i_d < 0 or i_d >= n_d:
+                continue
+            for kh in range(k[1]):
+                ih = oh * s[1] - p[1] + kh * d[1]
+                if 0 <= ih < n_h:
+                    rows[nr] = xo + ((plane * n_d + i_d) * n_h + ih) * n_w
+                    nr += 1
+        for c in range(0, n_w, w):
+            n = min(w, n_w - c)
+            acc = ninf
+            for r in range(nr):
+                acc = vmax_taps(acc, vload_n(x, rows[r] + c, n))
+            vstore_n(row, p[2] + c, acc, n)
+        yb = yo + (t * o_h + oh) * o_w
+        for ow in range(0, o_w, w):
+            acc = _row_taps(row, ow * sw, sw)
+            for kw in range(1, k[2]):
+                acc = vmax_taps(acc, _row_taps(row, ow * sw + kw * d[2], sw))
+            vstore_n(y, yb + ow, acc, min(w, o_w - ow))
+
+
 DIRECT_ACC = 16  # polyphase accumulator rows (output rows x pitch) below which windows are read directly
 DIRECT_PLANES = 128  # planes summed side by side by the direct path (per tap: a loop this long)
 
@@ -283,6 +335,15 @@ def _window_planes(kind, x, xo, y, yo, c, chunks, tasks, ishape, oshape, k, s, p
     filled once: the scatter of every slice rewrites the same interior)."""
     h2, w2, size = geo
     t_lo, t_hi = c * tasks // chunks, (c + 1) * tasks // chunks
+    if kind == MAX and oshape[1] * w2 >= DIRECT_ACC:
+        wp = max(ishape[2] + 2 * p[2], (oshape[2] - 1) * s[2] + d[2] * (k[2] - 1) + 1)
+        row = np.empty(wp + vec_width(y) * max(s[2], 2), y.dtype)
+        for w in range(row.size):  # the padding stays -inf: the rows only rewrite the interior
+            row[w] = like(y, -np.inf)
+        rows = np.empty(k[0] * k[1], np.int64)
+        for t in range(t_lo, t_hi):
+            _max_rows(x, xo, y, yo, t, ishape, oshape, k, s, p, d, row, rows)
+        return
     if oshape[1] * w2 < DIRECT_ACC:
         g = min(DIRECT_PLANES, t_hi - t_lo)
         acc = np.empty(2 * g * oshape[1] * oshape[2], y.dtype)

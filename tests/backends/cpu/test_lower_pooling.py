@@ -155,6 +155,20 @@ def test_small_output_planes(dtype: type) -> None:
         F.adaptive_avg_pool3d(x3, 1), F.avg_pool3d(x3, 2, 2, 1)), x, xp, xn, x3, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_max_pool_rows(dtype: type) -> None:
+    """Max pooling of larger planes runs separably (window rows, then taps along the row, whole vectors): strides 1,
+    2 (deinterleaving loads) and 3 (gathers), dilation, padding, ceil mode, depth windows, ties, NaN and inf."""
+    x, xn = _rand((2, 5, 23, 37), dtype, seed=6), _ties((1, 4, 29, 41), dtype, seed=7)
+    x3 = _ties((1, 3, 6, 19, 21), dtype, seed=8)
+    check(lambda x, xn, x3: (
+        F.max_pool2d(x, 3, 2, 1), F.max_pool2d(x, 3, 1, 1), F.max_pool2d(x, (2, 4), (1, 3), (1, 2)),
+        F.max_pool2d(x, 3, 2, 1, dilation=(2, 3), ceil_mode=True), F.max_pool2d(x, (5, 1), (3, 1)),
+        F.max_pool2d(xn, 3, 2, 1), F.max_pool2d(xn, 2, 1), F.max_pool2d(xn, (1, 5), (2, 3), (0, 2), ceil_mode=True),
+        F.adaptive_max_pool2d(xn, (29, 1)), F.max_pool3d(x3, 3, 2, 1), F.max_pool3d(x3, (2, 3, 3), 1, (1, 1, 0))),
+        x, xn, x3, dtype=dtype)
+
+
 def test_size0_and_size1() -> None:
     x0 = _rand((0, 3, 6, 6), np.float32)
     check(lambda x: (F.max_pool2d(x, 2), F.avg_pool2d(x, 3, 1, 1), F.adaptive_avg_pool2d(x, 2),

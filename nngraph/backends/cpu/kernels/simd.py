@@ -414,6 +414,21 @@ vsqrt = _llvm_math("sqrt", 1)
 
 
 @intrinsic
+def vmax_taps(typingctx, acc, v):  # noqa: ANN001, ANN201
+    """Lane-wise ``v if (v > acc or v is NaN) else acc``: a pooling tap loop's max, so a NaN already in ``acc``
+    stays and a NaN in ``v`` is taken (``llvm.maximum`` would do the same but is scalarized on x86 here)."""
+    if not (isinstance(acc, Vec) and acc == v):
+        return None
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        a, x = args
+        take = builder.or_(builder.fcmp_ordered(">", x, a), builder.fcmp_unordered("uno", x, x))
+        return builder.select(take, x, a)
+
+    return acc(acc, v), codegen
+
+
+@intrinsic
 def vhsum(typingctx, v):  # noqa: ANN001, ANN201
     """Sum of all lanes."""
     if not isinstance(v, Vec):

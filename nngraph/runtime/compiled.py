@@ -84,6 +84,16 @@ def _arrays_tree(n: int) -> tuple:
     return ("tuple", (("tuple", (_LEAF,) * n), ("dict", (), ())))
 
 
+def _same_arrays(args: tuple, sig: tuple) -> bool:
+    """``args`` are C-contiguous numpy arrays of the (shape, dtype) pairs in ``sig``."""
+    if len(args) != len(sig):
+        return False
+    for v, (shape, dtype) in zip(args, sig):
+        if type(v) is not np.ndarray or v.shape != shape or v.dtype != dtype or not v.flags.c_contiguous:
+            return False
+    return True
+
+
 def _leaf_key(v: Any) -> tuple:
     if isinstance(v, np.ndarray):
         return v.shape, v.dtype.str
@@ -107,6 +117,7 @@ class CompiledModule(Module):
         object.__setattr__(self, "_dynamic_failed", set())
         object.__setattr__(self, "_compile_lock", threading.Lock())
         object.__setattr__(self, "_hooked_cache", (None, ()))
+        object.__setattr__(self, "_last_call", None)  # (hooks epoch, ((shape, dtype) per argument), static spec)
         object.__setattr__(self, "compile_count", 0)
 
     # -- Module facade ----------------------------------------------------------------------------------------------
@@ -175,6 +186,9 @@ class CompiledModule(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._original.training or _hooks.any_global_hooks():
             return self._eager(args, kwargs)
+        last = self._last_call
+        if last is not None and not kwargs and last[0] == Epochs.hooks and _same_arrays(args, last[1]):
+            return self._run(last[2], list(args), None)  # the same contiguous shapes and dtypes as the last call
         if not kwargs and all(_is_array(v) for v in args):  # the common call: arrays only, no flatten walk
             leaves = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in args]
             tree_key: Any = _arrays_tree(len(args))
@@ -203,6 +217,11 @@ class CompiledModule(Module):
                 return self._eager(args, kwargs)
             if spec.symbolic is not None:
                 env = spec.symbolic.match((tree_key, key[2]), leaves)
+        if env is None and not kwargs and all(type(v) is np.ndarray for v in args):
+            object.__setattr__(self, "_last_call", (Epochs.hooks, tuple((v.shape, v.dtype) for v in args), spec))
+        return self._run(spec, leaves, env)
+
+    def _run(self, spec: Specialization, leaves: list[Any], env: dict | None) -> Any:
         exe = spec.executable
         if exe._weights_version != Epochs.state:
             exe.refresh(module_state(self._original), Epochs.state)

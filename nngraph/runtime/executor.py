@@ -184,16 +184,21 @@ class CpuExecutable:
     def _run(self, leaves: list[np.ndarray], env: dict[str, int] | None = None) -> tuple:
         outs = [np.empty(evaluate(spec.shape, env) if env else spec.shape, dtype=spec.dtype)
                 for _, spec in self.program.outputs]
-        args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + self._weights + \
-            self._workspace(env) + [np.int64(env[s]) for s in self.symbols]
-        for step in self.steps:
-            if callable(step):
-                try:
+        # (ravel: a view of these contiguous arrays, cheaper than reshape)
+        args = [v.ravel() for v in leaves] + [o.ravel() for o in outs] + self._weights + self._workspace(env)
+        if self.symbols:
+            args += [np.int64(env[s]) for s in self.symbols]
+        step = None
+        try:
+            for step in self.steps:
+                if callable(step):
                     step(*args)
-                except Exception as e:  # noqa: BLE001 -- locate the failing node, then re-raise
-                    raise self._diagnose(leaves, e) from e
-            else:
-                self._host(step, args, env)
+                else:
+                    self._host(step, args, env)
+        except Exception as e:  # noqa: BLE001 -- a compiled step: locate the failing node, then re-raise
+            if callable(step):
+                raise self._diagnose(leaves, e) from e
+            raise
         return tuple(outs)
 
     def _diagnose(self, leaves: list[np.ndarray], error: Exception) -> Exception:

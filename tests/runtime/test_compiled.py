@@ -178,6 +178,32 @@ def test_strided_and_fortran_inputs(x):
     close(c(xs), m(np.ascontiguousarray(xs)))
 
 
+def test_repeated_calls_reuse_the_last_specialization_only_when_it_fits(x):
+    """A call with the last call's contiguous shapes and dtypes skips the specialization lookup; anything else
+    (layout, shape, keyword arguments, a hook, new weights) still takes the full path."""
+    m = make()
+    c = nngraph.compile(m)
+    close(c(x), m(x))
+    close(c(x), m(x))
+    x2 = x[:, :, ::-1, :]  # same shape and dtype, not contiguous
+    close(c(x2), m(np.ascontiguousarray(x2)))
+    close(c(np.asfortranarray(x)), m(x))
+    close(c(x[:1]), m(x[:1]))
+    close(c(x=x), m(x))
+    close(c(x), m(x))
+    seen = []
+    h = m.act.register_forward_hook(lambda mod, a, out: seen.append(out.shape))
+    close(c(x), m(x))
+    assert seen == [(2, 4, 8, 8)] * 2  # the compiled call and the eager reference
+    h.remove()
+    m.head.weight[...] = 0.0
+    c.refresh()
+    close(c(x), m(x))
+    m.load_state_dict(make(seed=3).state_dict())
+    close(c(x), make(seed=3)(x))
+    assert c.compile_count == 4  # (2, 3, 8, 8), (1, 3, 8, 8), keyword call, hooked
+
+
 def test_wrong_dtype_behaves_as_eager(x):
     m = make()
     c = nngraph.compile(m)

@@ -257,13 +257,16 @@ def _depthwise_cases(draw) -> tuple:
 @hst.composite
 def _shift_cases(draw) -> tuple:
     """Shifted-window GEMM geometry: batch (padded per image by each thread, or the whole batch up front), channels
-    in (up to several K slices) and out (MR and MC tile edges), window (see :func:`_draw_window`; one case in five
-    an unpadded 1x1, which ALGO_SHIFT_OC reads in place); about half the cases are large enough to run on two
-    threads."""
+    in (up to several K slices) and out (MR and MC tile edges), window (see :func:`_draw_window`; one case in four
+    unpadded, half of those 1x1 -- ALGO_SHIFT_OC reads unpadded convs in place, at any stride); about half the
+    cases are large enough to run on two threads."""
     bsz, c, o = draw(hst.integers(1, 5)), draw(hst.integers(1, 30)), draw(hst.integers(1, 70))
     h, wd, kh, kw, stride, pad, dil = _draw_window(draw)
-    if draw(hst.integers(0, 4)) == 0:
-        kh, kw, stride, pad = 1, 1, (1, 1), (0, 0, 0, 0)
+    if draw(hst.integers(0, 3)) == 0:
+        pad = (0, 0, 0, 0)
+        if draw(hst.booleans()):
+            kh, kw = 1, 1
+        h, wd = max(h, (kh - 1) * dil[0] + 1), max(wd, (kw - 1) * dil[1] + 1)
     return bsz, c, o, h, wd, kh, kw, stride, pad, dil
 
 
@@ -381,4 +384,5 @@ def test_choose_conv_algo():
     assert K.choose_conv_algo(24, 144, 1, 1, h=56, w=56) == K.ALGO_1X1  # 3136 pixels fill 98 tiles
     assert K.choose_conv_algo(960, 320, 1, 1, h=7, w=7) == K.ALGO_SHIFT_OC  # 49 pixels in 64 tile columns
     assert K.choose_conv_algo(1024, 2048, 1, 1, (2, 2), h=14, w=14) == K.ALGO_SHIFT_OC
-    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_IM2COL
+    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_SHIFT_OC  # read in place
+    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), (1, 1, 1, 1), h=56, w=56) == K.ALGO_IM2COL  # phase copies

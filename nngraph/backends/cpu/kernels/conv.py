@@ -71,8 +71,8 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     size, the shifted-window GEMM takes the output channels into its vector lanes (ALGO_SHIFT_OC) where that wastes
     less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: output
     channels a multiple of NR, most 3x3 layers; 7x7 512->512 1.3x faster), and it takes small unpadded 1x1 convs
-    from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x) and strided 1x1 convs with many channels from im2col (resnet50's
-    1024->2048 1.5x). The constants are fitted to the zoo's conv shapes (one thread, batch 1 and 8): the rule picks
+    from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x) and unpadded strided 1x1 convs from im2col (its gathers read them
+    in place: resnet's downsampling 1.15-1.45x). The constants are fitted to the zoo's conv shapes (one thread, batch 1 and 8): the rule picks
     the faster algorithm or one within 5% of it.
     """
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
@@ -88,6 +88,8 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
         return ALGO_IM2COL
     if not known:
         return ALGO_SHIFT
+    if strided_1x1 and not any(padding):  # read in place (64->128 56x56 s2: 0.159 -> 0.136 ms, 1024->2048 1.45x)
+        return ALGO_SHIFT_OC
     if strided_1x1:  # the phase split copies sh*sw times the pixels it reads
         return ALGO_SHIFT_OC if oc + 4.0 * stride[0] * stride[1] / o < gemm_waste(p, o, 16.0) else ALGO_IM2COL
     return ALGO_SHIFT_OC if oc < shift_waste(p) else ALGO_SHIFT
@@ -734,15 +736,32 @@ KCO = 576
 
 
 @njit
-def _pixel_rows(p: tuple, wq: int, img: int, nimg: int) -> np.ndarray:
-    """Row table: grid position (offset in the phase-split buffer) of output pixel m of image m // (OH*OW)."""
+def _pixel_rows(p: tuple, wq: int, img: int, nimg: int, xs: int = 1) -> np.ndarray:
+    """Row table: position of output pixel m of image m // (OH*OW) -- on the grid of the phase-split buffer
+    (pitch ``wq``), or in the input itself (``wq`` = stride * width, ``xs`` = the column stride)."""
     oh, ow = p[9], p[10]
     q = np.empty(nimg * oh * ow, np.int64)
     for g in range(nimg):
         for oy in range(oh):
             for ox in range(ow):
-                q[(g * oh + oy) * ow + ox] = g * img + oy * wq + ox
+                q[(g * oh + oy) * ow + ox] = g * img + oy * wq + ox * xs
     return q
+
+
+@njit
+def _input_offsets(c: int, p: tuple, h: int, wd: int) -> np.ndarray:
+    """Offset of tap k = (ci, ky, kx) -- the weight's column order -- from an output pixel's first input position,
+    in the input itself (an unpadded conv, :func:`_unpadded`)."""
+    kh, kw, dh, dw = p[0], p[1], p[6], p[7]
+    taps = kh * kw
+    koff = np.empty(c * taps, np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            koff[ky * kw + kx] = ky * dh * wd + kx * dw
+    for ci in range(1, c):
+        for t in range(taps):
+            koff[ci * taps + t] = koff[t] + ci * h * wd
+    return koff
 
 
 @leaf
@@ -809,11 +828,11 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
                   qoff: np.ndarray, out3: np.ndarray, p: tuple, wq: int, epi, epi_args) -> None:  # noqa: ANN001
     """Thread ``t`` of ``nt``: its share of the channels-in-lanes shifted-window conv -- whole images, padded here a
     group at a time (:func:`_pads_locally`), or of the output channels (NR-aligned) or pixels (MR-aligned) of the
-    batch padded up front in ``xph`` (the input itself for an unpadded 1x1)."""
+    batch padded up front in ``xph`` (the input itself for an unpadded conv)."""
     nb, o, npix = out3.shape[0], out3.shape[1], out3.shape[2]
     nr = tile_nr(out3)
     cbuf = np.empty(MQ * NCO, out3.dtype)
-    if _unpadded_1x1(x, p) or not _pads_locally(nb, nt):
+    if _unpadded(x, p) or not _pads_locally(nb, nt):
         o0, o1, m0, m1 = 0, o, 0, nb * npix
         if _balance(o, nr, nt) >= _balance(nb * npix, MR, nt):  # (channels first: no thread re-reads a weight)
             o0, o1 = _split(o, nt, t, nr)
@@ -834,19 +853,24 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
 
 
 @njit(inline="always")
-def _unpadded_1x1(x: np.ndarray, p: tuple) -> bool:
-    """1x1, stride 1, no padding: the phase-split buffer would be a copy of the input."""
-    return p[0] == 1 and p[1] == 1 and p[2] == 1 and p[3] == 1 and p[9] == x.shape[2] and p[10] == x.shape[3]
+def _unpadded(x: np.ndarray, p: tuple) -> bool:
+    """Every tap of every output pixel lies inside the input (no padding): the gathers read the input in place, at
+    any stride (a strided 1x1's phase split would copy s_h*s_w times the pixels it reads)."""
+    return p[4] == 0 and p[5] == 0 and (p[9] - 1) * p[2] + (p[0] - 1) * p[6] < x.shape[2] and \
+        (p[10] - 1) * p[3] + (p[1] - 1) * p[7] < x.shape[3]
 
 
 @njit(inline="always")
 def _shift_oc_prepare(x: np.ndarray, p: tuple, nt: int) -> tuple:
-    """(padded batch or a placeholder, per-image size, tap offsets, pixel row table, grid pitch)."""
+    """(padded batch, the input itself or a placeholder; per-image size, tap offsets, pixel row table, grid
+    pitch)."""
+    nb = x.shape[0]
+    if _unpadded(x, p):
+        h, wd = x.shape[2], x.shape[3]
+        img = x.shape[1] * h * wd
+        return x.reshape(-1), img, _input_offsets(x.shape[1], p, h, wd), _pixel_rows(p, p[2] * wd, img, nb, p[3]), wd
     hq, wq, img = _shift_dims(x, p)
     koff = _shift_offsets(x.shape[1], p, hq, wq)
-    nb = x.shape[0]
-    if _unpadded_1x1(x, p):  # the phase-split layout is the input itself
-        return x.reshape(-1), img, koff, _pixel_rows(p, wq, img, nb), wq
     if _pads_locally(nb, nt):  # the workers pad their own images, enough per group to fill a pixel block
         group = min(max(1, MQ // (p[9] * p[10])), (nb + nt - 1) // nt)
         return np.zeros(1, x.dtype), img, koff, _pixel_rows(p, wq, img, group), wq

@@ -72,8 +72,8 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: output
     channels a multiple of NR, most 3x3 layers; 7x7 512->512 1.3x faster), and it takes small unpadded 1x1 convs
     from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x) and unpadded strided 1x1 convs from im2col (its gathers read them
-    in place: resnet's downsampling 1.15-1.45x). The constants are fitted to the zoo's conv shapes (one thread, batch 1 and 8): the rule picks
-    the faster algorithm or one within 5% of it.
+    in place: resnet's downsampling 1.15-1.45x). The constants are fitted to the zoo's conv shapes (one thread,
+    batch 1 and 8): the rule picks the faster algorithm or one within 5% of it.
     """
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
     if ALGO_DEPTHWISE in algos:

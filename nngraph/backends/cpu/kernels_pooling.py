@@ -21,7 +21,7 @@ from numba.extending import overload
 
 from .kernels.gemm import num_threads
 from .kernels.leaf import leaf
-from .kernels.simd import vec_width, veven, vgather_n, vload, vload_n, vmax_taps, vsplat, vstore_n
+from .kernels.simd import vec_width, veven, vgather_n, vload, vload_n, vmax_taps, vsplat, vstore, vstore_n
 
 PAR_MIN = 1 << 15  # work items (output elements x window taps) below which kernels stay single-threaded
 PAR_CHUNKS = 64  # parallel tasks of a chunked kernel (load balance for up to ~16 threads)
@@ -310,18 +310,27 @@ def _max_rows(x, xo, y, yo, t, ishape, oshape, k, s, p, d, row, rows):  # noqa: 
                 if 0 <= ih < n_h:
                     rows[nr] = xo + ((plane * n_d + i_d) * n_h + ih) * n_w
                     nr += 1
-        for c in range(0, n_w, w):
-            n = min(w, n_w - c)
+        full = n_w - n_w % w
+        for c in range(0, full, w):
             acc = ninf
             for r in range(nr):
-                acc = vmax_taps(acc, vload_n(x, rows[r] + c, n))
-            vstore_n(row, p[2] + c, acc, n)
+                acc = vmax_taps(acc, vload(x, rows[r] + c))
+            vstore(row, p[2] + c, acc)
+        if full < n_w:
+            n = n_w - full
+            acc = ninf
+            for r in range(nr):
+                acc = vmax_taps(acc, vload_n(x, rows[r] + full, n))
+            vstore_n(row, p[2] + full, acc, n)
         yb = yo + (t * o_h + oh) * o_w
         for ow in range(0, o_w, w):
             acc = _row_taps(row, ow * sw, sw)
             for kw in range(1, k[2]):
                 acc = vmax_taps(acc, _row_taps(row, ow * sw + kw * d[2], sw))
-            vstore_n(y, yb + ow, acc, min(w, o_w - ow))
+            if ow + w <= o_w:
+                vstore(y, yb + ow, acc)
+            else:
+                vstore_n(y, yb + ow, acc, o_w - ow)
 
 
 DIRECT_ACC = 16  # polyphase accumulator rows (output rows x pitch) below which windows are read directly

@@ -294,19 +294,21 @@ def test_phase_split_fill(case):
 
 @settings(max_examples=60, deadline=None)
 @given(case=_shift_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99),
-       algo=hst.sampled_from([K.ALGO_SHIFT, K.ALGO_SHIFT_OC]))
-def test_shift_geometry(case, dtype, nt, seed, algo):
+       algo=hst.sampled_from([K.ALGO_SHIFT, K.ALGO_SHIFT_OC]), act=hst.sampled_from(["none", "relu", "relu6", "silu"]),
+       bias=hst.booleans(), residual=hst.booleans())
+def test_shift_geometry(case, dtype, nt, seed, algo, act, bias, residual):
     """Both shifted-window GEMM convolutions (phase-split planes, tap offsets; pixels in the lanes with the junk
     columns dropped, or output channels in the lanes with the tile stored transposed; images padded per thread or
     up front; threads split over images, channels or pixels) against the reference convolution, with bias,
-    residual and activation."""
+    residual and activation each on or off (without a residual, channels-in-lanes finishes float32 epilogues in
+    registers before its transposed store)."""
     bsz, c, o, h, wd, kh, kw, stride, pad, dil = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
     w = rng.standard_normal((o, c, kh, kw)).astype(dtype)
     p = K.conv_params(w.shape, x.shape, stride, pad, dil, 1)
-    res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype)
-    args, ref = _conv_ref(x, w, rng.standard_normal(o), res, "relu", stride, pad, dil, 1)
+    res = rng.standard_normal((bsz, o, p[9], p[10])).astype(dtype) if residual else None
+    args, ref = _conv_ref(x, w, rng.standard_normal(o) if bias else None, res, act, stride, pad, dil, 1)
     x0 = x.copy()
     old = numba.get_num_threads()
     numba.set_num_threads(nt)
@@ -316,6 +318,22 @@ def test_shift_geometry(case, dtype, nt, seed, algo):
         numba.set_num_threads(old)
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_allclose(out, ref, **_tol(dtype, c * kh * kw), err_msg=f"{case} {K.ALGO_NAMES[algo]}")
+
+
+@pytest.mark.parametrize("act", ["none", "relu", "relu6", "silu"])
+def test_shift_oc_epilogue_in_registers(act):
+    """Channels in lanes, float32, no residual: bias and activation are applied to the tile before its transposed
+    store (whole and partial W x W blocks: 40 channels, 81 and 9 pixels); with a residual they run on the output."""
+    rng = np.random.default_rng(7)
+    for xs, st in (((1, 20, 9, 9), (1, 1)), ((2, 20, 6, 5), (2, 2))):
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal((40, 20, 1, 1)).astype(np.float32)
+        p = K.conv_params(w.shape, x.shape, st, (0, 0, 0, 0), (1, 1), 1)
+        for bias in (None, rng.standard_normal(40)):
+            for res in (None, rng.standard_normal((xs[0], 40, p[9], p[10])).astype(np.float32)):
+                args, ref = _conv_ref(x, w, bias, res, act, st, (0, 0, 0, 0), (1, 1), 1)
+                out = K.conv2d(x, w, args, stride=st, algo=K.ALGO_SHIFT_OC)
+                np.testing.assert_allclose(out, ref, **_tol(np.float32, 20), err_msg=f"{xs} {bias is None} {res is None}")
 
 
 @settings(max_examples=60, deadline=None)

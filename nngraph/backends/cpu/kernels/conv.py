@@ -32,8 +32,8 @@ from .epilogue import ACT_CLAMP_ORDERED, ACT_NONE, ACT_RELU, epi_std, lane_epilo
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
-from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vec_width, veven, vfma, vgather_n, vload, vload_n,
-                   vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
+from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vadd, vec_width, veven, vfma, vgather_n, vload,
+                   vload_n, vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1
@@ -784,11 +784,52 @@ def _store_transposed(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, o0: 
 
 
 @njit(inline="always")
+def _act_rows(cbuf: np.ndarray, off: int, ldc: int, nr: int, vb, act: int, alpha, beta, tmp: np.ndarray) -> None:  # noqa: ANN001
+    """tmp[r*W:(r+1)*W] = act(cbuf[off + r*ldc:][:W] + vb) for r < nr."""
+    w = vec_width(tmp)
+    for r in range(nr):
+        vstore(tmp, r * w, vact_lanes(vadd(vload(cbuf, off + r * ldc), vb), act, alpha, beta))
+
+
+@leaf
+def _store_transposed_act(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, o0: int, no: int, m0: int, nm: int,
+                          bias: np.ndarray, act: int, alpha, beta, tmp: np.ndarray) -> None:  # noqa: ANN001
+    """:func:`_store_transposed` of ``act(cbuf + bias[o0 + j])``, the standard epilogue fused (``lane_epilogue``):
+    each W x W block is finished in registers (channels are its lanes: one bias vector), staged in ``tmp`` (L1,
+    W x W) and transposed; partial blocks masked. Saves the epilogue's own pass over the stored output."""
+    npix = dst.shape[1]
+    df = dst.reshape(-1)
+    w = vec_width(dst)
+    for j0 in range(0, no, w):
+        nc = min(w, no - j0)
+        vb = vload_n(bias, o0 + j0, nc) if bias.size > 0 else vzero(dst)
+        for i0 in range(0, nm, w):
+            nr = min(w, nm - i0)
+            off = c0 + i0 * ldc + j0
+            if act == ACT_RELU:  # (a constant code folds vact's switch)
+                _act_rows(cbuf, off, ldc, nr, vb, ACT_RELU, alpha, beta, tmp)
+            elif act == ACT_CLAMP_ORDERED:
+                _act_rows(cbuf, off, ldc, nr, vb, ACT_CLAMP_ORDERED, alpha, beta, tmp)
+            elif act == ACT_NONE:
+                _act_rows(cbuf, off, ldc, nr, vb, ACT_NONE, alpha, beta, tmp)
+            else:
+                _act_rows(cbuf, off, ldc, nr, vb, act, alpha, beta, tmp)
+            d = (o0 + j0) * npix + m0 + i0
+            if nr == w and nc == w:
+                vtranspose(tmp, 0, w, df, d, npix)
+            else:
+                vtranspose_n(tmp, 0, w, nr, nc, df, d, npix)
+
+
+@njit(inline="always")
 def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: int, o0: int, o1: int,
-                     wp: np.ndarray, koff: np.ndarray, cbuf: np.ndarray, out3: np.ndarray, epi, epi_args) -> None:  # noqa: ANN001
+                     wp: np.ndarray, koff: np.ndarray, cbuf: np.ndarray, out3: np.ndarray, epi, epi_args,
+                     tmp: np.ndarray) -> None:  # noqa: ANN001
     """out[img0 + m // npix, o0:o1, m % npix] for pixels m0 <= m < m1 of the images in ``src`` (row table ``qoff``),
-    then the epilogue, one MQ x NCO block at a time."""
+    then the epilogue (fused into the transposed store when ``lane_epilogue`` allows), one MQ x NCO block at a
+    time."""
     npix = out3.shape[2]
+    fused, fbias, act, alpha, beta = lane_epilogue(epi, epi_args, out3)
     nr = tile_nr(out3)
     k = koff.size
     nslices = (k + KCO - 1) // KCO
@@ -811,8 +852,12 @@ def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: 
                 pix = m - g * npix
                 n = min(npix - pix, mb + mq - m)
                 ob3 = out3[img0 + g]
-                _store_transposed(cbuf, (m - mb) * NCO, NCO, ob3, ob, nco, pix, n)
-                epi(ob3, img0 + g, ob, ob + nco, pix, pix + n, epi_args)
+                if fused:
+                    _store_transposed_act(cbuf, (m - mb) * NCO, NCO, ob3, ob, nco, pix, n, fbias, act, alpha, beta,
+                                          tmp)
+                else:
+                    _store_transposed(cbuf, (m - mb) * NCO, NCO, ob3, ob, nco, pix, n)
+                    epi(ob3, img0 + g, ob, ob + nco, pix, pix + n, epi_args)
                 m += n
 
 
@@ -832,13 +877,14 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
     nb, o, npix = out3.shape[0], out3.shape[1], out3.shape[2]
     nr = tile_nr(out3)
     cbuf = np.empty(MQ * NCO, out3.dtype)
+    tmp = np.empty(vec_width(out3) ** 2, out3.dtype)
     if _unpadded(x, p) or not _pads_locally(nb, nt):
         o0, o1, m0, m1 = 0, o, 0, nb * npix
         if _balance(o, nr, nt) >= _balance(nb * npix, MR, nt):  # (channels first: no thread re-reads a weight)
             o0, o1 = _split(o, nt, t, nr)
         else:
             m0, m1 = _split(nb * npix, nt, t, MR)
-        _shift_oc_region(xph, qoff, m0, m1, 0, o0, o1, wp, koff, cbuf, out3, epi, epi_args)
+        _shift_oc_region(xph, qoff, m0, m1, 0, o0, o1, wp, koff, cbuf, out3, epi, epi_args, tmp)
         return
     b0, b1 = _split(nb, nt, t, 1)
     ch = x.shape[1]
@@ -849,7 +895,7 @@ def shift_oc_work(t: int, nt: int, x: np.ndarray, xph: np.ndarray, img: int, wp:
         gn = min(group, b1 - bg)
         _fill_planes(x, bg * ch, (bg + gn) * ch, (runs, gaps, plane), p, buf, 0)
         gaps = gaps[:0]  # the padding of a reused buffer is still zero
-        _shift_oc_region(buf, qoff, 0, gn * npix, bg, 0, o, wp, koff, cbuf, out3, epi, epi_args)
+        _shift_oc_region(buf, qoff, 0, gn * npix, bg, 0, o, wp, koff, cbuf, out3, epi, epi_args, tmp)
 
 
 @njit(inline="always")

@@ -333,7 +333,8 @@ def test_shift_oc_epilogue_in_registers(act):
             for res in (None, rng.standard_normal((xs[0], 40, p[9], p[10])).astype(np.float32)):
                 args, ref = _conv_ref(x, w, bias, res, act, st, (0, 0, 0, 0), (1, 1), 1)
                 out = K.conv2d(x, w, args, stride=st, algo=K.ALGO_SHIFT_OC)
-                np.testing.assert_allclose(out, ref, **_tol(np.float32, 20), err_msg=f"{xs} {bias is None} {res is None}")
+                np.testing.assert_allclose(out, ref, **_tol(np.float32, 20),
+                                           err_msg=f"{xs} bias={bias is not None} res={res is not None}")
 
 
 @settings(max_examples=60, deadline=None)

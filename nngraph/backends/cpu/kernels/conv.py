@@ -293,6 +293,22 @@ def b_1x1(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarr
     return buf, 0, kc * tile_nr(buf)
 
 
+@njit
+def b_1x1_inplace(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
+    """:func:`b_1x1` read in place: the micro-kernel loads B row k at ``x + k*H*W`` (``ukernel_off``). Pays when
+    few register-tile rows reuse each B panel (:func:`_b_1x1_in_place`): the packing then costs more than the
+    strided reads."""
+    x, p, c0 = src
+    hw = x.shape[2] * x.shape[3]
+    koff = np.arange(pc + kc) * hw
+    return (x.reshape(-1), koff), (bi * x.shape[1] + c0) * hw + jc, tile_nr(buf)
+
+
+#: Output channels (GEMM rows) up to which a 1x1 conv reads its input in place rather than packing it (one thread:
+#: 144->24 56x56 0.249 -> 0.207 ms, 32->16 112x112 0.176 -> 0.147; 16->96 112x112 0.508 -> 0.542 the other way).
+B_1X1_IN_PLACE_ROWS = 32
+
+
 # --------------------------------------------------------------------------------------------- GEMM-based conv
 
 
@@ -355,8 +371,27 @@ def _conv_gemm_body(b_get):  # noqa: ANN001, ANN202
     return body_for
 
 
+@njit(inline="always")
+def conv_1x1_work(t: int, nt: int, x: np.ndarray, wp: np.ndarray, out3: np.ndarray, p: tuple, epi,  # noqa: ANN001
+                  epi_args) -> None:
+    """:func:`conv_gemm_work` of a 1x1 conv, its input packed or read in place (see B_1X1_IN_PLACE_ROWS)."""
+    if out3.shape[1] // p[8] <= B_1X1_IN_PLACE_ROWS:
+        conv_gemm_work(t, nt, x, wp, out3, p, b_1x1_inplace, epi, epi_args)
+    else:
+        conv_gemm_work(t, nt, x, wp, out3, p, b_1x1, epi, epi_args)
+
+
+def _conv_1x1_body(epi):  # noqa: ANN001, ANN202
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        x, wp, out3, p, epi_args = job
+        conv_1x1_work(t, nt, x, wp, out3, p, epi, epi_args)
+
+    return body
+
+
 _run_im2col = make_generic_runner("conv2d_im2col", _conv_gemm_body(b_im2col))
-_run_1x1 = make_generic_runner("conv2d_1x1", _conv_gemm_body(b_1x1))
+_run_1x1 = make_generic_runner("conv2d_1x1", _conv_1x1_body)
 
 
 @njit
@@ -390,7 +425,7 @@ def conv2d_im2col_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, 
 @njit(inline="always")
 def _body_1x1_std(t: int, nt: int, job: tuple) -> None:
     x, wp, out3, p, epi_args = job
-    conv_gemm_work(t, nt, x, wp, out3, p, b_1x1, epi_std, epi_args)
+    conv_1x1_work(t, nt, x, wp, out3, p, epi_std, epi_args)
 
 
 _run_1x1_std = make_runner("conv2d_1x1_std", _body_1x1_std)

@@ -29,7 +29,7 @@ from numba.np.ufunc import parallel as _nb_parallel
 
 from .epilogue import epi_std
 from .launch import make_generic_runner, make_runner
-from .simd import MR, NV, nr_of, tile_nr, ukernel, ukernel_gather, vec_width, vload, vload_n, vstore
+from .simd import MR, NV, nr_of, tile_nr, ukernel, ukernel_gather, ukernel_off, vec_width, vload, vload_n, vstore
 
 # Block sizes (elements). The packed B block (KC x NC) stays in L2 while MB rows of A stream past it; an MR x KC A
 # panel sits in L1. K is cut into near-equal slices of at most KC. Tuned on the shapes in bench/kernels.py; on this
@@ -201,6 +201,12 @@ def _tile_impl(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):
             af, qoff, koff = ap
             ukernel_gather(kc, af, aoff, qoff, ir, koff, pc, bp, b_at, c, c_at, ldc, load, mr, nr)
         return gather
+
+    if isinstance(bp, types.BaseTuple):
+        def b_inplace(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
+            xf, koff = bp
+            ukernel_off(kc, ap, aoff + (ir // MR) * aps, xf, b_at, koff, pc, c, c_at, ldc, load, mr, nr)
+        return b_inplace
 
     def packed(kc, ap, aoff, aps, ir, pc, bp, b_at, c, c_at, ldc, load, mr, nr):  # noqa: ANN001, ANN202
         ukernel(kc, ap, aoff + (ir // MR) * aps, bp, b_at, c, c_at, ldc, load, mr, nr)

@@ -635,8 +635,12 @@ def _build_ukernel_rows(module: ir.Module, elty: ir.Type, w: int, mr: int, nv: i
     bpp = None if offsets else lb.phi(pty)
     accs = [[lb.phi(vty) for _ in range(nv)] for _ in range(mr)]  # (phis first: LLVM requires it)
     bcur = lb.gep(b0, [lb.load(lb.gep(koff, [k]))]) if offsets else bpp
-    bvec = [lb.load(lb.bitcast(lb.gep(bcur, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
-            for j in range(nv)]
+    if offsets:  # B read in place: masked past column nr (the input may end there)
+        bvec = [lb.call(mload, [lb.bitcast(lb.gep(bcur, [ir.Constant(i64, j * w)]), vty.as_pointer()), one32,
+                                masks[j], zero]) for j in range(nv)]
+    else:
+        bvec = [lb.load(lb.bitcast(lb.gep(bcur, [ir.Constant(i64, j * w)]), vty.as_pointer()), align=1)
+                for j in range(nv)]
     xk = lb.gep(xg, [lb.load(lb.gep(koff, [k]))]) if gather else None
     new = []
     for i in range(mr):
@@ -763,10 +767,8 @@ def ukernel(typingctx, kc, a, aoff, b, boff, c, coff, ldc, load_c, mr, nr):  # n
 
 @intrinsic
 def ukernel_off(typingctx, kc, a, aoff, x, xoff, koff, koff0, c, coff, ldc, load_c, mr, nr):  # noqa: ANN001, ANN201
-    """:func:`ukernel` with B read in place: step k loads the NR values at ``x[xoff + koff[koff0 + k]:]``.
-
-    ``x`` must have at least NR readable elements past every such position (lanes past ``nr`` are loaded and
-    dropped); ``koff`` is an int64 array."""
+    """:func:`ukernel` with B read in place: step k loads the ``nr`` values at ``x[xoff + koff[koff0 + k]:]``
+    (masked loads: nothing past them is read); ``koff`` is an int64 array."""
     if not (isinstance(a, types.Array) and a.dtype == x.dtype == c.dtype and a.dtype in (types.float32, types.float64)
             and isinstance(koff, types.Array) and koff.dtype == types.int64):
         return None

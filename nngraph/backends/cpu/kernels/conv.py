@@ -296,7 +296,7 @@ def b_1x1(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarr
 @njit
 def b_1x1_inplace(src: tuple, bi: int, pc: int, kc: int, jc: int, nc: int, buf: np.ndarray) -> tuple:
     """:func:`b_1x1` read in place: the micro-kernel loads B row k at ``x + k*H*W`` (``ukernel_off``). Pays when
-    few register-tile rows reuse each B panel (:func:`_b_1x1_in_place`): the packing then costs more than the
+    few register-tile rows reuse each B panel (``B_1X1_IN_PLACE_ROWS``): the packing then costs more than the
     strided reads."""
     x, p, c0 = src
     hw = x.shape[2] * x.shape[3]

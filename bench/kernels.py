@@ -61,12 +61,11 @@ def conv_case(name: str, c: int, o: int, hw: int, k: int, stride: int, groups: i
     bias = rng.standard_normal(o).astype(np.float32)
     padding = (pad, pad, pad, pad)
     p = K.conv_params(w.shape, x.shape, (stride, stride), padding, (1, 1), groups)
-    algo = K.choose_conv_algo(c, o, k, k, (stride, stride), padding, (1, 1), groups)
+    algo = K.choose_conv_algo(c, o, k, k, (stride, stride), padding, (1, 1), groups, hw, hw, 1)
     wp = K.prepare_conv_weight(w, groups, algo)
     out = np.empty((1, o, p[9], p[10]), np.float32)
     args = K.std_args(np.float32, bias=bias, bias_axis=0, act="relu")
-    kern = {K.ALGO_IM2COL: K.conv2d_im2col_std, K.ALGO_1X1: K.conv2d_1x1_std,
-            K.ALGO_DEPTHWISE: K.conv2d_depthwise_std}[algo]
+    kern = K.conv.std_kernel(algo)
     flops = 2.0 * out.size * (c // groups) * k * k
     ours = median_time(lambda: kern(x, wp, out, p, args), budget)
     cols = im2col(x, k, k, stride, pad)

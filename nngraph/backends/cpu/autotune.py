@@ -91,7 +91,7 @@ def _time_conv(algo: int, x: np.ndarray, w: np.ndarray, p: tuple, groups: int) -
         wp = wp.reshape(w.shape[0], -1)
     out = np.empty((x.shape[0], w.shape[0], p[9], p[10]), x.dtype)
     args = std_args(x.dtype)
-    run = kconv._STD[algo]
+    run = kconv.std_kernel(algo)
     run(x, wp, out, p, args)  # compile / warm up
     times: list[float] = []
     end = time.perf_counter() + BUDGET_S

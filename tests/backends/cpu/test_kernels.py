@@ -17,7 +17,8 @@ from numba import njit
 from nngraph.backends.cpu.kernels import conv as K
 from nngraph.backends.cpu.kernels import gemm as G
 from nngraph.backends.cpu.kernels.epilogue import ACTIVATIONS, chain, epi_std, reference_epilogue, std_args
-from nngraph.backends.cpu.kernels.simd import MR, nr_of
+from nngraph.backends.cpu.kernels.depthwise_rows import rows_pay
+from nngraph.backends.cpu.kernels.simd import MR, nr_of, width_of
 from nngraph.ops.conv import conv as ref_conv
 from nngraph.ops.conv import conv_transpose as ref_conv_transpose
 
@@ -342,11 +343,12 @@ def test_shift_oc_epilogue_in_registers(act):
 @given(case=_depthwise_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99),
        act=hst.sampled_from(["none", "relu", "relu6", "silu"]), bias=hst.booleans(), residual=hst.booleans())
 def test_depthwise_geometry(case, dtype, nt, seed, act, bias, residual):
-    """Both depthwise kernels against the reference convolution, on one and two threads: pixels in the lanes
-    (multiplier > 1: phase-split planes, tap offsets on the output grid, chunks and bands) and channels in the lanes
-    (multiplier 1: W-plane blocks transposed into a padded buffer, in bands of output rows when planes are large or
-    threads need the work; bias and activation in registers when there is no residual, else the epilogue on the
-    stored output). The input is left unchanged."""
+    """The depthwise kernels against the reference convolution, on one and two threads: pixels in the lanes
+    (multiplier > 1: phase-split planes, tap offsets on the output grid, chunks and bands), channels in the lanes
+    (multiplier 1 on narrow rows or strides above 2: W-plane blocks transposed into a padded buffer, in bands of
+    output rows when planes are large or threads need the work; bias and activation in registers when there is no
+    residual, else the epilogue on the stored output) and, on wide planes, pixels in the lanes on NCHW directly
+    (``depthwise_rows``; see also :func:`test_depthwise_rows`). The input is left unchanged."""
     bsz, c, mult, h, wd, kh, kw, stride, pad, dil = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
@@ -355,6 +357,43 @@ def test_depthwise_geometry(case, dtype, nt, seed, act, bias, residual):
     res = rng.standard_normal((bsz, c * mult, p[9], p[10])).astype(dtype) if residual else None
     b = rng.standard_normal(c * mult) if bias else None
     args, ref = _conv_ref(x, w, b, res, act, stride, pad, dil, c)
+    x0 = x.copy()
+    old = numba.get_num_threads()
+    numba.set_num_threads(nt)
+    try:
+        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=c, algo=K.ALGO_DEPTHWISE)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(out, ref, **_tol(dtype, kh * kw), err_msg=str(case))
+
+
+DW_ROWS_CASES = [
+    # batch, channels, h, w, kh, kw, stride, padding (t, b, l, r), dilation, act, bias, residual, dtype
+    (1, 5, 112, 112, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), "relu6", True, False, np.float32),  # 4-vector rows, bands
+    (2, 3, 57, 61, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), "relu", True, False, np.float32),  # stride 2, 2-vector rows
+    (1, 4, 40, 70, 5, 4, (2, 1), (2, 0, 1, 3), (1, 2), "silu", False, False, np.float32),  # asymmetric padding
+    (1, 3, 30, 80, 3, 3, (1, 2), (0, 2, 3, 1), (2, 3), "none", True, False, np.float32),  # odd and even taps at s2
+    (2, 6, 19, 16, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), "relu6", True, False, np.float32),  # 16 wide: 1-vector rows
+    (1, 4, 33, 47, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), "relu", True, True, np.float32),  # residual: stored epilogue
+    (1, 3, 29, 45, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), "relu6", True, False, np.float64),
+]
+
+
+@pytest.mark.parametrize("case", DW_ROWS_CASES)
+@pytest.mark.parametrize("nt", [1, 2])
+def test_depthwise_rows(case, nt):
+    """The pixel-lane depthwise kernel (multiplier 1, rows of at least one vector, column stride 1 or 2) against
+    the reference convolution: every block shape (4, 2, 1 vectors per row), both strides with odd and even tap
+    offsets, dilation, asymmetric padding, row bands, fused and stored epilogues, float64; the input unchanged."""
+    bsz, c, h, wd, kh, kw, stride, pad, dil, act, bias, residual, dtype = case
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((bsz, c, h, wd)).astype(dtype)
+    w = rng.standard_normal((c, 1, kh, kw)).astype(dtype)
+    p = K.conv_params(w.shape, x.shape, stride, pad, dil, c)
+    assert rows_pay(p[10], stride[1], width_of(dtype))
+    res = rng.standard_normal((bsz, c, p[9], p[10])).astype(dtype) if residual else None
+    args, ref = _conv_ref(x, w, rng.standard_normal(c) if bias else None, res, act, stride, pad, dil, c)
     x0 = x.copy()
     old = numba.get_num_threads()
     numba.set_num_threads(nt)

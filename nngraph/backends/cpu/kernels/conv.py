@@ -11,9 +11,11 @@ Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
   one pixel grid (output rows laid out with the buffer's row pitch), so the micro-kernel reads its B operand in
   place through a table of K offsets (``simd.ukernel_off``). The few junk columns of the grid (pitch - OW per
   row) are computed and dropped when the tile is copied out through the epilogue.
-* ``ALGO_DEPTHWISE``: groups == C. Multiplier 1: channels in the vector lanes -- blocks of W planes transposed
-  into a zero-padded (rows, cols, W) buffer, one full-vector load per tap and output pixel at any stride, the result
-  transposed back, bias and activation in registers. Other multipliers: a direct kernel on a zero-padded,
+* ``ALGO_DEPTHWISE``: groups == C. Multiplier 1 on output rows of a vector or more at column stride 1 or 2:
+  output pixels in the vector lanes, straight on NCHW (``depthwise_rows.py``). Other multiplier-1 convs: channels
+  in the vector lanes -- blocks of W planes transposed into a zero-padded (rows, cols, W) buffer, one full-vector
+  load per tap and output pixel at any stride, the result transposed back, bias and activation in registers (both
+  apply bias and activation in registers). Other multipliers: a direct kernel on a zero-padded,
   stride-phase-split copy of each plane, where every tap is a constant shift of the output grid (as ALGO_SHIFT).
 
 Every kernel comes as ``<name>_std(x, wp, out, p, epi_args)`` (standard epilogue, disk-cached) and
@@ -28,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .depthwise_rows import depthwise_rows_work, rows_pay
 from .epilogue import ACT_CLAMP_ORDERED, ACT_NONE, ACT_RELU, epi_std, lane_epilogue, vact_lanes
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
@@ -1251,7 +1254,10 @@ def depthwise_work(t: int, nt: int, x: np.ndarray, w2: np.ndarray, out3: np.ndar
     o = out3.shape[1]
     mult = o // ch
     if mult == 1:
-        depthwise_lanes_work(t, nt, x, w2, out3, p, epi, epi_args)
+        if rows_pay(p[10], p[3], vec_width(out3)):
+            depthwise_rows_work(t, nt, x, w2, out3, p, epi, epi_args)
+        else:
+            depthwise_lanes_work(t, nt, x, w2, out3, p, epi, epi_args)
         return
     sw, oh, ow = p[3], p[9], p[10]
     taps = p[0] * p[1]

@@ -14,9 +14,9 @@ Algorithms (``ALGO_*``), all batch-looping inside and threaded like the GEMM:
 * ``ALGO_DEPTHWISE``: groups == C. Multiplier 1 on output rows of a vector or more at column stride 1 or 2:
   output pixels in the vector lanes, straight on NCHW (``depthwise_rows.py``). Other multiplier-1 convs: channels
   in the vector lanes -- blocks of W planes transposed into a zero-padded (rows, cols, W) buffer, one full-vector
-  load per tap and output pixel at any stride, the result transposed back, bias and activation in registers (both
-  apply bias and activation in registers). Other multipliers: a direct kernel on a zero-padded,
-  stride-phase-split copy of each plane, where every tap is a constant shift of the output grid (as ALGO_SHIFT).
+  load per tap and output pixel at any stride, the result transposed back; both apply bias and activation in
+  registers. Other multipliers: a direct kernel on a zero-padded, stride-phase-split copy of each plane, where
+  every tap is a constant shift of the output grid (as ALGO_SHIFT).
 
 Every kernel comes as ``<name>_std(x, wp, out, p, epi_args)`` (standard epilogue, disk-cached) and
 ``<name>(x, wp, out, p, epi, epi_args)`` (any epilogue). ``wp`` is the weight prepared once by

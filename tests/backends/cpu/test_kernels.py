@@ -339,6 +339,20 @@ def test_shift_oc_epilogue_in_registers(act):
                                            err_msg=f"{xs} bias={bias is not None} res={res is not None}")
 
 
+def _check_depthwise(x, w, args, ref, stride, pad, dil, nt, msg) -> None:  # noqa: ANN001
+    """ALGO_DEPTHWISE on ``nt`` threads matches ``ref`` and leaves its input unchanged."""
+    x0 = x.copy()
+    old = numba.get_num_threads()
+    numba.set_num_threads(nt)
+    try:
+        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=x.shape[1],
+                       algo=K.ALGO_DEPTHWISE)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(out, ref, **_tol(x.dtype.type, w.shape[2] * w.shape[3]), err_msg=msg)
+
+
 @settings(max_examples=60, deadline=None)
 @given(case=_depthwise_cases(), dtype=hst.sampled_from(DTYPES), nt=hst.sampled_from([1, 2]), seed=hst.integers(0, 99),
        act=hst.sampled_from(["none", "relu", "relu6", "silu"]), bias=hst.booleans(), residual=hst.booleans())
@@ -357,15 +371,7 @@ def test_depthwise_geometry(case, dtype, nt, seed, act, bias, residual):
     res = rng.standard_normal((bsz, c * mult, p[9], p[10])).astype(dtype) if residual else None
     b = rng.standard_normal(c * mult) if bias else None
     args, ref = _conv_ref(x, w, b, res, act, stride, pad, dil, c)
-    x0 = x.copy()
-    old = numba.get_num_threads()
-    numba.set_num_threads(nt)
-    try:
-        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=c, algo=K.ALGO_DEPTHWISE)
-    finally:
-        numba.set_num_threads(old)
-    np.testing.assert_array_equal(x, x0)
-    np.testing.assert_allclose(out, ref, **_tol(dtype, kh * kw), err_msg=str(case))
+    _check_depthwise(x, w, args, ref, stride, pad, dil, nt, str(case))
 
 
 DW_ROWS_CASES = [
@@ -394,15 +400,7 @@ def test_depthwise_rows(case, nt):
     assert rows_pay(p[10], stride[1], width_of(dtype))
     res = rng.standard_normal((bsz, c, p[9], p[10])).astype(dtype) if residual else None
     args, ref = _conv_ref(x, w, rng.standard_normal(c) if bias else None, res, act, stride, pad, dil, c)
-    x0 = x.copy()
-    old = numba.get_num_threads()
-    numba.set_num_threads(nt)
-    try:
-        out = K.conv2d(x, w, args, stride=stride, padding=pad, dilation=dil, groups=c, algo=K.ALGO_DEPTHWISE)
-    finally:
-        numba.set_num_threads(old)
-    np.testing.assert_array_equal(x, x0)
-    np.testing.assert_allclose(out, ref, **_tol(dtype, kh * kw), err_msg=str(case))
+    _check_depthwise(x, w, args, ref, stride, pad, dil, nt, str(case))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

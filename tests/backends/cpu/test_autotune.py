@@ -61,7 +61,8 @@ def test_any_winner_gives_the_same_result(cache: str, monkeypatch: pytest.Monkey
     """Force each algorithm to win in turn (fake timings): the compiled result never changes."""
     model = _model()
     want = model(X)
-    for winner in (kconv.ALGO_IM2COL, kconv.ALGO_SHIFT, kconv.ALGO_1X1, kconv.ALGO_DEPTHWISE):
+    for winner in (kconv.ALGO_IM2COL, kconv.ALGO_SHIFT, kconv.ALGO_SHIFT_OC, kconv.ALGO_1X1,
+                   kconv.ALGO_DEPTHWISE):
         db = os.path.join(cache, "autotune-v1.json")
         if os.path.exists(db):
             os.remove(db)
@@ -73,6 +74,24 @@ def test_any_winner_gives_the_same_result(cache: str, monkeypatch: pytest.Monkey
         np.testing.assert_allclose(exe([X])[0], want, rtol=1e-5, atol=1e-5)
         chosen = {e["algo"] for e in autotune.load_db().values()}
         assert winner in chosen
+
+
+@pytest.mark.parametrize("first, second", [((8, 4, 3, 3), (8, 8, 1, 1)), ((8, 8, 1, 1), (8, 4, 3, 3))])
+def test_new_choices_for_a_graph_compiled_before_in_the_process(cache: str, monkeypatch: pytest.MonkeyPatch,
+                                                                 first: tuple, second: tuple) -> None:
+    """The same graph compiled again in one process after its tuning choices changed (the database was replaced,
+    or another process tuned it) runs the new code with the new weight layout, not the module imported first."""
+    db = os.path.join(cache, "autotune-v1.json")
+    for shape in (first, second, first):
+        if os.path.exists(db):
+            os.remove(db)
+        # shift_oc wins for the conv of weight shape ``shape``, im2col everywhere else
+        monkeypatch.setattr(autotune, "_time_conv", lambda algo, x, w, p, g, shape=shape: 0.0 if (
+            algo == kconv.ALGO_SHIFT_OC and w.shape == shape) else 0.5 if algo == kconv.ALGO_IM2COL else 1.0)
+        model = _model(seed=1)
+        np.testing.assert_allclose(nngraph.compile(model, autotune=True)(X), model(X), rtol=1e-5, atol=1e-5)
+        assert {(json.loads(k)[5], json.loads(k)[2], json.loads(k)[6]): e["algo"] for k, e in
+                autotune.load_db().items()}[shape[0], shape[1], shape[2]] == kconv.ALGO_SHIFT_OC
 
 
 def test_off_by_default(cache: str) -> None:

@@ -1,0 +1,207 @@
+"""A/B of two nngraph revisions on zoo models: alternating fresh processes, paired ratios, a bootstrap interval.
+
+Why: on a shared VM the machine's speed drifts by tens of percent from one minute to the next, so latencies from
+separate runs (or a table made an hour ago) cannot tell a 5% change from noise. Here each round runs every case once
+per side, seconds apart, each in a new process importing that side's nngraph (compile from the warm cache, warm-up,
+then ``--calls`` timed calls; the process reports their median). The ratio head/base is taken per round -- both
+halves of a pair see the same machine phase -- and the sides alternate ABBA across rounds so neither always runs
+second. The verdict is the median ratio with a 90% bootstrap interval: "faster"/"slower" only when the interval
+excludes 1.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/ab.py --base HEAD~1 \\
+        --cases mobilenet_v2:1 resnet18:1 --threads 1 2 --rounds 8
+
+``--base``/``--head`` take a git revision (exported with ``git archive`` into ``--store``, default
+``/tmp/nngraph-ab/<commit>``, and kept: its Numba caches stay warm for the next comparison) or ``WORKTREE``, the
+working tree as it is (the default head). The first process of each side compiles the kernel library if that tree
+never has; it is untimed. Run it on an otherwise idle machine; the OpenBLAS variables are unset for benchmarks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKTREE = "WORKTREE"
+
+
+# --------------------------------------------------------------------------------------------- trees
+
+
+def checkout(rev: str, store: str, repo: str = ROOT) -> str:
+    """A directory holding ``rev``'s files (``WORKTREE``: the repository itself); exported once per commit."""
+    if rev == WORKTREE:
+        return repo
+    sha = subprocess.run(["git", "-C", repo, "rev-parse", "--verify", f"{rev}^{{commit}}"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    path = os.path.join(store, sha)
+    if not os.path.isdir(path):
+        os.makedirs(store, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=store, prefix=f".{sha[:12]}-")
+        archive = subprocess.run(["git", "-C", repo, "archive", "--format=tar", sha], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        try:
+            os.rename(tmp, path)
+        except OSError:  # another run exported it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- one process
+
+
+def _child(request: dict[str, Any]) -> dict[str, Any]:
+    """Runs in the side's process: compile the case, warm up, time ``calls`` calls."""
+    import time
+
+    import nngraph
+    from nngraph.cli.modelref import resolve
+
+    here = os.path.realpath(os.path.dirname(nngraph.__file__))
+    if not here.startswith(os.path.realpath(request["tree"]) + os.sep):
+        raise RuntimeError(f"imported nngraph from {here}, expected the tree {request['tree']}")
+    ref = resolve(request["model"])
+    model = ref.build()
+    model.eval()
+    inputs = ref.inputs(request["batch"])
+    compiled = nngraph.compile(model, threads=request["threads"])
+    end = time.perf_counter() + request["warmup_s"]
+    compiled(*inputs)
+    while time.perf_counter() < end:
+        compiled(*inputs)
+    times = []
+    for _ in range(request["calls"]):
+        t = time.perf_counter()
+        compiled(*inputs)
+        times.append(time.perf_counter() - t)
+    return {"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3}
+
+
+def run_side(tree: str, model: str, batch: int, threads: int, calls: int, warmup_s: float = 0.5,
+             timeout: float = 1800) -> dict[str, Any]:
+    """One fresh process on ``tree``'s nngraph (its directory first on the import path)."""
+    request = {"tree": tree, "model": model, "batch": batch, "threads": threads, "calls": calls,
+               "warmup_s": warmup_s}
+    path = [tree] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(request)],
+                          capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{model}:{batch} on {tree} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class Summary:
+    base_ms: float  # median over rounds of each process's median
+    head_ms: float
+    ratio: float  # median over rounds of head / base
+    low: float  # bootstrap interval of that median
+    high: float
+    rounds: int
+
+    @property
+    def verdict(self) -> str:
+        if self.high < 1:
+            return f"head faster ({(1 - self.ratio) * 100:.0f}%)"
+        if self.low > 1:
+            return f"head slower ({(self.ratio - 1) * 100:.0f}%)"
+        return "no difference resolved"
+
+
+def paired_summary(base: list[float], head: list[float], level: float = 0.90, resamples: int = 4000,
+                   seed: int = 0) -> Summary:
+    """Median of the per-round ratios head/base with a percentile-bootstrap interval at ``level``."""
+    if len(base) != len(head) or not base:
+        raise ValueError(f"need the same non-zero number of rounds per side, got {len(base)} and {len(head)}")
+    ratios = np.asarray(head, float) / np.asarray(base, float)
+    rng = np.random.default_rng(seed)
+    meds = np.median(rng.choice(ratios, size=(resamples, ratios.size), replace=True), axis=1)
+    tail = (1 - level) / 2 * 100
+    return Summary(float(np.median(base)), float(np.median(head)), float(np.median(ratios)),
+                   float(np.percentile(meds, tail)), float(np.percentile(meds, 100 - tail)), ratios.size)
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+def compare(base_tree: str, head_tree: str, cases: list[tuple[str, int]], threads: list[int], rounds: int,
+            calls: int, log: Any = None) -> list[dict[str, Any]]:
+    """Every (case, threads): an untimed warm-up process per side, then ``rounds`` ABBA-ordered pairs."""
+    results = []
+    for model, batch in cases:
+        for t in threads:
+            for tree in (base_tree, head_tree):
+                run_side(tree, model, batch, t, 1)  # compiles into that tree's caches
+            samples: dict[str, list[float]] = {"base": [], "head": []}
+            for r in range(rounds):
+                order = ("base", "head") if r % 2 == 0 else ("head", "base")
+                for side in order:
+                    tree = base_tree if side == "base" else head_tree
+                    samples[side].append(run_side(tree, model, batch, t, calls)["median_ms"])
+                if log is not None:
+                    print(f"  {model}:{batch} threads={t} round {r + 1}: base {samples['base'][-1]:.3f} ms, "
+                          f"head {samples['head'][-1]:.3f} ms", file=log, flush=True)
+            s = paired_summary(samples["base"], samples["head"])
+            results.append({"model": model, "batch": batch, "threads": t, "summary": s, "samples": samples})
+    return results
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| case | threads | base ms | head ms | head/base (90% CI) | rounds | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        s: Summary = r["summary"]
+        lines.append(f"| {r['model']}:{r['batch']} | {r['threads']} | {s.base_ms:.3f} | {s.head_ms:.3f} | "
+                     f"{s.ratio:.3f} ({s.low:.3f}-{s.high:.3f}) | {s.rounds} | {s.verdict} |")
+    return "\n".join(lines)
+
+
+def _case(text: str) -> tuple[str, int]:
+    name, _, batch = text.partition(":")
+    return name, int(batch or 1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--base", default="HEAD", help="git revision or WORKTREE (default HEAD)")
+    ap.add_argument("--head", default=WORKTREE, help="git revision or WORKTREE (default)")
+    ap.add_argument("--cases", nargs="+", type=_case, default=[("mobilenet_v2", 1), ("resnet18", 1)],
+                    help="model:batch ...")
+    ap.add_argument("--threads", nargs="+", type=int, default=[1])
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--calls", type=int, default=100, help="timed calls per process (their median is one sample)")
+    ap.add_argument("--store", default=os.path.join(tempfile.gettempdir(), "nngraph-ab"))
+    ap.add_argument("--json", help="write the samples and summaries here")
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return
+    base, head = checkout(args.base, args.store), checkout(args.head, args.store)
+    print(f"base {args.base}: {base}\nhead {args.head}: {head}", file=sys.stderr)
+    results = compare(base, head, args.cases, args.threads, args.rounds, args.calls, log=sys.stderr)
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"base": args.base, "head": args.head, "results": [
+                dict(r, summary=vars(r["summary"]) | {"verdict": r["summary"].verdict}) for r in results]}, f,
+                indent=1)
+
+
+if __name__ == "__main__":
+    main()

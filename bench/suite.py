@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # before numba is imported
     from nngraph.cli.benchlib import engines as bench_engines
-    from nngraph.cli.benchlib.machine import machine_info
+    from nngraph.cli.benchlib.machine import describe_scaling, machine_info
     from nngraph.cli.benchlib.timing import isolation, time_interleaved
 
     info = machine_info(args.threads)
@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{info['cpu']['model']}, {info['cores']} cores, threads={args.threads}, "
           f"numpy {info['versions']['numpy']}, numba {info['versions']['numba']}, torch {info['versions']['torch']}, "
           f"onnxruntime {info['versions']['onnxruntime']}, env {info['env'] or '{}'}")
+    if info.get("core_scaling"):
+        print(describe_scaling(info["core_scaling"]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "results": results}, f, indent=2)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nngraph.cli.benchlib import engines, report, timing
-from nngraph.cli.benchlib.machine import machine_info
+from nngraph.cli.benchlib.machine import core_scaling, describe_scaling, machine_info
 from nngraph.cli.benchlib.progress import Progress
 from nngraph.cli.main import main
 
@@ -177,7 +177,22 @@ def test_render_and_document() -> None:
     assert "12.0" in text and "0.50" in text and "2.00x" in text  # cold s, warm s, vs eager
     assert "onnxruntime" in text and "skipped" in text and "not installed" in text
     assert "graph break in 'x'" in text and "tracemalloc" in text
+    assert ("machine check: 2 compute-bound loops" in text) == (doc["machine"]["core_scaling"] is not None)
     json.dumps(doc)  # JSON-able
+
+
+def test_core_scaling_measures_the_machine_and_restores_numba_threads() -> None:
+    import numba
+
+    assert core_scaling(1) is None and describe_scaling(None) == ""
+    before = numba.get_num_threads()
+    c = core_scaling(2, rounds=3, iters=100_000)
+    assert numba.get_num_threads() == before
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        assert c is None
+        return
+    assert c["threads"] == 2 and 0 < c["low"] <= c["speedup"] <= c["high"] and c["ms_one_thread"] > 0
+    assert "ideal 2.00x" in describe_scaling(c)
 
 
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib not installed (the 'plot' extra)")

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..table import format_table
 from .engines import COMPILED
+from .machine import describe_scaling
 from .measure import MEMORY_METHOD
 
 __all__ = ["summary_table", "engine_table", "render", "to_document", "SCHEMA"]
@@ -78,6 +79,8 @@ def render(doc: dict[str, Any]) -> str:
              "vs eager: nngraph eager p50 / compiled p50; compiled x: engine p50 / nngraph compiled p50",
              "max abs/rel: vs nngraph eager output (rel = max |diff| / max |eager|)",
              "peak MiB: " + MEMORY_METHOD]
+    if m.get("core_scaling"):
+        notes.append(describe_scaling(m["core_scaling"]))
     for r in results:
         for msg in r.get("graph", {}).get("graph_breaks", []):
             notes.append(f"{r['model']} b{r['batch']}: {msg}")

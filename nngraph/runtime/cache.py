@@ -3,8 +3,10 @@
 Generated source goes to ``<cache dir>/<key>.py`` and is imported by module name (registered in ``sys.modules``)
 so that Numba's ``cache=True`` persists the machine code beside it; a new process with the same key reuses both.
 The key covers the graph, shapes, dtypes, target, nngraph/numba/llvmlite versions, CPU features and codegen
-settings. Files are written atomically (temp file + rename), so concurrent processes never see a partial module; a
-module that fails to import (corrupted, stale) is deleted with its Numba cache files and rebuilt.
+settings, and for executors the generated source itself (code generation reads state the graph does not record,
+such as autotune's choices: one name must never stand for two different modules in a process). Files are
+written atomically (temp file + rename), so concurrent processes never see a partial module; a module that fails
+to import (corrupted, stale) is deleted with its Numba cache files and rebuilt.
 """
 from __future__ import annotations
 

@@ -11,10 +11,13 @@ excludes 1.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/ab.py --base HEAD~1 \\
         --cases mobilenet_v2:1 resnet18:1 --threads 1 2 --rounds 8
 
-``--base``/``--head`` take a git revision (exported with ``git archive`` into ``--store``, default
-``/tmp/nngraph-ab/<commit>``, and kept: its Numba caches stay warm for the next comparison) or ``WORKTREE``, the
-working tree as it is (the default head). The first process of each side compiles the kernel library if that tree
-never has; it is untimed. Run it on an otherwise idle machine; the OpenBLAS variables are unset for benchmarks.
+Cases are zoo models (``mobilenet_v2:1``) or user factories with ``--input-shape`` (``pkg.mod:factory:1``; a
+single layer makes a kernel A/B), imported from the current directory. ``--base``/``--head`` take a git revision
+(exported with ``git archive`` into ``--store``, default ``/tmp/nngraph-ab/<commit>``, and kept: its Numba caches
+stay warm for the next comparison) or ``WORKTREE``, the working tree as it is (the default head). The first process
+of each side compiles the kernel library if that tree never has; it is untimed. A verdict needs at least
+``MIN_ROUNDS`` rounds (the bootstrap of fewer is overconfident). Run it on an otherwise idle machine; the OpenBLAS
+variables are unset for benchmarks.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKTREE = "WORKTREE"
+MIN_ROUNDS = 6
 
 
 # --------------------------------------------------------------------------------------------- trees
@@ -71,7 +75,7 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
     here = os.path.realpath(os.path.dirname(nngraph.__file__))
     if not here.startswith(os.path.realpath(request["tree"]) + os.sep):
         raise RuntimeError(f"imported nngraph from {here}, expected the tree {request['tree']}")
-    ref = resolve(request["model"])
+    ref = resolve(request["model"], request.get("input_shapes"))
     model = ref.build()
     model.eval()
     inputs = ref.inputs(request["batch"])
@@ -89,14 +93,15 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_side(tree: str, model: str, batch: int, threads: int, calls: int, warmup_s: float = 0.5,
-             timeout: float = 1800) -> dict[str, Any]:
-    """One fresh process on ``tree``'s nngraph (its directory first on the import path)."""
+             input_shapes: list[list[int]] | None = None, timeout: float = 1800) -> dict[str, Any]:
+    """One fresh process on ``tree``'s nngraph (its directory first on the import path), in the current directory
+    (user model factories import from it)."""
     request = {"tree": tree, "model": model, "batch": batch, "threads": threads, "calls": calls,
-               "warmup_s": warmup_s}
+               "warmup_s": warmup_s, "input_shapes": input_shapes}
     path = [tree] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(request)],
-                          capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), timeout=timeout)
+                          capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{model}:{batch} on {tree} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -116,6 +121,8 @@ class Summary:
 
     @property
     def verdict(self) -> str:
+        if self.rounds < MIN_ROUNDS:
+            return f"too few rounds for a verdict (< {MIN_ROUNDS})"
         if self.high < 1:
             return f"head faster ({(1 - self.ratio) * 100:.0f}%)"
         if self.low > 1:
@@ -140,19 +147,20 @@ def paired_summary(base: list[float], head: list[float], level: float = 0.90, re
 
 
 def compare(base_tree: str, head_tree: str, cases: list[tuple[str, int]], threads: list[int], rounds: int,
-            calls: int, log: Any = None) -> list[dict[str, Any]]:
+            calls: int, log: Any = None, input_shapes: list[list[int]] | None = None) -> list[dict[str, Any]]:
     """Every (case, threads): an untimed warm-up process per side, then ``rounds`` ABBA-ordered pairs."""
     results = []
     for model, batch in cases:
         for t in threads:
             for tree in (base_tree, head_tree):
-                run_side(tree, model, batch, t, 1)  # compiles into that tree's caches
+                run_side(tree, model, batch, t, 1, input_shapes=input_shapes)  # compiles into the tree's caches
             samples: dict[str, list[float]] = {"base": [], "head": []}
             for r in range(rounds):
                 order = ("base", "head") if r % 2 == 0 else ("head", "base")
                 for side in order:
                     tree = base_tree if side == "base" else head_tree
-                    samples[side].append(run_side(tree, model, batch, t, calls)["median_ms"])
+                    samples[side].append(run_side(tree, model, batch, t, calls, input_shapes=input_shapes)[
+                        "median_ms"])
                 if log is not None:
                     print(f"  {model}:{batch} threads={t} round {r + 1}: base {samples['base'][-1]:.3f} ms, "
                           f"head {samples['head'][-1]:.3f} ms", file=log, flush=True)
@@ -171,9 +179,12 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _case(text: str) -> tuple[str, int]:
-    name, _, batch = text.partition(":")
-    return name, int(batch or 1)
+def parse_case(text: str) -> tuple[str, int]:
+    """``mlp:64`` -> ("mlp", 64); ``pkg.mod:factory:4`` -> ("pkg.mod:factory", 4); no batch -> 1."""
+    name, _, last = text.rpartition(":")
+    if name and last.isdigit():
+        return name, int(last)
+    return text, 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,8 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--base", default="HEAD", help="git revision or WORKTREE (default HEAD)")
     ap.add_argument("--head", default=WORKTREE, help="git revision or WORKTREE (default)")
-    ap.add_argument("--cases", nargs="+", type=_case, default=[("mobilenet_v2", 1), ("resnet18", 1)],
+    ap.add_argument("--cases", nargs="+", type=parse_case, default=[("mobilenet_v2", 1), ("resnet18", 1)],
                     help="model:batch ...")
+    ap.add_argument("--input-shape", action="append", default=None,
+                    help="a user model's input shape without the batch dimension (3,32,32); repeat per input")
     ap.add_argument("--threads", nargs="+", type=int, default=[1])
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--calls", type=int, default=100, help="timed calls per process (their median is one sample)")
@@ -192,9 +205,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return
+    from nngraph.cli.modelref import parse_shape  # (the runner's nngraph: parsing only)
     base, head = checkout(args.base, args.store), checkout(args.head, args.store)
     print(f"base {args.base}: {base}\nhead {args.head}: {head}", file=sys.stderr)
-    results = compare(base, head, args.cases, args.threads, args.rounds, args.calls, log=sys.stderr)
+    shapes = [list(parse_shape(t)) for t in args.input_shape] if args.input_shape else None
+    results = compare(base, head, args.cases, args.threads, args.rounds, args.calls, log=sys.stderr,
+                      input_shapes=shapes)
     print(table(results))
     if args.json:
         with open(args.json, "w") as f:

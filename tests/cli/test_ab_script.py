@@ -40,6 +40,11 @@ def test_a_consistent_change_is_resolved_through_the_drift() -> None:
     assert np.max(head) > np.min(base)  # unpaired, the two sides' samples overlap
 
 
+def test_few_rounds_give_no_verdict() -> None:
+    base = [5.0, 6.0, 7.0]
+    assert ab.paired_summary(base, [0.5 * b for b in base]).verdict.startswith("too few rounds")
+
+
 def test_unequal_rounds_are_an_error() -> None:
     with pytest.raises(ValueError, match="same non-zero number of rounds"):
         ab.paired_summary([1.0, 2.0], [1.0])
@@ -56,13 +61,22 @@ def test_checkout_exports_a_revision_once(tmp_path) -> None:  # noqa: ANN001
     assert ab.checkout("HEAD", str(tmp_path)) == path and os.path.exists(marker)  # reused, not exported again
 
 
-def test_two_rounds_on_the_mlp() -> None:
-    results = ab.compare(ROOT, ROOT, [("mlp", 1)], [1], rounds=2, calls=5)
+def test_cases_parse_zoo_names_and_user_factories() -> None:
+    assert ab.parse_case("mlp:64") == ("mlp", 64)
+    assert ab.parse_case("resnet18") == ("resnet18", 1)
+    assert ab.parse_case("pkg.mod:factory:4") == ("pkg.mod:factory", 4)
+    assert ab.parse_case("pkg.mod:factory") == ("pkg.mod:factory", 1)
+
+
+def test_two_rounds_on_a_user_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the factory imports from the current directory
+    name = "tests.cli.tiny_models:tiny_mlp"
+    results = ab.compare(ROOT, ROOT, [(name, 2)], [1], rounds=2, calls=5, input_shapes=[[8]])
     (r,) = results
-    assert (r["model"], r["batch"], r["threads"]) == ("mlp", 1, 1)
+    assert (r["model"], r["batch"], r["threads"]) == (name, 2, 1)
     assert len(r["samples"]["base"]) == len(r["samples"]["head"]) == 2
     assert all(v > 0 for v in r["samples"]["base"] + r["samples"]["head"])
-    assert "| mlp:1 | 1 |" in ab.table(results)
+    assert f"| {name}:2 | 1 |" in ab.table(results)
 
 
 def test_a_side_that_fails_names_the_tree(tmp_path) -> None:  # noqa: ANN001

@@ -186,7 +186,7 @@ def _probe(cm: Any, traced: Any, base: dict, alt: dict, symbols: tuple, first: A
                 manager = PassManager(resolve_pipeline(opts.passes, opts.disable, False),
                                       PassContext(training=False, root=cm._original))
                 optimized = thaw_symbolic_weights(manager.run(graph.copy()))
-                program = codegen.generate(optimized, "probe", symbols)
+                program = codegen.generate(optimized, symbols)
         except Exception as e:  # noqa: BLE001 -- a pass or lowering that cannot take symbolic sizes
             cause = e.__cause__ if isinstance(e.__cause__, SymbolicUnsupported) else e
             raise DynamicFallback(f"{type(cause).__name__}: {cause}") from None

@@ -128,10 +128,10 @@ class CpuExecutable:
         self._work_dtypes = sorted(arenas.work_sizes)
 
     def _build(self) -> None:
-        self.program = codegen.generate(self.graph, self._graph_key, self.symbols)
-        # Named by the source too: code generation makes choices the graph does not record (autotune's conv
-        # algorithms, read from the tuning database), and a process that imported one variant under a graph-only
-        # name would run it with the weights laid out for another.
+        self.program = codegen.generate(self.graph, self.symbols)
+        # Named after generation, by the source too: code generation makes choices the graph does not record
+        # (autotune's conv algorithms, read from the tuning database), and a process that imported one variant under
+        # a graph-only name would run it with the weights laid out for another.
         self.key = cache.make_key(self._graph_key, self.program.source)
         self.module = cache.load_module(self.key, self.program.source, use_cache=self.use_cache) \
             if any(isinstance(s, str) for s in self.program.segments) else None

@@ -13,6 +13,11 @@ One thread, 3x3 relu6, against the channel-lane kernel (Xeon, 48 KiB L1; each ag
 in alternating processes): 32 ch 112x112 0.30-0.38 -> 0.21 ms, 144 ch 56x56 0.41-0.45 -> 0.33-0.35 ms, 96 ch
 112x112 stride 2 0.47 -> 0.39 ms, 28x28 outputs (2-vector rows) ~25% faster; rows of 14 (one partial vector) were
 no faster and 7x7 planes 2.6x slower, so those keep channels in the lanes (``DWR_MIN_VECTORS``).
+
+Compile time: the six (stride, block shape) copies are Numba-IR inlines, and Numba copies a callee's whole IR on
+every inline, nested helpers included. One copy of the per-vector helpers per block shape (the activation applied
+to all 8 accumulators at once, the stores a loop over them, ``vact_lanes`` an intrinsic) took this file's kernel
+from 190 s to ~20 s to compile, the same machine code in the tap loops.
 """
 from __future__ import annotations
 
@@ -96,27 +101,27 @@ def _block(buf: np.ndarray, base: int, toff: np.ndarray, todd: np.ndarray, wf: n
 
 
 @njit(inline="always")
-def _put(of: np.ndarray, d: int, j: int, nv: int, oy: int, oh: int, ox: int, ow: int, v, act: int, alpha,  # noqa: ANN001
-         beta) -> None:  # noqa: ANN001
+def _put(of: np.ndarray, d: int, j: int, nv: int, oy: int, oh: int, ox: int, ow: int, v) -> None:  # noqa: ANN001
     """Store accumulator ``j`` of a block (row j // nv, vector j % nv) if its row exists."""
     r = j // nv
     if oy + r < oh:
         c = (j % nv) * vec_width(of)
-        _store(of, d + r * ow + c, vact_lanes(v, act, alpha, beta), ow - ox - c)
+        _store(of, d + r * ow + c, v, ow - ox - c)
 
 
 @njit(inline="always")
-def _put_all(of: np.ndarray, d: int, nv: int, oy: int, oh: int, ox: int, ow: int, a: tuple, act: int, alpha,  # noqa: ANN001
-             beta) -> None:  # noqa: ANN001
-    """Store a block's 8 accumulators (:func:`_put`)."""
-    _put(of, d, 0, nv, oy, oh, ox, ow, a[0], act, alpha, beta)
-    _put(of, d, 1, nv, oy, oh, ox, ow, a[1], act, alpha, beta)
-    _put(of, d, 2, nv, oy, oh, ox, ow, a[2], act, alpha, beta)
-    _put(of, d, 3, nv, oy, oh, ox, ow, a[3], act, alpha, beta)
-    _put(of, d, 4, nv, oy, oh, ox, ow, a[4], act, alpha, beta)
-    _put(of, d, 5, nv, oy, oh, ox, ow, a[5], act, alpha, beta)
-    _put(of, d, 6, nv, oy, oh, ox, ow, a[6], act, alpha, beta)
-    _put(of, d, 7, nv, oy, oh, ox, ow, a[7], act, alpha, beta)
+def _put_all(of: np.ndarray, d: int, nv: int, oy: int, oh: int, ox: int, ow: int, a: tuple) -> None:
+    """Store a block's 8 accumulators (:func:`_put`; the loop unrolls, ``a[j]`` folds to a register)."""
+    for j in range(8):
+        _put(of, d, j, nv, oy, oh, ox, ow, a[j])
+
+
+@njit(inline="always")
+def _act8(a: tuple, act: int, alpha, beta) -> tuple:  # noqa: ANN001
+    """The activation on a block's 8 accumulators."""
+    return (vact_lanes(a[0], act, alpha, beta), vact_lanes(a[1], act, alpha, beta), vact_lanes(a[2], act, alpha, beta),
+            vact_lanes(a[3], act, alpha, beta), vact_lanes(a[4], act, alpha, beta), vact_lanes(a[5], act, alpha, beta),
+            vact_lanes(a[6], act, alpha, beta), vact_lanes(a[7], act, alpha, beta))
 
 
 @njit(inline="always")
@@ -138,15 +143,13 @@ def _rows_act(buf: np.ndarray, rp: int, toff: np.ndarray, todd: np.ndarray, wf: 
                 a = _block(buf, base, toff, todd, wf, w0, vb, True, q0, q1, q2, q3, q4, q5, q6, q7)
             else:
                 a = _block(buf, base, toff, todd, wf, w0, vb, False, q0, q1, q2, q3, q4, q5, q6, q7)
-            d = o0 + oy * ow + ox
-            if act == ACT_NONE:  # (a constant act folds vact's switch: one branch per block, not per vector)
-                _put_all(of, d, nv, oy, oh, ox, ow, a, ACT_NONE, alpha, beta)
-            elif act == ACT_RELU:
-                _put_all(of, d, nv, oy, oh, ox, ow, a, ACT_RELU, alpha, beta)
+            if act == ACT_RELU:  # (a constant act folds vact's switch: one branch per block, not per vector)
+                a = _act8(a, ACT_RELU, alpha, beta)
             elif act == ACT_CLAMP_ORDERED:
-                _put_all(of, d, nv, oy, oh, ox, ow, a, ACT_CLAMP_ORDERED, alpha, beta)
-            else:
-                _put_all(of, d, nv, oy, oh, ox, ow, a, act, alpha, beta)
+                a = _act8(a, ACT_CLAMP_ORDERED, alpha, beta)
+            elif act != ACT_NONE:
+                a = _act8(a, act, alpha, beta)
+            _put_all(of, o0 + oy * ow + ox, nv, oy, oh, ox, ow, a)
 
 
 @leaf

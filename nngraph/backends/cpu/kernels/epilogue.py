@@ -179,20 +179,20 @@ def _build_vact(module: ir.Module, vty: ir.VectorType) -> ir.Function:
     return fn
 
 
+def _vact_codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+    fn = _build_vact(builder.module, args[0].type)
+    code_ = context.cast(builder, args[1], sig.args[1], types.int64)
+    a_ = context.cast(builder, args[2], sig.args[2], types.float32)
+    b_ = context.cast(builder, args[3], sig.args[3], types.float32)
+    return builder.call(fn, [args[0], code_, a_, b_])
+
+
 @intrinsic
 def vact(typingctx, x, code, alpha, beta):  # noqa: ANN001, ANN201
     """Activation ``code`` (ACT_*) on float32 lanes ``x`` with float32 parameters ``alpha``, ``beta``."""
     if not (isinstance(x, Vec) and x.dtype == types.float32):
         return None
-
-    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
-        fn = _build_vact(builder.module, args[0].type)
-        code_ = context.cast(builder, args[1], sig.args[1], types.int64)
-        a_ = context.cast(builder, args[2], sig.args[2], types.float32)
-        b_ = context.cast(builder, args[3], sig.args[3], types.float32)
-        return builder.call(fn, [args[0], code_, a_, b_])
-
-    return x(x, types.int64, types.float32, types.float32), codegen
+    return x(x, types.int64, types.float32, types.float32), _vact_codegen
 
 
 @njit(inline="always")
@@ -342,16 +342,17 @@ def _ov_lane_epilogue(epi, epi_args, like):  # noqa: ANN001, ANN202
     return other
 
 
-def vact_lanes(x, code, alpha, beta):  # noqa: ANN001, ANN201
+@intrinsic
+def vact_lanes(typingctx, x, code, alpha, beta):  # noqa: ANN001, ANN201
     """:func:`vact` on float32 lanes; the identity on others (no vector activations there: ``lane_epilogue`` never
-    fuses them)."""
-
-
-@overload(vact_lanes, inline="always")
-def _ov_vact_lanes(x, code, alpha, beta):  # noqa: ANN001, ANN202
-    if isinstance(x, Vec) and x.dtype == types.float32:
-        return lambda x, code, alpha, beta: vact(x, code, alpha, beta)
-    return lambda x, code, alpha, beta: x
+    fuses them). An intrinsic, not an inlined overload: kernels call it per accumulator in several specialised
+    copies, and each Numba-IR inline re-copies the caller's growing IR (compile time, not speed)."""
+    if not isinstance(x, Vec):
+        return None
+    sig = x(x, types.int64, types.float32, types.float32)
+    if x.dtype == types.float32:
+        return sig, _vact_codegen
+    return sig, lambda context, builder, sig, args: args[0]
 
 
 def std_args(dtype: np.dtype | type, bias: np.ndarray | None = None, bias_axis: int = 0,

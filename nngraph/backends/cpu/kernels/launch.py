@@ -8,9 +8,9 @@ functions that pack their arguments into a ``job`` tuple on the stack and call t
 one shared cached ``prange`` launcher. Callers link only the tiny entry code.
 
 Workers are found at run time through a process-wide table (``nngraph_worker_table``): an entry point reads its
-worker's slot; if the slot is empty -- the calling code was loaded from Numba's disk cache in a fresh process, so
-nothing compiled the worker yet -- it calls back into Python once (``nngraph_worker_resolve``) to compile or load
-it. So code calling the entry points may itself use ``cache=True``.
+worker's slot; if the slot is empty -- the first call of that kernel in this process -- it calls back into Python
+once (``nngraph_worker_resolve``) to compile the worker or load it from disk. So code calling the entry points may
+itself use ``cache=True``, and only the kernels a model runs are ever compiled.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import ctypes
 import hashlib
 import os
 import pickle
+import traceback
 from typing import Callable
 
 import llvmlite.binding as llvm
@@ -89,10 +90,15 @@ def _install(blob: bytes, worker: object) -> int:
 
 @ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)
 def _resolve(ptr: int, size: int) -> int:
-    """Called from compiled code when a worker slot is empty: compile/load the worker, fill the slot."""
-    blob = ctypes.string_at(ptr, size)
-    name, job_type = pickle.loads(blob)
-    return _install(blob, _make_worker(name, job_type))
+    """Called from compiled code when a worker slot is empty: compile/load the worker, fill the slot. On failure
+    the traceback goes to stderr and 0 comes back (the caller raises; an exception cannot cross the C frame)."""
+    try:
+        blob = ctypes.string_at(ptr, size)
+        name, job_type = pickle.loads(blob)
+        return _install(blob, _make_worker(name, job_type))
+    except BaseException:  # noqa: BLE001 - must not unwind through compiled code
+        traceback.print_exc()
+        return 0
 
 
 llvm.add_symbol("nngraph_worker_resolve", ctypes.cast(_resolve, ctypes.c_void_p).value)
@@ -163,8 +169,10 @@ def make_runner(name: str, body: Callable) -> Callable:
 
     @intrinsic
     def _worker_fn(typingctx, job):  # noqa: ANN001, ANN202
+        # The worker is compiled on the first call that needs it, not here: a caller such as the conv dispatcher
+        # references every algorithm's kernel, and compiling them all made a first ResNet-18 compile ~20 s longer
+        # for a depthwise kernel it never runs.
         blob = pickle.dumps((name, job))
-        _install(blob, _make_worker(name, job))  # compile now: the common case then never calls back
         slot, h = _slot_of(blob)
 
         def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
@@ -185,7 +193,11 @@ def make_runner(name: str, body: Callable) -> Callable:
                 ptr = builder.bitcast(gv, ir.IntType(8).as_pointer())
                 rty = ir.FunctionType(i64, [ir.IntType(8).as_pointer(), i64])
                 resolve = cgutils.get_or_insert_function(mod, rty, "nngraph_worker_resolve")
-                builder.store(builder.call(resolve, [ptr, ir.Constant(i64, len(blob))]), result)
+                found = builder.call(resolve, [ptr, ir.Constant(i64, len(blob))])
+                with builder.if_then(builder.icmp_signed("==", found, ir.Constant(i64, 0)), likely=False):
+                    context.call_conv.return_user_exc(builder, RuntimeError, (
+                        f"nngraph: compiling the CPU kernel {name!r} failed (the error is printed above)",))
+                builder.store(found, result)
             return builder.load(result)
 
         return types.intp(job), codegen

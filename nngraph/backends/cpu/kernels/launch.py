@@ -164,7 +164,12 @@ def _external_array(module: ir.Module, name: str) -> ir.GlobalVariable:
 
 def make_runner(name: str, body: Callable) -> Callable:
     """Intrinsic-backed ``run(nt, job)``: ``body(t, nt, job)`` for t < nt (serially when nt == 1) in the worker
-    compiled for ``typeof(job)``. ``body`` must be an @njit(inline="always") function of (t, nt, job)."""
+    compiled for ``typeof(job)``. ``body`` must be an @njit(inline="always") function of (t, nt, job).
+
+    The workers read ``job`` by address, without a reference: every array in it must stay referenced by the
+    caller until ``run`` returns. An array allocated only to be put in the job is dead to Numba once the tuple is
+    built, and freed before the workers read it (heap corruption) -- pass it through a non-inlined function, as
+    the conv entry points do (``_launch_shift_std``), or use it after ``run``."""
     _BODIES[name] = body
 
     @intrinsic

@@ -33,12 +33,16 @@ _FILE = os.path.abspath(__file__)
 _WORKERS: dict[tuple, object] = {}
 _BODIES: dict[str, Callable] = {}
 
+#: Prefix of the process-wide symbols below: the top-level package's name, so that a second copy of the package in
+#: one process (an A/B of two revisions, say) keeps its own table and callback instead of sharing this one's slots.
+_SYM = __name__.split(".")[0]
+
 _TABLE_BITS = 12
 _TABLE_SIZE = 1 << _TABLE_BITS
 _TABLE = np.zeros(_TABLE_SIZE, np.int64)  # worker address per slot
 _KEYS = np.zeros(_TABLE_SIZE, np.int64)  # 63-bit key hash owning the slot
-llvm.add_symbol("nngraph_worker_table", _TABLE.ctypes.data)
-llvm.add_symbol("nngraph_worker_keys", _KEYS.ctypes.data)
+llvm.add_symbol(f"{_SYM}_worker_table", _TABLE.ctypes.data)
+llvm.add_symbol(f"{_SYM}_worker_keys", _KEYS.ctypes.data)
 
 
 def _sources_digest() -> str:
@@ -101,7 +105,7 @@ def _resolve(ptr: int, size: int) -> int:
         return 0
 
 
-llvm.add_symbol("nngraph_worker_resolve", ctypes.cast(_resolve, ctypes.c_void_p).value)
+llvm.add_symbol(f"{_SYM}_worker_resolve", ctypes.cast(_resolve, ctypes.c_void_p).value)
 
 
 # --------------------------------------------------------------------------------------------- intrinsics
@@ -185,19 +189,19 @@ def make_runner(name: str, body: Callable) -> Callable:
             mod = builder.module
             zero = ir.Constant(ir.IntType(32), 0)
             idx = ir.Constant(ir.IntType(32), slot)
-            fn = builder.load(builder.gep(_external_array(mod, "nngraph_worker_table"), [zero, idx]))
-            owner = builder.load(builder.gep(_external_array(mod, "nngraph_worker_keys"), [zero, idx]))
+            fn = builder.load(builder.gep(_external_array(mod, f"{_SYM}_worker_table"), [zero, idx]))
+            owner = builder.load(builder.gep(_external_array(mod, f"{_SYM}_worker_keys"), [zero, idx]))
             ok = builder.and_(builder.icmp_signed("==", owner, ir.Constant(i64, h)),
                               builder.icmp_signed("!=", fn, ir.Constant(i64, 0)))
             result = cgutils.alloca_once_value(builder, fn)
             with builder.if_then(builder.not_(ok), likely=False):
-                gname = f"nngraph_worker_key_{slot}_{h}"
+                gname = f"{_SYM}_worker_key_{slot}_{h}"
                 gv = mod.globals.get(gname)
                 if gv is None:
                     gv = cgutils.global_constant(mod, gname, cgutils.make_bytearray(blob))
                 ptr = builder.bitcast(gv, ir.IntType(8).as_pointer())
                 rty = ir.FunctionType(i64, [ir.IntType(8).as_pointer(), i64])
-                resolve = cgutils.get_or_insert_function(mod, rty, "nngraph_worker_resolve")
+                resolve = cgutils.get_or_insert_function(mod, rty, f"{_SYM}_worker_resolve")
                 found = builder.call(resolve, [ptr, ir.Constant(i64, len(blob))])
                 with builder.if_then(builder.icmp_signed("==", found, ir.Constant(i64, 0)), likely=False):
                     context.call_conv.return_user_exc(builder, RuntimeError, (

@@ -20,7 +20,7 @@ after each, so many inlines into one large function cost more than the code they
 shape) copies are therefore separate functions (``literally``: one compilation per constant pair, dead branches
 pruned before inlining), a block's stores are one unrolled loop, activations other than relu and clamp run as one
 pass over the stored band, and ``vact_lanes`` is an intrinsic: 190 s -> ~8 s to compile, the same speed (in one
-process, interleaved with the previous version: 0.97-1.03x on every shape measured).
+process, interleaved with the previous version, one thread: paired medians 0.95-1.02x on 9 shapes).
 """
 from __future__ import annotations
 

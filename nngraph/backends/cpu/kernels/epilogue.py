@@ -349,10 +349,10 @@ def vact_lanes(typingctx, x, code, alpha, beta):  # noqa: ANN001, ANN201
     copies, and each Numba-IR inline re-copies the caller's growing IR (compile time, not speed)."""
     if not isinstance(x, Vec):
         return None
-    sig = x(x, types.int64, types.float32, types.float32)
+    signature = x(x, types.int64, types.float32, types.float32)
     if x.dtype == types.float32:
-        return sig, _vact_codegen
-    return sig, lambda context, builder, sig, args: args[0]
+        return signature, _vact_codegen
+    return signature, lambda context, builder, sig, args: args[0]
 
 
 def std_args(dtype: np.dtype | type, bias: np.ndarray | None = None, bias_axis: int = 0,

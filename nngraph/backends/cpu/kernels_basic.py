@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from .kernels.launch import standalone
 
 from .buffers import Buf, collapse, pad_dims
 
@@ -16,6 +17,7 @@ def copy_flat(n, src, soff, dst, doff):  # noqa: ANN001, ANN201
         dst[doff + i] = src[soff + i]
 
 
+@standalone
 @njit(cache=True, nogil=True, parallel=True)
 def copy_strided(shape, src, soff, sst, dst, doff, dst_st):  # noqa: ANN001, ANN201
     for a in prange(shape[0]):

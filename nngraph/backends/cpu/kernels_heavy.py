@@ -8,6 +8,7 @@ from numba import njit, prange
 from .kernels.epilogue import act_scalar
 from .kernels.conv import (conv2d_1x1_std, conv2d_depthwise_std, conv2d_im2col_std, conv2d_shift_oc_std,
                            conv2d_shift_std)
+from .kernels.launch import standalone
 from .kernels.gemm import gemm_bt_std, gemm_packed_std, gemm_std, pack_bt, packed_b_size
 
 
@@ -18,6 +19,7 @@ def _epi(ba, bo, nb, bias_axis, ra, ro, nres, act, alpha, beta, m, n):  # noqa: 
     return (bias, bias_axis, res, act, alpha, beta)
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def linear_packed(m, k, n, xa, xo, pa, po, psize, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(x(m, k) @ W.T + bias + residual) with W pre-packed (``pack_linear_weight``)."""
@@ -26,6 +28,7 @@ def linear_packed(m, k, n, xa, xo, pa, po, psize, ba, bo, nb, ra, ro, nres, act,
     gemm_packed_std(x, pa[po:po + psize], c, _epi(ba, bo, nb, 1, ra, ro, nres, act, alpha, beta, m, n))
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def linear_raw(m, k, n, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(x(m, k) @ W(n, k).T + bias + residual), W read as is."""
@@ -35,6 +38,7 @@ def linear_raw(m, k, n, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres, act, alpha, be
     gemm_bt_std(x, w, c, _epi(ba, bo, nb, 1, ra, ro, nres, act, alpha, beta, m, n))
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def matmul_2d(m, k, n, aa, ao, ba_, bo_, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(a(m, k) @ b(k, n) + residual)."""
@@ -92,6 +96,7 @@ def im2col(xa, xo, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, ca, co):  # 
                         ca[row + x] = 0.0
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def conv_gemm(n, c, h, w, o, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, g, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres,  # noqa: ANN001, ANN201
               act, alpha, beta, oa, oo, sa, so):
@@ -117,6 +122,7 @@ def conv_gemm(n, c, h, w, o, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, g, xa, xo, 
             gemm_std(wg, cols, cmat, (bias, 0, res, act, alpha, beta))
 
 
+@standalone
 @njit(cache=True, nogil=True, parallel=True)
 def conv_depthwise(n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, mult, xa, xo, wa, wo, ba, bo, nb, ra, ro,  # noqa: ANN001, ANN201
                    nres, act, alpha, beta, oa, oo):
@@ -161,6 +167,7 @@ def conv_depthwise(n, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, mult, xa,
 # weights). ``algo`` selects the kernel (ALGO_* of kernels/conv.py).
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def conv_tuned(algo, n, c, h, w, o, p, xa, xo, wa, wo, wsize, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     x = xa[xo:xo + n * c * h * w].reshape((n, c, h, w))

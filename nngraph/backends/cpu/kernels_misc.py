@@ -13,6 +13,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .kernels.epilogue import ACT_NONE
+from .kernels.launch import standalone
 from .kernels.gemm import gemm_std
 
 PARALLEL_MIN = 1 << 15  # elements (or multiply-adds) below which kernels run serially
@@ -384,6 +385,7 @@ def _col2im_channel(cb, y, yo, og, ishape, oshape, k, st, dl, pd, ba, bo, nb, bc
             y[base + q] += b0
 
 
+@standalone
 @njit(cache=True, nogil=True)
 def conv_transpose(x, xo, w, wo, ba, bo, nb, y, yo, n, c, og, g, ishape, oshape, k, st, dl, pd, wta, wto, cba, cbo):  # noqa: ANN001, ANN201, E501
     """Transposed convolution of dense x (n, c, *ishape) with w (c, og, *k) (+ bias) into y (n, g*og, *oshape):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from .kernels.launch import standalone
 
 BLOCK = 4096  # elements per partial sum in blocked summation
 COLS = 4096  # spatial positions per task in local response normalization
@@ -98,6 +99,7 @@ def _norm_row(mode, x, xo, out, oo, w, wo, b, bo, groups, cpg, hw, eps, per_elem
             oc[j] = (xc[j] - mean) * scale + shift
 
 
+@standalone
 @njit(parallel=True, **_FLAGS)
 def norm_rows(mode, x, xo, out, oo, w, wo, b, bo, rows, groups, cpg, hw, eps, per_elem, has_w,  # noqa: ANN001, ANN201
               has_b, par):

@@ -20,6 +20,7 @@ from numba import njit, prange, uint64
 from numba.extending import overload
 
 from .kernels.gemm import num_threads
+from .kernels.launch import standalone
 from .kernels.leaf import leaf
 from .kernels.simd import vec_width, veven, vgather_n, vload, vload_n, vmax_taps, vsplat, vstore, vstore_n
 
@@ -370,6 +371,7 @@ def _window_planes(kind, x, xo, y, yo, c, chunks, tasks, ishape, oshape, k, s, p
         _window_plane(kind, x, xo, y, yo, t, ishape, oshape, k, s, p, d, geo, dv, ip, fp, ph, acc)
 
 
+@standalone
 @njit(cache=True, nogil=True, parallel=True)
 def window_pool(kind, x, xo, y, yo, planes, ishape, oshape, k, s, p, d, ip, fp):  # noqa: ANN001, ANN201
     """Max/avg/LP pooling of ``planes`` (D, H, W) volumes; ``kind`` selects the reduction (module constants);
@@ -459,6 +461,7 @@ def _argmax_row(x, xo, y, yo, ix, ixo, t, ishape, oshape, b_d, b_h, b_w):  # noq
         ix[ixo + t * o_w + o] = bi
 
 
+@standalone
 @njit(cache=True, nogil=True, parallel=True)
 def argmax_pool(adaptive, x, xo, y, yo, ix, ixo, planes, ishape, oshape, k, s, p, d):  # noqa: ANN001, ANN201
     """Max pooling with torch's flat per-plane indices (int64 ``ix``): sliding windows (``k, s, p, d``) or, when

@@ -37,6 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .kernels.gemm import KC, MC, NC, num_threads
+from .kernels.launch import standalone
 from .kernels.simd import (MR, NV, Vec, nr_of, ukernel, ukernel_gather, vadd, vload, vload_n, vmax, vmul, vsplat,
                            vstore, vstore_n, vsub, width_of)
 
@@ -511,6 +512,7 @@ def _attn_tasks(t0, t1, mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko
                     et, ot, mfa, tot)
 
 
+@standalone
 @njit(**_PFLAGS)
 def attention(mode, lshape, L, S, E, Ev, qa, qo, qst, qrs, qcs, ka, ko, kst, krs, kcs, kgroup,  # noqa: ANN001, ANN201
               va, vo, vst, vrs, vcs, vgroup, fma, bma, mo, mst, mrs, mcs, mkind, causal, scale, oa, oo, ost, ors, ocs,
@@ -751,6 +753,7 @@ def _pack_weight(wa, wo, packed, ng, rows, k):  # noqa: ANN001, ANN201
     return dst, 0
 
 
+@standalone
 @njit(**_PFLAGS)
 def recurrent(mode, T, N, H, P, reverse, xa, xo, bxa, bxo, has_bx, wa, wo, w_packed, ba, bo,  # noqa: ANN001, ANN201
               has_b, ra, ro, r_packed, has_r, h0a, h0o, has_h0, c0a, c0o, has_c0, oa, oo, hta, hto, ca, co, split):

@@ -445,7 +445,7 @@ def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi
 NCQ = 256
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)  # (cached: choose_conv_algo calls it from Python)
 def _shift_dims(x: np.ndarray, p: tuple) -> tuple:
     """(hq, wq, per-image size) of the phase-split padded input: plane (c, ry, rx) holds xpad[i*sh + ry,
     j*sw + rx] for i < hq, j < wq (xpad = x zero-padded by pad_top/pad_left, and below/right as far as taps read)."""

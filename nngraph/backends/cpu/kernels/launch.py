@@ -11,11 +11,16 @@ Workers are found at run time through a process-wide table (``nngraph_worker_tab
 worker's slot; if the slot is empty -- the first call of that kernel in this process -- it calls back into Python
 once (``nngraph_worker_resolve``) to compile the worker or load it from disk. So code calling the entry points may
 itself use ``cache=True``, and only the kernels a model runs are ever compiled.
+
+The same table serves :func:`standalone` entry points: the kernels that generated executors call (the conv
+dispatcher, pooling, attention, ...) run whole in a worker, so an executor links a few instructions per kernel
+instead of compiling each kernel's code again.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import inspect
 import os
 import pickle
 import traceback
@@ -46,14 +51,16 @@ llvm.add_symbol(f"{_SYM}_worker_keys", _KEYS.ctypes.data)
 
 
 def _sources_digest() -> str:
-    """Hash of this package's sources. Worker names carry it, so editing any kernel file retires old cache entries
+    """Hash of the CPU backend's sources (this package and the kernel modules beside it, whose entry points run in
+    workers too, :func:`standalone`). Worker names carry it, so editing any kernel file retires old cache entries
     (Numba's own cache only watches the decorated function's file, not the kernels it inlines)."""
     h = hashlib.sha1()
-    here = os.path.dirname(_FILE)
-    for name in sorted(os.listdir(here)):
-        if name.endswith(".py"):
-            with open(os.path.join(here, name), "rb") as f:
-                h.update(f.read())
+    backend = os.path.dirname(os.path.dirname(_FILE))
+    for folder in (backend, os.path.dirname(_FILE)):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    h.update(f.read())
     return h.hexdigest()[:12]
 
 
@@ -258,3 +265,69 @@ def make_generic_runner(name: str, body_for: Callable) -> Callable:
             launch(nt, fn, ctx)
 
     return run
+
+
+@intrinsic
+def _flag_slot(typingctx):  # noqa: ANN001, ANN201
+    """Address of a zeroed int64 in the calling function's frame."""
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        i64 = ir.IntType(64)
+        slot = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
+        return builder.ptrtoint(slot, i64)
+
+    return types.intp(), codegen
+
+
+@intrinsic
+def _flag_get(typingctx, addr):  # noqa: ANN001, ANN201
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        return builder.load(builder.inttoptr(args[0], ir.IntType(64).as_pointer()))
+
+    return types.int64(types.intp), codegen
+
+
+@intrinsic
+def _flag_set(typingctx, addr):  # noqa: ANN001, ANN201
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        builder.store(ir.Constant(ir.IntType(64), 1), builder.inttoptr(args[0], ir.IntType(64).as_pointer()))
+        return context.get_dummy_value()
+
+    return types.none(types.intp), codegen
+
+
+def standalone(kernel: Callable) -> Callable:
+    """An @njit entry point that runs ``kernel`` (an @njit function returning nothing) in a disk-cached worker.
+
+    Why: Numba links a callee's whole LLVM IR into its caller and optimises and compiles it again there, so every
+    generated executor calling the conv or pooling dispatcher compiled each of them again (1-2 s apiece, for every
+    new model) although their machine code was cached. Through the worker table a caller links only this small
+    entry, itself disk-cached. ``kernel`` must not raise on purpose: an exception inside it (a failed allocation,
+    say) cannot cross the worker; it becomes a ``RuntimeError`` naming the kernel, without the original message."""
+    py = kernel.py_func
+    name = f"{py.__module__.rsplit('.', 1)[-1]}_{py.__qualname__}"
+    message = f"nngraph: the CPU kernel {py.__module__}.{py.__qualname__} failed"
+
+    @njit(inline="always")
+    def body(t, nt, job):  # noqa: ANN001, ANN202
+        flag, args = job
+        try:
+            kernel(*args)
+        except Exception:  # noqa: BLE001
+            _flag_set(flag)
+
+    run = make_runner(name, body)
+
+    # The entry is made from source, not as a closure: Numba keys a closure's cache entries on its pickled cell
+    # contents, which differ between processes (every process would add an entry). It carries the kernel's name and
+    # file: the generated executors import it under that name, and its cache files sit beside the kernel's.
+    ns = {"__name__": py.__module__, "run": run, "flag_slot": _flag_slot, "flag_get": _flag_get, "message": message}
+    src = (f"def {py.__name__}(*args):\n    flag = flag_slot()\n    run(1, (flag, args))\n"
+           "    if flag_get(flag) != 0:\n        raise RuntimeError(message)\n")
+    exec(compile(src, inspect.getfile(py), "exec"), ns)  # noqa: S102 - fixed template, names only
+    entry = ns[py.__name__]
+    entry.__qualname__ = py.__qualname__
+    entry.__doc__ = py.__doc__
+    out = njit(nogil=True, cache=True)(entry)
+    out.kernel = kernel
+    return out

@@ -104,6 +104,7 @@ class Emitter:
         self.output_arenas: list[tuple[str, TensorSpec]] = []
         self._plan_offsets: dict[tuple[str, int], int] = {}
         self.symbols: list[str] = []  # symbolic size parameters of every segment (dynamic shapes)
+        self.constants: dict[str, str] = {}  # source text of a constant kernel argument -> its global name
 
     # -- kernels and code ----------------------------------------------------------------------------------------------
     def use(self, fn: Any) -> str:
@@ -125,10 +126,19 @@ class Emitter:
         parts: list[str] = []
         for a in args:
             if isinstance(a, Buf):
-                parts += [a.arena, _num(a.offset)]
+                parts += [a.arena, self.constant(a.offset)]
             else:
-                parts.append(_num(a))
+                parts.append(self.constant(a))
         self.emit(f"{self.use(fn)}({', '.join(parts)})")
+
+    def constant(self, value: Any) -> str:
+        """Source text of a kernel argument (:func:`_num`); a constant number or tuple of them becomes a module-level
+        name. Numba types a global as one frozen constant, where ``np.int64(3)`` in the body is a global lookup, an
+        attribute and a call to type and lower: a ResNet-18's segment spent most of its compile time on them."""
+        text = _num(value)
+        if not _is_constant(value):
+            return text
+        return self.constants.setdefault(text, f"c{len(self.constants)}")
 
     # -- buffers ------------------------------------------------------------------------------------------------------
     def buf(self, name: str | None) -> Any:
@@ -246,6 +256,12 @@ def _num(v: Any) -> str:
     raise TypeError(f"cannot pass {v!r} to a kernel")
 
 
+def _is_constant(v: Any) -> bool:
+    if isinstance(v, tuple):
+        return all(_is_constant(x) for x in v)
+    return isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) and not isinstance(v, SymInt)
+
+
 def _is_weight(node: Node) -> bool:
     return node.kind in (PARAM, CONSTANT) or node.meta.weight_only
 
@@ -320,6 +336,7 @@ def _assemble(em: Emitter, inputs: list[Node], outputs: list, weight_nodes: list
               "from numba import njit"]
     for local, (mod, qual) in sorted(em.imports.items()):
         header.append(f"from {mod} import {qual} as {local}")
+    header += [f"{name} = {text}" for text, name in em.constants.items()]
     chunks, segments = [], []
     for i, step in enumerate(em.steps):
         if step.host is not None:

@@ -82,3 +82,30 @@ def test_two_rounds_on_a_user_model(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_side_that_fails_names_the_tree(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(RuntimeError, match="expected the tree"):
         ab.run_side(str(tmp_path), "mlp", 1, 1, 1)  # no nngraph there: the installed one is imported
+
+
+def test_rename_source_moves_every_import_form_to_the_copy() -> None:
+    src = ("import nngraph\n    import nngraph  # lazily\nimport nngraph.nn as nn\nfrom nngraph.ir import graph\n"
+           "from nngraph import compile\nfrom .kernels import x  # nngraph internals\nname = 'nngraph_gen_'\n")
+    out = ab.rename_source(src, "nngraph_abc")
+    assert out == ("import nngraph_abc as nngraph\n    import nngraph_abc as nngraph  # lazily\n"
+                   "import nngraph_abc.nn as nn\nfrom nngraph_abc.ir import graph\nfrom nngraph_abc import compile\n"
+                   "from .kernels import x  # nngraph internals\nname = 'nngraph_gen_'\n")
+    old_launch = 'llvm.add_symbol("nngraph_worker_table", _TABLE.ctypes.data)\n'
+    assert ab.rename_source(old_launch, "nngraph_abc") == 'llvm.add_symbol("nngraph_abc_worker_table", ' \
+        "_TABLE.ctypes.data)\n"  # revisions before the per-package symbols would share one table
+
+
+def test_in_process_a_over_a_on_the_mlp(tmp_path) -> None:  # noqa: ANN001
+    """Both sides in one process: the working tree under two package names (an A/A), weights shared, outputs
+    checked, rounds interleaved; a sample per process."""
+    results = ab.compare_in_process(ROOT, ROOT, [("mlp", 2)], [1], rounds=2, calls=3, store=str(tmp_path),
+                                    inner_rounds=2)
+    (r,) = results
+    assert (r["model"], r["batch"], r["threads"]) == ("mlp", 2, 1)
+    assert len(r["samples"]["base"]) == len(r["samples"]["head"]) == 2
+    assert all(v > 0 for v in r["samples"]["base"] + r["samples"]["head"])
+    copies = sorted(os.listdir(tmp_path / "inproc"))
+    assert len(copies) == 2 and copies[1] == copies[0] + "_aa", copies
+    init = (tmp_path / "inproc" / copies[0] / copies[0] / "runtime" / "cache.py").read_text()
+    assert f"import {copies[0]} as nngraph" in init

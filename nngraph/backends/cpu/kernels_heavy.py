@@ -19,7 +19,6 @@ def _epi(ba, bo, nb, bias_axis, ra, ro, nres, act, alpha, beta, m, n):  # noqa: 
     return (bias, bias_axis, res, act, alpha, beta)
 
 
-@standalone
 @njit(cache=True, nogil=True)
 def linear_packed(m, k, n, xa, xo, pa, po, psize, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(x(m, k) @ W.T + bias + residual) with W pre-packed (``pack_linear_weight``)."""
@@ -28,7 +27,6 @@ def linear_packed(m, k, n, xa, xo, pa, po, psize, ba, bo, nb, ra, ro, nres, act,
     gemm_packed_std(x, pa[po:po + psize], c, _epi(ba, bo, nb, 1, ra, ro, nres, act, alpha, beta, m, n))
 
 
-@standalone
 @njit(cache=True, nogil=True)
 def linear_raw(m, k, n, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(x(m, k) @ W(n, k).T + bias + residual), W read as is."""
@@ -38,7 +36,6 @@ def linear_raw(m, k, n, xa, xo, wa, wo, ba, bo, nb, ra, ro, nres, act, alpha, be
     gemm_bt_std(x, w, c, _epi(ba, bo, nb, 1, ra, ro, nres, act, alpha, beta, m, n))
 
 
-@standalone
 @njit(cache=True, nogil=True)
 def matmul_2d(m, k, n, aa, ao, ba_, bo_, ra, ro, nres, act, alpha, beta, oa, oo):  # noqa: ANN001, ANN201
     """out(m, n) = act(a(m, k) @ b(k, n) + residual)."""

@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +81,6 @@ def checkout(rev: str, store: str, repo: str = ROOT) -> str:
 
 def _child(request: dict[str, Any]) -> dict[str, Any]:
     """Runs in the side's process: compile the case, warm up, time ``calls`` calls."""
-    import time
-
     import nngraph
     from nngraph.cli.modelref import resolve
 
@@ -97,12 +96,17 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
     compiled(*inputs)
     while time.perf_counter() < end:
         compiled(*inputs)
-    times = []
-    for _ in range(request["calls"]):
-        t = time.perf_counter()
-        compiled(*inputs)
-        times.append(time.perf_counter() - t)
+    times = _time_calls(compiled, inputs, request["calls"])
     return {"median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3}
+
+
+def _time_calls(fn: Any, inputs: tuple, calls: int) -> list[float]:
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn(*inputs)
+        times.append(time.perf_counter() - t)
+    return times
 
 
 def run_side(tree: str, model: str, batch: int, threads: int, calls: int, warmup_s: float = 0.5,
@@ -181,8 +185,6 @@ def renamed_copy(tree: str, store: str, suffix: str = "") -> tuple[str, str]:
 def _child_in_process(request: dict[str, Any]) -> dict[str, Any]:
     """Both sides in this process: build the case on each package, same weights, check the outputs agree, then
     ``rounds`` ABBA rounds of (warm-up call, ``calls`` timed calls) per side; one sample = their median."""
-    import time
-
     sides = {}
     for side in request["order"]:
         sys.path.insert(0, request[side]["path"])
@@ -206,14 +208,8 @@ def _child_in_process(request: dict[str, Any]) -> dict[str, Any]:
     samples: dict[str, list[float]] = {"base": [], "head": []}
     for r in range(request["rounds"]):
         for side in (("base", "head") if r % 2 == 0 else ("head", "base")):
-            fn = fns[side]
-            fn(*inputs)
-            times = []
-            for _ in range(request["calls"]):
-                t = time.perf_counter()
-                fn(*inputs)
-                times.append(time.perf_counter() - t)
-            samples[side].append(statistics.median(times) * 1e3)
+            fns[side](*inputs)
+            samples[side].append(statistics.median(_time_calls(fns[side], inputs, request["calls"])) * 1e3)
     return samples
 
 

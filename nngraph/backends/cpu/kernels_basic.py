@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-from .kernels.launch import standalone
 
 from .buffers import Buf, collapse, pad_dims
+from .kernels.launch import standalone
 
 PARALLEL_MIN = 1 << 16
 

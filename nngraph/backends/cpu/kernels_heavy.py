@@ -8,8 +8,8 @@ from numba import njit, prange
 from .kernels.epilogue import act_scalar
 from .kernels.conv import (conv2d_1x1_std, conv2d_depthwise_std, conv2d_im2col_std, conv2d_shift_oc_std,
                            conv2d_shift_std)
-from .kernels.launch import standalone
 from .kernels.gemm import gemm_bt_std, gemm_packed_std, gemm_std, pack_bt, packed_b_size
+from .kernels.launch import standalone
 
 
 @njit(cache=True, nogil=True)

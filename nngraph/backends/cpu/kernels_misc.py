@@ -13,8 +13,8 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .kernels.epilogue import ACT_NONE
-from .kernels.launch import standalone
 from .kernels.gemm import gemm_std
+from .kernels.launch import standalone
 
 PARALLEL_MIN = 1 << 15  # elements (or multiply-adds) below which kernels run serially
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
 from .kernels.launch import standalone
 
 BLOCK = 4096  # elements per partial sum in blocked summation

@@ -33,6 +33,8 @@ from numba import cfunc, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .. import KERNEL_STAMP
+
 _WORKER_SIG = types.void(types.intp, types.intp, types.intp)
 _FILE = os.path.abspath(__file__)
 _WORKERS: dict[tuple, object] = {}
@@ -50,21 +52,10 @@ llvm.add_symbol(f"{_SYM}_worker_table", _TABLE.ctypes.data)
 llvm.add_symbol(f"{_SYM}_worker_keys", _KEYS.ctypes.data)
 
 
-def _sources_digest() -> str:
-    """Hash of the CPU backend's sources (this package and the kernel modules beside it, whose entry points run in
-    workers too, :func:`standalone`). Worker names carry it, so editing any kernel file retires old cache entries
-    (Numba's own cache only watches the decorated function's file, not the kernels it inlines)."""
-    h = hashlib.sha1()
-    backend = os.path.dirname(os.path.dirname(_FILE))
-    for folder in (backend, os.path.dirname(_FILE)):
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as f:
-                    h.update(f.read())
-    return h.hexdigest()[:12]
-
-
-_DIGEST = _sources_digest()
+#: Worker names carry the hash of every kernel source file (``kernel_stamp``: this package and the kernel modules
+#: beside it, whose entry points run in workers too, :func:`standalone`), so editing any of them retires old cache
+#: entries (Numba's own cache only watches the decorated function's file, not the kernels it inlines).
+_DIGEST = KERNEL_STAMP[:12]
 
 
 def _make_worker(name: str, job_type: types.Type) -> object:

@@ -2,9 +2,10 @@
 modules involved, graph breaks with their reasons, planned vs unplanned activation memory and the numerics report
 (per fused/folded node, the largest deviation from the nodes it replaces on the example input).
 
-``--profile`` adds two timings, labelled as what they measure: the optimized graph node by node in the reference
-interpreter (numpy; a breakdown of where the work is, not the compiled speed), and the compiled executor's own
-steps (generated Numba segments and host steps) against a whole compiled call.
+``--profile`` adds three timings, labelled as what they measure: the optimized graph node by node in the reference
+interpreter (numpy; a breakdown of where the work is, not the compiled speed), the compiled executor's own steps
+(generated Numba segments and host steps) against a whole compiled call, and every kernel call inside the segments
+timed in place (per node of the compiled graph; ``--threads`` sets the threads, as for ``nngraph.compile``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", action="store_true", help="time every node / compiled step")
     parser.add_argument("--top", type=int, default=15, metavar="N", help="rows of the profile tables (15)")
     parser.add_argument("--repeat", type=int, default=3, metavar="R", help="timed runs per profile (3)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="threads of the compiled profiles (default: all cores Numba may use)")
     passes = parser.add_mutually_exclusive_group()
     passes.add_argument("--passes", type=_csv, action="extend", default=None, metavar="P,P",
                         help="run only these passes, in order")
@@ -101,16 +104,19 @@ def collect(result: Any) -> dict[str, Any]:
 def _profile(result: Any, model: Any, inputs: tuple, args: argparse.Namespace) -> dict[str, Any]:
     import nngraph
 
-    from .profiling import executor_profile, interpreter_profile
+    from .profiling import executor_profile, interpreter_profile, kernel_profile
 
     per_node = interpreter_profile(result.graph, model, inputs, repeat=args.repeat)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        compiled = nngraph.compile(model, passes=args.passes or "default", disable=args.disable or ())
+        compiled = nngraph.compile(model, passes=args.passes or "default", disable=args.disable or (),
+                                   threads=args.threads)
         compiled(*inputs)
     steps, whole_ms = executor_profile(compiled, inputs, repeat=max(args.repeat, 5))
+    kernels, kernels_ms, run_ms = kernel_profile(compiled, inputs, repeat=max(args.repeat, 5))
     return {"interpreter_nodes": [t.as_dict() for t in per_node], "executor_steps": [t.as_dict() for t in steps],
-            "compiled_call_ms": whole_ms, "repeat": args.repeat}
+            "compiled_call_ms": whole_ms, "kernel_nodes": [t.as_dict() for t in kernels], "kernels_ms": kernels_ms,
+            "instrumented_call_ms": run_ms, "threads": args.threads, "repeat": args.repeat}
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------
@@ -188,7 +194,18 @@ def _render_profile(prof: dict[str, Any], top: int) -> str:
                            f"{s['ms'] / (step_total or 1.0):.1%}"] for s in ranked],
                          [False, False, False, True, True], max_width=70),
             f"  steps {step_total:.3f} ms in all; a whole compiled call {prof['compiled_call_ms']:.3f} ms (the "
-            "difference: argument handling, output allocation, Python dispatch)"]
+            "difference: argument handling, output allocation, Python dispatch)", ""]
+    kernels = prof["kernel_nodes"]
+    ktotal = prof["kernels_ms"] or 1.0
+    threads = prof.get("threads") or "all"
+    out += [f"profile 3: kernel calls timed in place inside the compiled segments, per node ({len(kernels)} nodes, "
+            f"threads={threads}; cycle counter between calls, median of {max(prof['repeat'], 5)} runs)",
+            format_table(["node", "what [kernels]", "module", "ms", "share"],
+                         [[k["name"], k["what"], k["module"] or "", f"{k['ms']:.3f}", f"{k['ms'] / ktotal:.1%}"]
+                          for k in sorted(kernels, key=lambda k: -k["ms"])[:top]],
+                         [False, False, False, True, True], max_width=70),
+            f"  kernel calls {prof['kernels_ms']:.3f} ms in all; a whole instrumented run {prof['instrumented_call_ms']:.3f}"
+            " ms (the difference: host steps, segment entry, clock reads)"]
     return "\n".join(out)
 
 
@@ -196,8 +213,8 @@ def execute(args: argparse.Namespace) -> int:
     import nngraph
     from nngraph.trace import GraphBreakWarning
 
-    if args.batch < 1 or args.top < 1 or args.repeat < 1:
-        raise CLIError("--batch, --top and --repeat must be at least 1")
+    if args.batch < 1 or args.top < 1 or args.repeat < 1 or (args.threads is not None and args.threads < 1):
+        raise CLIError("--batch, --top, --repeat and --threads must be at least 1")
     ref = ref_from_args(args.model, args)
     model = ref.build(args.seed, args.pretrained)
     inputs = ref.inputs(args.batch, args.seed)

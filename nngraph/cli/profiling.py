@@ -6,6 +6,8 @@
   version, not per call.
 - ``executor_profile``: the compiled executor's own steps, each timed alone: generated Numba segments (several nodes
   each) and host steps (nodes run by Python between segments: module calls at graph breaks, ops without a lowering).
+- ``kernel_profile``: every kernel call inside the segments, timed in place (the segments generated again with a
+  cycle-counter read between calls, :mod:`nngraph.backends.cpu.profile`), per node of the compiled graph.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 from nngraph.ir.interpreter import Interpreter
 from nngraph.ir.node import CONSTANT, PARAM, Node
 
-__all__ = ["NodeTime", "interpreter_profile", "executor_profile"]
+__all__ = ["NodeTime", "interpreter_profile", "executor_profile", "kernel_profile"]
 
 
 @dataclass
@@ -123,3 +125,70 @@ def executor_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[li
             out.append(NodeTime(f"host:{node.name}", "host step, " + node_label(node), node.meta.module, ms))
     return out, statistics.median(whole) * 1e3
 
+
+
+def _kernel_names(lines: list[str]) -> str:
+    names = []
+    for line in lines:
+        m = re.match(r"k_(\w+)\(", line)
+        name = m.group(1) if m else line.split("(")[0].split("=")[0].strip()
+        name = re.sub(r"^nngraph_gen_[0-9a-f]+_", "generated ", name)
+        if name not in names:
+            names.append(name)
+    return ", ".join(names)
+
+
+def kernel_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[list[NodeTime], float, float]:
+    """Median milliseconds of each node's kernel calls inside the compiled segments of ``compiled``'s latest
+    specialization (CPU; called at least once on ``inputs``), timed in place, in program order; with the sum of
+    those medians and the median of whole instrumented runs (segments and host steps) for comparison.
+
+    Runs with the module's ``threads`` like a real call. Lines emitted for no node (copies into the outputs) are
+    reported as ``(outputs)``."""
+    import numba
+
+    from nngraph.backends.cpu import profile
+
+    spec = compiled.specializations[-1]
+    exe = spec.executable
+    program = exe.program
+    compiled(*inputs)  # weights refreshed, workspace allocated
+    module = profile.load_instrumented(program, exe._graph_key, exe.use_cache)
+    stamps = profile.new_stamps(program)
+    leaves = [np.ascontiguousarray(x) for x in inputs]
+    outs = [np.empty(s.shape, dtype=s.dtype) for _, s in program.outputs]
+    args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + exe._weights + exe._workspace()
+    threads = compiled._options.threads
+    before = numba.get_num_threads()
+    if threads:
+        numba.set_num_threads(threads)
+    per_line: dict[str, list[np.ndarray]] = {name: [] for name in stamps}
+    whole = []
+    try:
+        for _ in range(repeat + 1):  # the first run compiles / loads and is dropped
+            start = time.perf_counter()
+            for segment, step in zip(program.segments, exe.steps):
+                if isinstance(segment, str):
+                    getattr(module, segment)(*args, stamps[segment])
+                    per_line[segment].append(np.diff(stamps[segment]))
+                else:
+                    exe._host(step, args)
+            whole.append(time.perf_counter() - start)
+    finally:
+        numba.set_num_threads(before)
+    period = profile.seconds_per_cycle()
+    graph = exe.graph
+    totals: dict[str, float] = {}
+    kernels: dict[str, list[str]] = {}
+    for segment, runs in per_line.items():
+        medians = np.median(np.array(runs[1:]), axis=0) * period * 1e3
+        for line, origin, ms in zip(program.segment_lines[segment], program.line_origins[segment], medians):
+            key = origin or "(outputs)"
+            totals[key] = totals.get(key, 0.0) + float(ms)
+            kernels.setdefault(key, []).append(line)
+    out = []
+    for key, ms in totals.items():
+        node = graph[key] if key in graph else None
+        label = node_label(node) if node is not None else "copies into the output arrays"
+        out.append(NodeTime(key, f"{label} [{_kernel_names(kernels[key])}]", node.meta.module if node else "", ms))
+    return out, sum(totals.values()), statistics.median(whole[1:]) * 1e3

@@ -39,7 +39,7 @@ def test_explain_fusions_memory_numerics(capsys: pytest.CaptureFixture, tmp_path
 
 def test_explain_graph_break_and_profile() -> None:
     res = nngraph_cli("explain", "tests.cli.tiny_models:tiny_break", "--input-shape", "8", "--profile", "--top", "3",
-                      "--repeat", "2")
+                      "--repeat", "2", "--threads", "1")
     assert res.returncode == 0, res.stderr
     text = res.stdout
     assert "graph breaks (1)" in text and "graph break in '1' (Breaks)" in text
@@ -52,6 +52,10 @@ def test_explain_graph_break_and_profile() -> None:
     rows = [ln for ln in table1 if ln.strip() and not ln.startswith(("-", "node ", "  "))]
     assert len(rows) == 3  # --top 3 of the 5 nodes
     assert "5 nodes" in text
+    assert "profile 3: kernel calls timed in place inside the compiled segments, per node (3 nodes, threads=1" in text
+    table3 = text.split("profile 3")[1].splitlines()[3:6]
+    assert {ln.split()[0] for ln in table3} == {"linear", "linear_1", "relu"}, table3
+    assert "[kernels_heavy_linear_packed]" in text and "a whole instrumented run" in text
 
 
 def test_explain_json_stdout_and_errors(capsys: pytest.CaptureFixture) -> None:
@@ -62,3 +66,4 @@ def test_explain_json_stdout_and_errors(capsys: pytest.CaptureFixture) -> None:
     assert main(["explain", "mlp", "--passes", "nope"]) == 2
     assert "unknown pass 'nope'" in capsys.readouterr().err
     assert main(["explain", "mlp", "--top", "0"]) == 2
+    assert main(["explain", "mlp", "--threads", "0"]) == 2

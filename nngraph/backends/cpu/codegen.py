@@ -86,6 +86,7 @@ class Step:
     """One step of the program: a compiled segment (``lines``) or a host node."""
 
     lines: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)  # per line: the node it was emitted for ('' = output copy)
     host: Node | None = None
     host_args: list[Buf | None] = field(default_factory=list)
     host_outs: list[Buf] = field(default_factory=list)
@@ -105,6 +106,7 @@ class Emitter:
         self._plan_offsets: dict[tuple[str, int], int] = {}
         self.symbols: list[str] = []  # symbolic size parameters of every segment (dynamic shapes)
         self.constants: dict[str, str] = {}  # source text of a constant kernel argument -> its global name
+        self.origin = ""  # the node being lowered (recorded per emitted line, for profiles)
 
     # -- kernels and code ----------------------------------------------------------------------------------------------
     def use(self, fn: Any) -> str:
@@ -118,6 +120,7 @@ class Emitter:
         if self.steps[-1].host is not None:
             self.steps.append(Step())
         self.steps[-1].lines.append(line)
+        self.steps[-1].origins.append(self.origin)
 
     def call(self, fn: Any, *args: Any) -> None:
         """Emit ``fn(*args)``; a ``Buf`` argument expands to ``arena, offset``. Numbers are emitted as typed (not
@@ -232,6 +235,9 @@ class Program:
     outputs: list[tuple[Buf, TensorSpec]]  # where each output's value ends up (an output arena)
     weight_nodes: list[str]
     params: list[str]  # every segment's parameters: input, output, weight and workspace arenas
+    header: str = ""  # the module's imports and constants
+    segment_lines: dict[str, list[str]] = field(default_factory=dict)  # segment name -> its body's lines
+    line_origins: dict[str, list[str]] = field(default_factory=dict)  # segment name -> node name per line
 
 
 def _num(v: Any) -> str:
@@ -298,6 +304,7 @@ def generate(graph: Graph, symbols: tuple[str, ...] = ()) -> Program:
         rule = REGISTRY[node.target].lowerings.get(TARGET) if node.kind == OP else None
         handled = False
         if rule is not None:
+            em.origin = node.name
             mark_steps, mark_lines = len(em.steps), len(em.steps[-1].lines)
             try:
                 handled = bool(rule(em, node))
@@ -306,9 +313,11 @@ def generate(graph: Graph, symbols: tuple[str, ...] = ()) -> Program:
             if not handled:  # undo anything the rule emitted before giving up
                 del em.steps[mark_steps:]
                 del em.steps[-1].lines[mark_lines:]
+                del em.steps[-1].origins[mark_lines:]
         if not handled:
             em.host(node)
     outputs = []
+    em.origin = ""
     from .kernels_basic import emit_copy
 
     for k, a in enumerate(out_node.args):
@@ -337,7 +346,7 @@ def _assemble(em: Emitter, inputs: list[Node], outputs: list, weight_nodes: list
     for local, (mod, qual) in sorted(em.imports.items()):
         header.append(f"from {mod} import {qual} as {local}")
     header += [f"{name} = {text}" for text, name in em.constants.items()]
-    chunks, segments = [], []
+    chunks, segments, lines, origins = [], [], {}, {}
     for i, step in enumerate(em.steps):
         if step.host is not None:
             segments.append(step)
@@ -346,9 +355,10 @@ def _assemble(em: Emitter, inputs: list[Node], outputs: list, weight_nodes: list
             body = "\n".join("    " + line for line in step.lines)
             chunks.append(f"@njit(cache=True, nogil=True)\ndef {name}({params}):\n{body}\n")
             segments.append(name)
+            lines[name], origins[name] = list(step.lines), list(step.origins)
     source = "\n".join(header) + "\n\n\n" + "\n\n".join(chunks)
     return Program(source, segments, em.arenas, [n.name for n in inputs], outputs, weight_nodes,
-                   segment_params(em))
+                   segment_params(em), "\n".join(header), lines, origins)
 
 
 def identifier(text: str) -> str:

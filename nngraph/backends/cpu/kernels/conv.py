@@ -35,7 +35,7 @@ from .epilogue import ACT_CLAMP_ORDERED, ACT_NONE, ACT_RELU, epi_std, lane_epilo
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
-from .simd import (nr_of, tile_nr, ukernel_gather, ukernel_off, vadd, vec_width, veven, vfma, vgather_n, vload,
+from .simd import (nr_of, prefetch, tile_nr, ukernel_gather, ukernel_off, vadd, vec_width, veven, vfma, vgather_n, vload,
                    vload_n, vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
 
 ALGO_IM2COL = 0
@@ -863,6 +863,17 @@ def _store_transposed_act(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, 
 
 
 @njit(inline="always")
+def _prefetch_taps(src: np.ndarray, qoff: np.ndarray, m0: int, nm: int, koff: np.ndarray, k0: int, nk: int) -> None:
+    """Prefetch the input lines that pixels m0 <= m < m0 + nm read at taps k0 <= k < k0 + nk (rows of consecutive
+    pixels are assumed contiguous: one prefetch per 16 elements and the last)."""
+    for k in range(k0, k0 + nk):
+        base = koff[k]
+        for m in range(m0, m0 + nm, 16):
+            prefetch(src, qoff[m] + base)
+        prefetch(src, qoff[m0 + nm - 1] + base)
+
+
+@njit(inline="always")
 def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: int, o0: int, o1: int,
                      wp: np.ndarray, koff: np.ndarray, cbuf: np.ndarray, out3: np.ndarray, epi, epi_args,
                      tmp: np.ndarray) -> None:  # noqa: ANN001
@@ -873,6 +884,7 @@ def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: 
     fused, fbias, act, alpha, beta = lane_epilogue(epi, epi_args, out3)
     nr = tile_nr(out3)
     k = koff.size
+    pointwise = k == 1 or koff[1] - koff[0] >= npix  # 1x1: each tap a channel plane, read once per pixel block
     nslices = (k + KCO - 1) // KCO
     kstep = (k + nslices - 1) // nslices
     for ob in range(o0, o1, NCO):
@@ -881,6 +893,8 @@ def _shift_oc_region(src: np.ndarray, qoff: np.ndarray, m0: int, m1: int, img0: 
             mq = min(MQ, m1 - mb)
             for pc in range(0, k, kstep):
                 kc = min(kstep, k - pc)
+                if ob == o0 and pointwise:
+                    _prefetch_taps(src, qoff, mb, mq, koff, pc, kc)
                 for jr in range(0, nco, nr):
                     b_at = ((ob + jr) // nr) * k * nr + pc * nr
                     ncols = min(nr, nco - jr)

@@ -139,6 +139,21 @@ def vload(typingctx, ary, idx):  # noqa: ANN001, ANN201
 
 
 @intrinsic
+def prefetch(typingctx, ary, idx):  # noqa: ANN001, ANN201
+    """Prefetch the cache line of ``ary`` flat element ``idx`` for reading, into all levels (no bounds check)."""
+
+    def codegen(context, builder, sig, args):  # noqa: ANN001, ANN202
+        ptr = _data_ptr(context, builder, sig.args[0], args[0], args[1])
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(ary, types.intp), codegen
+
+
+@intrinsic
 def vload_n(typingctx, ary, idx, n):  # noqa: ANN001, ANN201
     """Masked vector load of ``n`` (0..W) elements from ``idx``; other lanes are 0 and never touched in memory."""
     vt = _vec_of(ary.dtype)

@@ -204,8 +204,8 @@ def _render_profile(prof: dict[str, Any], top: int) -> str:
                          [[k["name"], k["what"], k["module"] or "", f"{k['ms']:.3f}", f"{k['ms'] / ktotal:.1%}"]
                           for k in sorted(kernels, key=lambda k: -k["ms"])[:top]],
                          [False, False, False, True, True], max_width=70),
-            f"  kernel calls {prof['kernels_ms']:.3f} ms in all; a whole instrumented run {prof['instrumented_call_ms']:.3f}"
-            " ms (the difference: host steps, segment entry, clock reads)"]
+            f"  kernel calls {prof['kernels_ms']:.3f} ms in all; a whole instrumented run "
+            f"{prof['instrumented_call_ms']:.3f} ms (the difference: host steps, segment entry, clock reads)"]
     return "\n".join(out)
 
 

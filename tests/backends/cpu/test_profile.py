@@ -15,12 +15,17 @@ def _model() -> nn.Module:
                          nn.Linear(8, 5)).eval()
 
 
-def test_every_line_has_its_node():
+def _compiled(seed: int) -> tuple:
+    """(model, input, its executable after one call)."""
     model = _model()
-    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    x = np.random.default_rng(seed).standard_normal((2, 3, 8, 8)).astype(np.float32)
     compiled = nngraph.compile(model)
     compiled(x)
-    exe = compiled.specializations[0].executable
+    return model, x, compiled.specializations[0].executable
+
+
+def test_every_line_has_its_node():
+    _, _, exe = _compiled(0)
     program = exe.program
     assert program.segment_lines and set(program.segment_lines) == {s for s in program.segments if isinstance(s, str)}
     for name, lines in program.segment_lines.items():
@@ -35,11 +40,7 @@ def test_every_line_has_its_node():
 
 
 def test_instrumented_program_computes_the_same_outputs_and_stamps_in_order():
-    model = _model()
-    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
-    compiled = nngraph.compile(model)
-    compiled(x)
-    exe = compiled.specializations[0].executable
+    model, x, exe = _compiled(1)
     program = exe.program
     module = profile.load_instrumented(program, exe._graph_key, exe.use_cache)
     stamps = profile.new_stamps(program)

@@ -177,6 +177,8 @@ CONV_CASES = [
     (3, 2, 1, 1, 3, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (1, 20, 3, 40, 70, 1, 3, (1, 1), (0, 0, 1, 1), (1, 1), 1),
     (2, 8, 9, 11, 16, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 2),  # grouped 1x1, few rows: its input read in place
+    (2, 12, 9, 11, 40, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1),  # strided 1x1 (odd sizes): subsampled for ALGO_1X1
+    (1, 8, 10, 7, 48, 1, 1, (3, 1), (0, 0, 0, 0), (1, 1), 2),  # grouped, uneven strides
 ]
 
 
@@ -202,7 +204,7 @@ def test_conv_algorithms(dtype):
         algos = [K.ALGO_IM2COL]
         if g == 1:
             algos += [K.ALGO_SHIFT, K.ALGO_SHIFT_OC]
-        if kh == kw == 1 and st == (1, 1) and not any(pad):
+        if kh == kw == 1 and not any(pad):
             algos.append(K.ALGO_1X1)
         if g == c:
             algos.append(K.ALGO_DEPTHWISE)
@@ -424,11 +426,23 @@ def test_conv_transpose(dtype):
         np.testing.assert_allclose(out, ref, **_tol(dtype, c // g * kh * kw))
 
 
+@settings(max_examples=300, deadline=None)
+@given(hst.integers(0, 2), hst.integers(1, 64), hst.integers(1, 64), hst.sampled_from([1, 3]), hst.integers(1, 2),
+       hst.booleans(), hst.sampled_from([0, 1, 7, 14, 28, 56]), hst.integers(1, 8))
+def test_chosen_conv_algo_is_applicable(glog, cg, og, k, s, padded, hw, batch):
+    """The cost model only picks an algorithm that can run the conv (a grouped 1x1 conv on a 7x7 plane had been
+    handed to the ungrouped channels-in-lanes kernel: NaN)."""
+    g = 2 ** glog
+    pad = (k // 2 if padded else 0,) * 4
+    algo = K.choose_conv_algo(g * cg, g * og, k, k, (s, s), pad, (1, 1), g, hw, hw, batch)
+    assert algo in K.applicable_algos(g * cg, g * og, k, k, (s, s), pad, g)
+
+
 def test_choose_conv_algo():
     assert K.choose_conv_algo(64, 64, 3, 3, (1, 1), (1, 1, 1, 1)) == K.ALGO_SHIFT
     assert K.choose_conv_algo(64, 128, 3, 3, (2, 2), (1, 1, 1, 1)) == K.ALGO_SHIFT
     assert K.choose_conv_algo(64, 256, 1, 1) == K.ALGO_1X1
-    assert K.choose_conv_algo(64, 256, 1, 1, (2, 2)) == K.ALGO_IM2COL
+    assert K.choose_conv_algo(64, 256, 1, 1, (2, 2)) == K.ALGO_1X1  # on its subsampled input
     assert K.choose_conv_algo(32, 32, 3, 3, (2, 2), (1, 1, 1, 1), groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=32) == K.ALGO_DEPTHWISE
     assert K.choose_conv_algo(32, 64, 3, 3, groups=8) == K.ALGO_IM2COL
@@ -441,5 +455,6 @@ def test_choose_conv_algo():
     assert K.choose_conv_algo(24, 144, 1, 1, h=56, w=56) == K.ALGO_1X1  # 3136 pixels fill 98 tiles
     assert K.choose_conv_algo(960, 320, 1, 1, h=7, w=7) == K.ALGO_SHIFT_OC  # 49 pixels in 64 tile columns
     assert K.choose_conv_algo(1024, 2048, 1, 1, (2, 2), h=14, w=14) == K.ALGO_SHIFT_OC
-    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_SHIFT_OC  # read in place
+    assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), h=56, w=56) == K.ALGO_1X1  # 28x28 outputs fill the tiles
+    assert K.choose_conv_algo(256, 512, 1, 1, (2, 2), h=14, w=14) == K.ALGO_SHIFT_OC  # 49 pixels in 64 columns
     assert K.choose_conv_algo(64, 128, 1, 1, (2, 2), (1, 1, 1, 1), h=56, w=56) == K.ALGO_IM2COL  # phase copies

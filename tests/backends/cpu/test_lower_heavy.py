@@ -88,6 +88,19 @@ def test_conv_epilogues(case, dtype):
         compiled_matches(m, x)
 
 
+def test_grouped_and_strided_1x1_convs_on_small_planes():
+    """Grouped 1x1 convs on small planes (the cost model had picked the ungrouped channels-in-lanes kernel for them:
+    NaN) and strided 1x1 convs (the 1x1 GEMM on a subsampled copy, or gathered in place on 7x7 outputs)."""
+    rng = np.random.default_rng(11)
+    for cin, cout, groups, stride, hw in [(64, 64, 4, 1, 7), (64, 128, 2, 1, 14), (32, 64, 1, 2, 28),
+                                         (32, 64, 1, 2, 14), (48, 96, 2, 2, 14), (64, 64, 1, (2, 1), 9),
+                                         (16, 32, 1, 3, 11)]:
+        m = ConvBlock(cin, cout, 1, stride=stride, groups=groups, act="relu")
+        _randomize_bn(m, rng)
+        x = rng.standard_normal((2, cin, hw, hw)).astype(np.float32)
+        compiled_matches(m, x, tol=1e-4)
+
+
 def test_conv_on_strided_input_and_batch_zero():
     rng = np.random.default_rng(1)
     m = ConvBlock(4, 6, 3, padding=1)

@@ -74,9 +74,10 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     size, the shifted-window GEMM takes the output channels into its vector lanes (ALGO_SHIFT_OC) where that wastes
     less of the register tile than the pixel grid does (:func:`shift_waste` vs :func:`shift_oc_waste`: output
     channels a multiple of NR, most 3x3 layers; 7x7 512->512 1.3x faster), and it takes small unpadded 1x1 convs
-    from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x) and unpadded strided 1x1 convs from im2col (its gathers read them
-    in place: resnet's downsampling 1.15-1.45x). The constants are fitted to the zoo's conv shapes (one thread,
-    batch 1 and 8): the rule picks the faster algorithm or one within 5% of it.
+    from the 1x1 GEMM (14x14 and 7x7: 1.1-1.2x); unpadded strided 1x1 convs run as the 1x1 GEMM on a subsampled
+    input, or through ALGO_SHIFT_OC's gathers in place where the output is small (7x7). The constants are fitted to
+    the zoo's conv shapes (one thread, batch 1 and 8): the rule picks the faster algorithm or one within 5% of it,
+    and only an applicable one.
     """
     algos = applicable_algos(c, o, kh, kw, stride, padding, groups)
     if ALGO_DEPTHWISE in algos:
@@ -85,15 +86,18 @@ def choose_conv_algo(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     p = conv_params((o, c, kh, kw), (batch, c, h, w), stride, padding, dilation, groups) if known else None
     oc = shift_oc_waste(c * kh * kw, o)
     if ALGO_1X1 in algos:
-        return ALGO_SHIFT_OC if known and oc + 0.04 < gemm_waste(p, o, 3.0) else ALGO_1X1
+        # strided: the 1x1 GEMM runs on a subsampled copy (a few % of its time), ALGO_SHIFT_OC gathers in place at
+        # the stride (one thread, 2x2: 256->512 56x56 2.35 -> 1.58 ms, 512->1024 28x28 1.82 -> 1.67; 7x7 outputs
+        # stay with ALGO_SHIFT_OC, 1024->2048 14x14 1.82 vs 2.02)
+        margin = 0.04 if tuple(stride) == (1, 1) else 0.14
+        return ALGO_SHIFT_OC if known and ALGO_SHIFT_OC in algos and oc + margin < gemm_waste(p, o, 3.0) \
+            else ALGO_1X1
     strided_1x1 = kh * kw == 1 and tuple(stride) != (1, 1)
     if ALGO_SHIFT not in algos or (strided_1x1 and not known):
         return ALGO_IM2COL
     if not known:
         return ALGO_SHIFT
-    if strided_1x1 and not any(padding):  # read in place (64->128 56x56 s2: 0.159 -> 0.136 ms, 1024->2048 1.45x)
-        return ALGO_SHIFT_OC
-    if strided_1x1:  # the phase split copies sh*sw times the pixels it reads
+    if strided_1x1:  # padded (unpadded ones take the branch above): the phase split copies sh*sw times the pixels
         return ALGO_SHIFT_OC if oc + 4.0 * stride[0] * stride[1] / o < gemm_waste(p, o, 16.0) else ALGO_IM2COL
     return ALGO_SHIFT_OC if oc < shift_waste(p) else ALGO_SHIFT
 
@@ -127,7 +131,7 @@ def applicable_algos(c: int, o: int, kh: int, kw: int, stride: tuple = (1, 1), p
     algos = [ALGO_IM2COL]
     if groups == 1:
         algos += [ALGO_SHIFT, ALGO_SHIFT_OC]
-    if kh == 1 and kw == 1 and tuple(stride) == (1, 1) and not any(padding):
+    if kh == 1 and kw == 1 and not any(padding):
         algos.append(ALGO_1X1)
     if groups == c and o % c == 0:
         algos.append(ALGO_DEPTHWISE)
@@ -404,10 +408,53 @@ def conv2d_im2col(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi,
                 epi)
 
 
+@njit(inline="always")
+def subsample_work(t: int, nt: int, x: np.ndarray, xs: np.ndarray, sh: int, sw: int) -> None:
+    """Thread ``t`` of ``nt``: xs[b, c] = x[b, c, ::sh, ::sw] (its first OH x OW) for its share of the planes."""
+    h, wd = x.shape[2], x.shape[3]
+    oh, ow = xs.shape[2], xs.shape[3]
+    xf = x.reshape(-1)
+    sf = xs.reshape(-1)
+    u0, u1 = _split(x.shape[0] * x.shape[1], nt, t, 1)
+    for u in range(u0, u1):
+        for oy in range(oh):
+            if sw == 1:
+                _copy_run(sf, (u * oh + oy) * ow, xf, (u * h + oy * sh) * wd, ow)
+            else:
+                _gather_run(sf, (u * oh + oy) * ow, xf, (u * h + oy * sh) * wd, sw, ow)
+
+
+@njit(inline="always")
+def _body_subsample(t: int, nt: int, job: tuple) -> None:
+    x, xs, sh, sw = job
+    subsample_work(t, nt, x, xs, sh, sw)
+
+
+_run_subsample = make_runner("conv2d_subsample", _body_subsample)
+
+
+@njit
+def _pointwise_input(x: np.ndarray, p: tuple, nt: int) -> np.ndarray:
+    """The input of an unpadded 1x1 conv on its output grid: ``x`` itself at stride 1, else a subsampled copy (a
+    strided 1x1 then runs as the plain 1x1 GEMM; read in place at the stride, its B rows would be gathers)."""
+    if p[2] == 1 and p[3] == 1:
+        return x
+    xs = np.empty((x.shape[0], x.shape[1], p[9], p[10]), x.dtype)
+    _run_subsample(min(nt, x.shape[0] * x.shape[1]), (x, xs, p[2], p[3]))
+    return xs
+
+
+@njit
+def _launch_1x1(nt, x, wp, out3, p, epi, epi_args) -> None:  # noqa: ANN001
+    _run_1x1(nt, (x, wp, out3, p, epi_args), epi)
+
+
 @njit
 def conv2d_1x1(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi, epi_args) -> None:  # noqa: ANN001
-    """1x1 / stride 1 / unpadded convolution (GEMM on the input as is) with any epilogue."""
-    _run_1x1(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args), epi)
+    """Unpadded 1x1 convolution (GEMM on the input as is; a strided one on its subsampled copy) with any
+    epilogue."""
+    nt = threads_for(_flops(x, out, p))
+    _launch_1x1(nt, _pointwise_input(x, p, nt), wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi, epi_args)
 
 
 @njit(inline="always")
@@ -435,9 +482,15 @@ _run_1x1_std = make_runner("conv2d_1x1_std", _body_1x1_std)
 
 
 @njit
+def _launch_1x1_std(nt, x, wp, out3, p, epi_args) -> None:  # noqa: ANN001
+    _run_1x1_std(nt, (x, wp, out3, p, epi_args))
+
+
+@njit
 def conv2d_1x1_std(x: np.ndarray, wp: np.ndarray, out: np.ndarray, p: tuple, epi_args: tuple) -> None:
     """:func:`conv2d_1x1` with the standard epilogue."""
-    _run_1x1_std(threads_for(_flops(x, out, p)), (x, wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args))
+    nt = threads_for(_flops(x, out, p))
+    _launch_1x1_std(nt, _pointwise_input(x, p, nt), wp, out.reshape(out.shape[0], out.shape[1], -1), p, epi_args)
 
 
 # --------------------------------------------------------------------------------------------- shifted-window GEMM

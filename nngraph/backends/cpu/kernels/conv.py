@@ -35,8 +35,8 @@ from .epilogue import ACT_CLAMP_ORDERED, ACT_NONE, ACT_RELU, epi_std, lane_epilo
 from .gemm import KC, MC, MR, NC, _split, a_packed, gemm_region, pack_a, pack_b_flat, pack_bt, threads_for
 from .launch import make_generic_runner, make_runner
 from .leaf import leaf
-from .simd import (nr_of, prefetch, tile_nr, ukernel_gather, ukernel_off, vadd, vec_width, veven, vfma, vgather_n, vload,
-                   vload_n, vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
+from .simd import (nr_of, prefetch, tile_nr, ukernel_gather, ukernel_off, vadd, vec_width, veven, vfma, vgather_n,
+                   vload, vload_n, vload_s2_n, vodd, vsplat, vstore, vstore_n, vtranspose, vtranspose_n, vzero)
 
 ALGO_IM2COL = 0
 ALGO_1X1 = 1

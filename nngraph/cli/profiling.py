@@ -126,8 +126,8 @@ def executor_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[li
     return out, statistics.median(whole) * 1e3
 
 
-
 def _kernel_names(lines: list[str]) -> str:
+    """The kernels called on ``lines`` (generated kernels as ``generated NAME``), in order, once each."""
     names = []
     for line in lines:
         m = re.match(r"k_(\w+)\(", line)
@@ -151,6 +151,9 @@ def kernel_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[list
 
     spec = compiled.specializations[-1]
     exe = spec.executable
+    if exe.symbols:
+        raise ValueError("kernel_profile: the latest specialization has symbolic sizes (the module was called on "
+                         "several shapes); profile a module compiled for one input shape")
     program = exe.program
     compiled(*inputs)  # weights refreshed, workspace allocated
     module = profile.load_instrumented(program, exe._graph_key, exe.use_cache)

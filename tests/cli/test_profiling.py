@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import nngraph
 from nngraph.cli.profiling import kernel_profile
@@ -36,3 +37,15 @@ def test_kernel_profile_runs_host_steps_between_segments():
     assert len(names) == 3 and names[0] == "linear" and names[-1] == "linear_1", names  # the break is a host step
     assert all("linear_packed" in r.what for r in rows if r.name.startswith("linear"))
     assert kernels_ms < run_ms
+
+
+def test_kernel_profile_refuses_symbolic_sizes():
+    model = tiny_cnn().eval()
+    compiled = nngraph.compile(model, dynamic=True)
+    rng = np.random.default_rng(2)
+    for batch in (2, 3):  # a specialization with a symbolic batch
+        x = rng.standard_normal((batch, 3, 8, 8)).astype(np.float32)
+        compiled(x)
+    assert compiled.specializations[-1].executable.symbols
+    with pytest.raises(ValueError, match="symbolic sizes"):
+        kernel_profile(compiled, (x,))

@@ -359,6 +359,57 @@ def col2im3(cb, y, yo, og, ishape, oshape, k, st, dl, pd, ba, bo, nb, bch):  # n
 
 
 @njit(cache=True, nogil=True)
+def _disjoint_taps(ishape, oshape, k, st, dl, pd) -> bool:  # noqa: ANN001
+    """Every output position receives exactly one tap (stride == kernel, no dilation, padding or output padding:
+    U-Net's 2x2 stride-2 upsampling)."""
+    for d in range(3):
+        if st[d] != k[d] or dl[d] != 1 or pd[d] != 0 or oshape[d] != ishape[d] * k[d]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def col2im3_disjoint(cb, y, yo, og, ishape, oshape, k, ba, bo, nb, bch):  # noqa: ANN001, ANN201
+    """:func:`col2im3` when :func:`_disjoint_taps`: one pass writing each output once, in order, the bias added in
+    it (the general path zero-fills, scatter-adds per tap, then adds the bias)."""
+    pin = ishape[0] * ishape[1] * ishape[2]
+    pout = oshape[0] * oshape[1] * oshape[2]
+    if og * pout >= PARALLEL_MIN:
+        for m in prange(og):
+            _col2im_disjoint(cb, y, yo, og, ishape, oshape, k, ba, bo, nb, bch, m, pin, pout)
+    else:
+        for m in range(og):
+            _col2im_disjoint(cb, y, yo, og, ishape, oshape, k, ba, bo, nb, bch, m, pin, pout)
+
+
+@njit(cache=True, nogil=True)
+def _col2im_disjoint(cb, y, yo, og, ishape, oshape, k, ba, bo, nb, bch, m, pin, pout):  # noqa: ANN001, ANN202
+    """:func:`_col2im_channel` when each output position receives exactly one tap: one pass writing every output
+    in order, the bias added in it (the zero fill, the scatter-add and the bias pass were three)."""
+    base = yo + m * pout
+    b0 = ba[bo + bch + m] if nb else ba.dtype.type(0)  # ba is y's dtype (a placeholder when nb == 0)
+    zero = y.dtype.type(0)
+    for i in range(ishape[0]):
+        for kd in range(k[0]):
+            for j in range(ishape[1]):
+                for kh in range(k[1]):
+                    orow = base + ((i * k[0] + kd) * oshape[1] + j * k[1] + kh) * oshape[2]
+                    irow = (i * ishape[1] + j) * ishape[2]
+                    t0 = (kd * k[1] + kh) * k[2]
+                    # (0 + v) + b: the sum the general path forms (its zero fill turns -0.0 into +0.0)
+                    if k[2] == 2:  # two sequential source rows into one interleaved output row (vectorizes)
+                        s0 = (t0 * og + m) * pin + irow
+                        s1 = ((t0 + 1) * og + m) * pin + irow
+                        for l in range(ishape[2]):
+                            y[orow + 2 * l] = (zero + cb[s0 + l]) + b0
+                            y[orow + 2 * l + 1] = (zero + cb[s1 + l]) + b0
+                        continue
+                    for l in range(ishape[2]):
+                        for kw in range(k[2]):
+                            y[orow + l * k[2] + kw] = (zero + cb[((t0 + kw) * og + m) * pin + irow + l]) + b0
+
+
+@njit(cache=True, nogil=True)
 def _col2im_channel(cb, y, yo, og, ishape, oshape, k, st, dl, pd, ba, bo, nb, bch, m, pin, pout):  # noqa: ANN001, ANN202, E501
     base = yo + m * pout
     for q in range(pout):
@@ -405,10 +456,15 @@ def conv_transpose(x, xo, w, wo, ba, bo, nb, y, yo, n, c, og, g, ishape, oshape,
                     wt[(gi * taps * og + t * og + m) * cg + ci] = w[src + t]
     cmat = cb.reshape((taps * og, pin))
     epi = (wt[0:0], 0, wt[0:0].reshape((0, 0, 0)), ACT_NONE, 0.0, 0.0)
+    disjoint = _disjoint_taps(ishape, oshape, k, st, dl, pd)
     for b in range(n):
         for gi in range(g):
             a = wt[gi * taps * og * cg:(gi + 1) * taps * og * cg].reshape((taps * og, cg))
             x0 = xo + (b * c + gi * cg) * pin
             xm = x[x0:x0 + cg * pin].reshape((cg, pin))
             gemm_std(a, xm, cmat, epi)
-            col2im3(cb, y, yo + (b * g * og + gi * og) * pout, og, ishape, oshape, k, st, dl, pd, ba, bo, nb, gi * og)
+            if disjoint:
+                col2im3_disjoint(cb, y, yo + (b * g * og + gi * og) * pout, og, ishape, oshape, k, ba, bo, nb, gi * og)
+            else:
+                col2im3(cb, y, yo + (b * g * og + gi * og) * pout, og, ishape, oshape, k, st, dl, pd, ba, bo, nb,
+                        gi * og)

@@ -269,6 +269,11 @@ def _conv_transpose(x1, w1, x2, w2, b2, wg, x3, w3):  # noqa: ANN001, ANN202
         F.conv_transpose2d(x2, wg[:, :1].reshape(4, 1, 3, 3)[:4], None, groups=4),  # depthwise
         np.maximum(F.conv_transpose2d(x2, w2, b2, stride=2), 0),  # an epilogue
         F.conv_transpose3d(x3, w3, None, stride=(1, 2, 2), padding=(0, 1, 0), output_padding=(0, 1, 1)),
+        # stride == kernel: every output from exactly one tap (the one-pass col2im), with and without bias ...
+        F.conv_transpose2d(x2, w2[:, :, :2, :2], b2, stride=2), F.conv_transpose1d(x1, w1, stride=3),
+        F.conv_transpose2d(x2, wg[:, :, :2, :2], None, stride=2, groups=2),
+        F.conv_transpose3d(x3, w3[:, :, :1, :2, :2], None, stride=(1, 2, 2)),
+        F.conv_transpose2d(x2, w2[:, :, :2, :2], b2, stride=2, output_padding=1),  # ... but for uncovered outputs
     )
 
 

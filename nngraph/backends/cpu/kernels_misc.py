@@ -397,16 +397,16 @@ def _col2im_disjoint(cb, y, yo, og, ishape, oshape, k, ba, bo, nb, bch, m, pin, 
                     irow = (i * ishape[1] + j) * ishape[2]
                     t0 = (kd * k[1] + kh) * k[2]
                     # (0 + v) + b: the sum the general path forms (its zero fill turns -0.0 into +0.0)
-                    if k[2] == 2:  # two sequential source rows into one interleaved output row (vectorizes)
+                    if k[2] == 2:  # two sequential source rows into one interleaved output row
                         s0 = (t0 * og + m) * pin + irow
                         s1 = ((t0 + 1) * og + m) * pin + irow
-                        for l in range(ishape[2]):
-                            y[orow + 2 * l] = (zero + cb[s0 + l]) + b0
-                            y[orow + 2 * l + 1] = (zero + cb[s1 + l]) + b0
+                        for ix in range(ishape[2]):
+                            y[orow + 2 * ix] = (zero + cb[s0 + ix]) + b0
+                            y[orow + 2 * ix + 1] = (zero + cb[s1 + ix]) + b0
                         continue
-                    for l in range(ishape[2]):
+                    for ix in range(ishape[2]):
                         for kw in range(k[2]):
-                            y[orow + l * k[2] + kw] = (zero + cb[((t0 + kw) * og + m) * pin + irow + l]) + b0
+                            y[orow + ix * k[2] + kw] = (zero + cb[((t0 + kw) * og + m) * pin + irow + ix]) + b0
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from .common import CLIError
+from .common import CLIError, check_threads
 from .modelref import add_input_arguments, ref_from_args
 
 NAME = "bench"
@@ -68,17 +68,6 @@ def _check_target(target: str) -> None:
         raise CLIError(f"--target {target}: {e}") from None
 
 
-def _threads(requested: int | None) -> int:
-    import numba
-
-    limit = numba.config.NUMBA_NUM_THREADS
-    if requested is None:
-        return limit
-    if not 1 <= requested <= limit:
-        raise CLIError(f"--threads must be between 1 and {limit} (NUMBA_NUM_THREADS), got {requested}")
-    return requested
-
-
 def _compare(names: list[str]) -> tuple[str, ...]:
     from .benchlib.engines import OPTIONAL_ENGINES, ORT, TORCH
 
@@ -105,7 +94,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         resolve_pipeline(args.passes or "default", args.disable or ())
     except ValueError as e:
         raise CLIError(str(e)) from None
-    return BenchSettings(target=args.target, threads=_threads(args.threads), warmup=args.warmup,
+    return BenchSettings(target=args.target, threads=check_threads(args.threads), warmup=args.warmup,
                          repeat=args.repeat, seconds=args.seconds if args.seconds is not None else 10.0,
                          compare=_compare(args.compare), passes=args.passes or "default",
                          disable=tuple(args.disable or ()), compile_times=not args.no_compile_times, seed=args.seed,

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CLIError", "LoadedModel", "add_model_arguments", "load_model", "describe", "count_parameters"]
+__all__ = ["CLIError", "LoadedModel", "add_model_arguments", "load_model", "describe", "count_parameters",
+           "check_threads"]
 
 
 class CLIError(Exception):
@@ -66,3 +67,15 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
     return type(value).__name__
+
+
+def check_threads(requested: int | None) -> int:
+    """``--threads``: between 1 and Numba's thread count (``NUMBA_NUM_THREADS``, the default)."""
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if requested is None:
+        return limit
+    if not 1 <= requested <= limit:
+        raise CLIError(f"--threads must be between 1 and {limit} (NUMBA_NUM_THREADS), got {requested}")
+    return requested

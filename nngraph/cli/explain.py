@@ -14,7 +14,7 @@ import json
 import warnings
 from typing import Any
 
-from .common import CLIError, count_parameters
+from .common import CLIError, check_threads, count_parameters
 from .modelref import add_input_arguments, ref_from_args
 from .table import format_table
 
@@ -213,8 +213,10 @@ def execute(args: argparse.Namespace) -> int:
     import nngraph
     from nngraph.trace import GraphBreakWarning
 
-    if args.batch < 1 or args.top < 1 or args.repeat < 1 or (args.threads is not None and args.threads < 1):
-        raise CLIError("--batch, --top, --repeat and --threads must be at least 1")
+    if args.batch < 1 or args.top < 1 or args.repeat < 1:
+        raise CLIError("--batch, --top and --repeat must be at least 1")
+    if args.threads is not None:
+        check_threads(args.threads)
     ref = ref_from_args(args.model, args)
     model = ref.build(args.seed, args.pretrained)
     inputs = ref.inputs(args.batch, args.seed)

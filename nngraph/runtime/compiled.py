@@ -329,6 +329,13 @@ def compile(model: Module, *, target: str = "cpu", passes: str | Sequence[str | 
     if precision != "fp32" and target != "cuda":
         raise ValueError(f"nngraph.compile: precision={precision!r} needs target='cuda' (the CPU backend computes in "
                          "the model's dtype)")
+    if threads is not None and target == "cpu":
+        import numba
+
+        limit = numba.config.NUMBA_NUM_THREADS
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
+            raise ValueError(f"nngraph.compile: threads must be an int between 1 and {limit} (NUMBA_NUM_THREADS), "
+                             f"got {threads!r}")
     if not (dynamic is None or isinstance(dynamic, (bool, dict))):
         raise TypeError(f"nngraph.compile: dynamic= must be False, True or a dict {{argument: {{dim: name}}}}, got "
                         f"{type(dynamic).__name__}")

@@ -67,3 +67,5 @@ def test_explain_json_stdout_and_errors(capsys: pytest.CaptureFixture) -> None:
     assert "unknown pass 'nope'" in capsys.readouterr().err
     assert main(["explain", "mlp", "--top", "0"]) == 2
     assert main(["explain", "mlp", "--threads", "0"]) == 2
+    assert main(["explain", "mlp", "--threads", "10000", "--profile"]) == 2
+    assert "--threads must be between 1 and" in capsys.readouterr().err

@@ -291,3 +291,6 @@ def test_compile_options_are_validated():
         nngraph.compile(lambda x: x)
     with pytest.raises(ValueError, match="unknown pass"):
         nngraph.compile(make(), passes=["nope"], example_inputs=(np.zeros((1, 3, 8, 8), np.float32),))
+    for threads in (0, 10_000, 1.5, True):  # at compile time, not deep in Numba at the first call
+        with pytest.raises(ValueError, match=r"threads must be an int between 1 and \d+ \(NUMBA_NUM_THREADS\), got"):
+            nngraph.compile(make(), threads=threads)

@@ -918,10 +918,11 @@ def _store_transposed_act(cbuf: np.ndarray, c0: int, ldc: int, dst: np.ndarray, 
 @njit(inline="always")
 def _prefetch_taps(src: np.ndarray, qoff: np.ndarray, m0: int, nm: int, koff: np.ndarray, k0: int, nk: int) -> None:
     """Prefetch the input lines that pixels m0 <= m < m0 + nm read at taps k0 <= k < k0 + nk (rows of consecutive
-    pixels are assumed contiguous: one prefetch per 16 elements and the last)."""
+    pixels are assumed contiguous: one prefetch per 64-byte line's worth of elements, and the last)."""
+    step = 64 // src.itemsize
     for k in range(k0, k0 + nk):
         base = koff[k]
-        for m in range(m0, m0 + nm, 16):
+        for m in range(m0, m0 + nm, step):
             prefetch(src, qoff[m] + base)
         prefetch(src, qoff[m0 + nm - 1] + base)
 

@@ -438,22 +438,25 @@ def _col2im_channel(cb, y, yo, og, ishape, oshape, k, st, dl, pd, ba, bo, nb, bc
 
 @standalone
 @njit(cache=True, nogil=True)
-def conv_transpose(x, xo, w, wo, ba, bo, nb, y, yo, n, c, og, g, ishape, oshape, k, st, dl, pd, wta, wto, cba, cbo):  # noqa: ANN001, ANN201, E501
+def conv_transpose(x, xo, w, wo, ba, bo, nb, y, yo, n, c, og, g, ishape, oshape, k, st, dl, pd, wta, wto, prepared,  # noqa: ANN001, ANN201, E501
+                   cba, cbo):
     """Transposed convolution of dense x (n, c, *ishape) with w (c, og, *k) (+ bias) into y (n, g*og, *oshape):
     per (image, group) one GEMM ``W_g^T (taps*og, c/g) @ x_g (c/g, pixels)`` into ``cb``, then col2im.
-    ``wt`` (scratch, g * taps * og * c/g) receives the transposed weight."""
+    ``wt`` (g * taps * og * c/g) holds the transposed weight when ``prepared`` (a derived weight), else is scratch
+    that receives it."""
     cg = c // g
     taps = k[0] * k[1] * k[2]
     pin = ishape[0] * ishape[1] * ishape[2]
     pout = oshape[0] * oshape[1] * oshape[2]
     wt = wta[wto:wto + g * taps * og * cg]
     cb = cba[cbo:cbo + taps * og * pin]
-    for gi in range(g):  # wt[gi, t*og + m, ci] = w[gi*cg + ci, m, t]
-        for ci in range(cg):
-            for m in range(og):
-                src = wo + ((gi * cg + ci) * og + m) * taps
-                for t in range(taps):
-                    wt[(gi * taps * og + t * og + m) * cg + ci] = w[src + t]
+    if not prepared:
+        for gi in range(g):  # wt[gi, t*og + m, ci] = w[gi*cg + ci, m, t]
+            for ci in range(cg):
+                for m in range(og):
+                    src = wo + ((gi * cg + ci) * og + m) * taps
+                    for t in range(taps):
+                        wt[(gi * taps * og + t * og + m) * cg + ci] = w[src + t]
     cmat = cb.reshape((taps * og, pin))
     epi = (wt[0:0], 0, wt[0:0].reshape((0, 0, 0)), ACT_NONE, 0.0, 0.0)
     disjoint = _disjoint_taps(ishape, oshape, k, st, dl, pd)

@@ -18,6 +18,7 @@ float32/float64 (the copies also integers and bool); float16 stays on the host (
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -352,12 +353,23 @@ def _conv_transpose(em: Emitter, node: Node) -> bool:
     k3 = spatial3(ws.shape[2:], 1)
     i3, o3 = spatial3(xs.shape[2:], 1), spatial3(spec.shape[2:], 1)
     taps, pin = math.prod(k3), math.prod(i3)
-    wt = em.scratch((math.prod(ws.shape),), spec.dtype)
+    prepared = em.is_weight(wn)  # a parameter: transposed once per weight version, not per call
+    if prepared:
+        wt = em.derived_weight(wn, functools.partial(_conv_transpose_weight, groups=g), math.prod(ws.shape),
+                               "convt_t")
+    else:
+        wt = em.scratch((math.prod(ws.shape),), spec.dtype)
     cb = em.scratch((taps * og * pin,), spec.dtype)
     bias = dense(em, bn) if bn is not None else None
     em.call(K.conv_transpose, x, w, *((bias, 1) if bias is not None else (out, 0)), out, n, c, og, g, i3, o3, k3,
-            spatial3(a["stride"], 1), spatial3(a["dilation"], 1), spatial3(a["padding"], 0), wt, cb)
+            spatial3(a["stride"], 1), spatial3(a["dilation"], 1), spatial3(a["padding"], 0), wt, int(prepared), cb)
     return True
+
+
+def _conv_transpose_weight(w: np.ndarray, groups: int) -> np.ndarray:
+    """The GEMM operand of :func:`kernels_misc.conv_transpose`: wt[g, t*og + m, ci] = w[g*cg + ci, m, t]."""
+    c, og = w.shape[:2]
+    return np.ascontiguousarray(w.reshape(groups, c // groups, og, -1).transpose(0, 3, 2, 1)).reshape(-1)
 
 
 # embedding_renorm stays on the host. nn.Embedding(max_norm=...) renormalizes the user's weight IN PLACE, which a

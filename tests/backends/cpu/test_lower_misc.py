@@ -300,6 +300,18 @@ def test_conv_transpose_module(dtype: type) -> None:
     assert_same(got, want, **(dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else _tol(dtype)))
 
 
+def test_conv_transpose_weight_is_prepared_once_and_follows_updates() -> None:
+    """A parameter weight is transposed for the GEMM once per weight version (a derived weight), and again after the
+    user replaces it; U-Net's 2x2 stride-2 geometry, grouped."""
+    layer = nngraph.nn.ConvTranspose2d(4, 6, 2, stride=2, groups=2).eval()
+    x = _rand((2, 4, 5, 7), np.float32)
+    compiled = nngraph.compile(layer)
+    assert_same(compiled(x), layer(x), rtol=1e-5, atol=1e-5)
+    assert any(key.endswith(":convt_t") for key in compiled.specializations[0].executable.program.arenas.derived)
+    layer.weight = nngraph.nn.Parameter(_rand((4, 3, 2, 2), np.float32, seed=9))
+    assert_same(compiled(x), layer(x), rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------------- large work
 def _large(x, y, m, xb, pooled, idx, xc, wc, t, u, w):  # noqa: ANN001, ANN202
     import nngraph.nn.functional as F

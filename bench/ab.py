@@ -240,12 +240,21 @@ def compare_in_process(base_tree: str, head_tree: str, cases: list[tuple[str, in
                 inner = json.loads(proc.stdout.strip().splitlines()[-1])
                 for side in samples:
                     samples[side].append(statistics.median(inner[side]))
-                if log is not None:
-                    print(f"  {model}:{batch} threads={t} process {r + 1}: base {samples['base'][-1]:.3f} ms, "
-                          f"head {samples['head'][-1]:.3f} ms", file=log, flush=True)
-            s = paired_summary(samples["base"], samples["head"])
-            results.append({"model": model, "batch": batch, "threads": t, "summary": s, "samples": samples})
+                _log_pair(log, f"{model}:{batch} threads={t} process {r + 1}", samples)
+            results.append(_result(model, batch, t, samples))
     return results
+
+
+def _log_pair(log: Any, what: str, samples: dict[str, list[float]]) -> None:
+    """One progress line: the latest base and head sample."""
+    if log is not None:
+        print(f"  {what}: base {samples['base'][-1]:.3f} ms, head {samples['head'][-1]:.3f} ms", file=log, flush=True)
+
+
+def _result(model: str, batch: int, threads: int, samples: dict[str, list[float]]) -> dict[str, Any]:
+    return {"model": model, "batch": batch, "threads": threads, "summary": paired_summary(samples["base"],
+                                                                                          samples["head"]),
+            "samples": samples}
 
 
 # --------------------------------------------------------------------------------------------- statistics
@@ -302,11 +311,8 @@ def compare(base_tree: str, head_tree: str, cases: list[tuple[str, int]], thread
                     tree = base_tree if side == "base" else head_tree
                     samples[side].append(run_side(tree, model, batch, t, calls, input_shapes=input_shapes)[
                         "median_ms"])
-                if log is not None:
-                    print(f"  {model}:{batch} threads={t} round {r + 1}: base {samples['base'][-1]:.3f} ms, "
-                          f"head {samples['head'][-1]:.3f} ms", file=log, flush=True)
-            s = paired_summary(samples["base"], samples["head"])
-            results.append({"model": model, "batch": batch, "threads": t, "summary": s, "samples": samples})
+                _log_pair(log, f"{model}:{batch} threads={t} round {r + 1}", samples)
+            results.append(_result(model, batch, t, samples))
     return results
 
 

@@ -90,6 +90,13 @@ def _segment_kernels(source: str, name: str) -> str:
     return f"{sum(counts.values())} kernel calls: {text}" + (", ..." if len(top) > 4 else "")
 
 
+def _executor_args(exe: Any, inputs: tuple) -> list[np.ndarray]:
+    """The segments' arguments as ``CpuExecutable._run`` builds them (inputs, fresh outputs, weights, workspace)."""
+    leaves = [np.ascontiguousarray(x) for x in inputs]
+    outs = [np.empty(s.shape, dtype=s.dtype) for _, s in exe.program.outputs]
+    return [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + exe._weights + exe._workspace()
+
+
 def executor_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[list[NodeTime], float]:
     """Median milliseconds of each step of the compiled executor of ``compiled``'s latest specialization (called
     at least once on ``inputs``), in program order, and the median of whole calls for comparison.
@@ -98,9 +105,7 @@ def executor_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[li
     spec = compiled.specializations[-1]
     exe = spec.executable
     compiled(*inputs)  # weights refreshed, workspace allocated
-    leaves = [np.ascontiguousarray(x) for x in inputs]
-    outs = [np.empty(s.shape, dtype=s.dtype) for _, s in exe.program.outputs]
-    args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + exe._weights + exe._workspace()
+    args = _executor_args(exe, inputs)
     samples: list[list[float]] = [[] for _ in exe.steps]
     for _ in range(repeat + 1):
         for i, step in enumerate(exe.steps):
@@ -158,9 +163,7 @@ def kernel_profile(compiled: Any, inputs: tuple, repeat: int = 10) -> tuple[list
     compiled(*inputs)  # weights refreshed, workspace allocated
     module = profile.load_instrumented(program, exe._graph_key, exe.use_cache)
     stamps = profile.new_stamps(program)
-    leaves = [np.ascontiguousarray(x) for x in inputs]
-    outs = [np.empty(s.shape, dtype=s.dtype) for _, s in program.outputs]
-    args = [v.reshape(-1) for v in leaves] + [o.reshape(-1) for o in outs] + exe._weights + exe._workspace()
+    args = _executor_args(exe, inputs)
     threads = compiled._options.threads
     before = numba.get_num_threads()
     if threads:
